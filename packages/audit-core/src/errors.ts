@@ -1,0 +1,82 @@
+/**
+ * Every error auditrail throws, in one table. Each has a stable `code` and a message that says what
+ * was wrong and what is accepted instead.
+ */
+export class AuditrailError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The writer's options failed validation; `issues` lists every problem, one per line. */
+export class InvalidOptionsError extends AuditrailError {
+  constructor(readonly issues: readonly string[]) {
+    super("ERR_AUDIT_INVALID_OPTIONS", `Invalid audit writer options:\n- ${issues.join("\n- ")}`);
+  }
+}
+
+/** An event passed to `record` failed validation; nothing was enqueued. */
+export class InvalidAuditEventError extends AuditrailError {
+  constructor(readonly issues: readonly string[]) {
+    super("ERR_AUDIT_INVALID_EVENT", `Invalid audit event:\n- ${issues.join("\n- ")}`);
+  }
+}
+
+/** `record` was called after `close` began. */
+export class WriterClosedError extends AuditrailError {
+  constructor() {
+    super("ERR_AUDIT_WRITER_CLOSED", "The audit writer is closed: record() was called after close().");
+  }
+}
+
+/** The sink module named by a sink spec could not be loaded or did not export `createSink`. */
+export class SinkLoadError extends AuditrailError {
+  constructor(module: string, reason: string, cause?: unknown) {
+    super("ERR_AUDIT_SINK_LOAD", `Cannot load audit sink "${module}": ${reason}`, { cause });
+  }
+}
+
+/** A sync-mode write failed after its attempts; the caller asked to wait for the row, so it fails. */
+export class AuditWriteError extends AuditrailError {
+  constructor(attempts: number, cause: unknown) {
+    super(
+      "ERR_AUDIT_WRITE_FAILED",
+      `Audit entry not written after ${attempts} attempt(s): ${messageOf(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** A spool segment could not be read back (corrupt line); the segment is kept for inspection. */
+export class SpoolCorruptError extends AuditrailError {
+  constructor(file: string, line: number, cause: unknown) {
+    super("ERR_AUDIT_SPOOL_CORRUPT", `Spool segment ${file} line ${line} is not a valid entry`, {
+      cause,
+    });
+  }
+}
+
+/** The compiled worker entry is missing: the package was used from source without being built. */
+export class WorkerEntryMissingError extends AuditrailError {
+  constructor(file: string) {
+    super(
+      "ERR_AUDIT_WORKER_MISSING",
+      `The audit worker entry ${file} does not exist: build @auditrail/audit-core (tsc) first.`,
+    );
+  }
+}
+
+/** An entry refused by the `drop` overflow policy (reported to onError, counted in stats). */
+export class AuditEntryDroppedError extends AuditrailError {
+  constructor(readonly id: string, capacity: number) {
+    super("ERR_AUDIT_DROPPED", `Audit entry ${id} dropped: the queue is full (${capacity} entries) and overflow is "drop".`);
+  }
+}
+
+/** One line of text for any thrown value. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

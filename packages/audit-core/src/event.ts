@@ -1,0 +1,105 @@
+/**
+ * The audit event: what a caller records (`AuditEvent`) and what a sink stores (`AuditEntry`, the
+ * event stamped with id, time and context). One definition, used end to end: the tRPC plugin
+ * builds events, the writer validates and stamps them, sinks insert entries as rows.
+ */
+import { z } from "zod";
+import type { AuditContext } from "./context.ts";
+import { InvalidAuditEventError } from "./errors.ts";
+import { uuidv7 } from "./id.ts";
+
+const text = (max: number) => z.string().min(1).max(max);
+const optionalText = (max: number) => z.string().max(max).optional();
+
+export const AuditActorSchema = z.object({ id: text(128), role: optionalText(64) });
+
+export const AuditEventSchema = z.object({
+  /** What happened, dotted: `patient.update`, `record.read`, `auth.login`. */
+  action: text(128),
+  /** The kind of record acted on: `Patient`, `DentalRecord`. */
+  entity: text(128),
+  entityId: optionalText(256),
+  /** `ok`, or the error code the call ended with (e.g. tRPC's `FORBIDDEN`). */
+  outcome: text(64).default("ok"),
+  /** Who acted; defaults to the actor of the current audit context. */
+  actor: AuditActorSchema.optional(),
+  /** The procedure path or route, e.g. `patient.update`. */
+  path: optionalText(256),
+  durationMs: z.number().nonnegative().finite().optional(),
+  before: z.json().optional(),
+  after: z.json().optional(),
+  diff: z.json().optional(),
+  metadata: z.json().optional(),
+  requestId: optionalText(128),
+  ip: optionalText(64),
+  userAgent: optionalText(512),
+  /** When it happened; defaults to the moment `record` is called. */
+  occurredAt: z.union([z.date(), z.iso.datetime({ offset: true })]).optional(),
+});
+
+export type AuditEvent = z.input<typeof AuditEventSchema>;
+type JsonValue = z.infer<ReturnType<typeof z.json>>;
+
+/** A stamped event, flat as the row that stores it. Plain data only: it crosses to workers. */
+export const AuditEntrySchema = z.object({
+  id: z.uuid(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  action: text(128),
+  entity: text(128),
+  entityId: z.string().nullable(),
+  outcome: text(64),
+  actorId: z.string().nullable(),
+  actorRole: z.string().nullable(),
+  path: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  before: z.json().nullable(),
+  after: z.json().nullable(),
+  diff: z.json().nullable(),
+  metadata: z.json().nullable(),
+  requestId: z.string().nullable(),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+});
+
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+
+/** Validates `event` and stamps it: a fresh UUIDv7, the time, and what `context` knows. */
+export function stampEvent(event: unknown, context: AuditContext | undefined): AuditEntry {
+  const parsed = AuditEventSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidAuditEventError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(event)"}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const now = Date.now();
+  const actor = e.actor ?? context?.actor;
+  return {
+    id: uuidv7(now),
+    occurredAt: toIso(e.occurredAt, now),
+    action: e.action,
+    entity: e.entity,
+    entityId: e.entityId ?? null,
+    outcome: e.outcome,
+    actorId: actor?.id ?? null,
+    actorRole: actor?.role ?? null,
+    path: e.path ?? null,
+    durationMs: e.durationMs ?? null,
+    before: jsonOrNull(e.before),
+    after: jsonOrNull(e.after),
+    diff: jsonOrNull(e.diff),
+    metadata: jsonOrNull(e.metadata),
+    requestId: e.requestId ?? context?.requestId ?? null,
+    ip: e.ip ?? context?.ip ?? null,
+    userAgent: e.userAgent ?? context?.userAgent ?? null,
+  };
+}
+
+function toIso(value: Date | string | undefined, now: number): string {
+  if (value === undefined) return new Date(now).toISOString();
+  return (typeof value === "string" ? new Date(value) : value).toISOString();
+}
+
+function jsonOrNull(value: JsonValue | undefined): JsonValue {
+  return value === undefined ? null : value;
+}

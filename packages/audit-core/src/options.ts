@@ -1,0 +1,73 @@
+/**
+ * The writer's options: one schema, every default stated here, validated once at construction.
+ * Anything wrong becomes an InvalidOptionsError listing every problem.
+ */
+import { resolve } from "node:path";
+import { z } from "zod";
+import { InvalidOptionsError } from "./errors.ts";
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const AuditWriterOptionsSchema = z.strictObject({
+  /** The sink: a module exporting createSink(options), and those options (structured-cloneable). */
+  sink: z.strictObject({
+    module: z.string().min(1),
+    options: z.record(z.string(), z.unknown()).optional(),
+  }),
+  /**
+   * async (default): record() enqueues and returns; workers write in batches.
+   * sync: record() resolves once the row is committed (the main thread writes, one row a call).
+   * durable: record() resolves once the entry is fsynced to the spool; workers write as in async.
+   */
+  mode: z.enum(["async", "sync", "durable"]).default("async"),
+  /** Worker threads writing batches (the origin's max_workers). */
+  maxWorkers: int(1, 64).default(2),
+  /** Entries queued + in flight before the overflow policy applies. */
+  maxQueueSize: int(1, 10_000_000).default(50_000),
+  /**
+   * When the queue is full: block (record() waits for room), spill (to the spool on disk; replayed
+   * as room frees), or drop (counted in stats().dropped and reported to onError; never silent).
+   */
+  overflow: z.enum(["block", "spill", "drop"]).default("spill"),
+  /** A batch is sent when it has maxBatchSize entries or its oldest entry waited maxBatchWaitMs. */
+  maxBatchSize: int(1, 10_000).default(500),
+  maxBatchWaitMs: int(0, 60_000).default(20),
+  retry: z
+    .strictObject({
+      initialDelayMs: int(1, 60_000).default(50),
+      maxDelayMs: int(1, 600_000).default(5_000),
+      multiplier: z.number().min(1).max(10).default(2),
+      /** Attempts per write in sync mode; async and durable retry retryable errors until written. */
+      syncMaxAttempts: int(1, 100).default(3),
+      /** Attempts at an error no rule recognises before it is treated as poison. */
+      unknownErrorAttempts: int(1, 100).default(5),
+      /** One sink write taking longer fails (retryably) as a timeout. */
+      writeTimeoutMs: int(1, 600_000).default(10_000),
+    })
+    .prefault({}),
+  /** Where spool segments and the dead-letter fallback file live (resolved from the cwd). */
+  spoolDir: z.string().min(1).default(".auditrail/spool"),
+  /** Entries per spool segment before a new one starts. */
+  segmentMaxEntries: int(1, 1_000_000).default(10_000),
+  /** close() default deadline: drain until then, spill what is left. */
+  closeDeadlineMs: int(0, 600_000).default(10_000),
+  /** Called with errors the writer handled (dropped entries, worker failures); never throws into record(). */
+  onError: z.custom<(error: Error) => void>((v) => typeof v === "function").optional(),
+});
+
+export type AuditWriterOptions = z.input<typeof AuditWriterOptionsSchema>;
+export type ResolvedOptions = z.output<typeof AuditWriterOptionsSchema>;
+
+export function parseOptions(input: unknown): ResolvedOptions {
+  const parsed = AuditWriterOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidOptionsError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(options)"}: ${issue.message}`),
+    );
+  }
+  const options = parsed.data;
+  if (options.retry.maxDelayMs < options.retry.initialDelayMs) {
+    throw new InvalidOptionsError(["retry.maxDelayMs: must be ≥ retry.initialDelayMs"]);
+  }
+  return { ...options, spoolDir: resolve(options.spoolDir) };
+}

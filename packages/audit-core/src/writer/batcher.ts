@@ -1,0 +1,68 @@
+/**
+ * Step 2, batch: decides when queued entries leave as a batch. A batch leaves when a worker is
+ * free and either maxBatchSize entries wait, or the oldest has waited maxBatchWaitMs, or a flush
+ * asked for everything now. `notify` runs on every record, so it only compares numbers.
+ */
+import type { BoundedQueue, QueueItem } from "./queue.ts";
+
+export interface BatcherOptions {
+  readonly maxBatchSize: number;
+  readonly maxBatchWaitMs: number;
+  readonly slots: number;
+}
+
+export class Batcher {
+  private timer: NodeJS.Timeout | undefined;
+  private busy = 0;
+  /** Set by flush: send partial batches without waiting for them to age. */
+  urgent = false;
+  /** Set while the writer backs off after a worker failure. */
+  pausedUntil = 0;
+
+  constructor(
+    private readonly queue: BoundedQueue,
+    private readonly options: BatcherOptions,
+    private readonly send: (batch: QueueItem[]) => void,
+  ) {}
+
+  /** Batches being written now. */
+  get active(): number {
+    return this.busy;
+  }
+
+  notify(): void {
+    const { maxBatchSize, slots } = this.options;
+    if (Date.now() < this.pausedUntil) return this.arm(this.pausedUntil - Date.now());
+    while (this.busy < slots && this.queue.queued > 0 && (this.urgent || this.queue.queued >= maxBatchSize)) {
+      this.dispatch();
+    }
+    if (this.queue.queued > 0 && this.busy < slots) this.arm(this.options.maxBatchWaitMs);
+  }
+
+  /** A batch finished: its worker is free, and whatever waited meanwhile has aged enough. */
+  done(): void {
+    this.busy--;
+    if (this.queue.queued > 0 && Date.now() >= this.pausedUntil) this.dispatch();
+    this.notify();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (Date.now() < this.pausedUntil) return this.notify();
+      while (this.busy < this.options.slots && this.queue.queued > 0) this.dispatch();
+      this.notify();
+    }, ms);
+  }
+
+  private dispatch(): void {
+    this.busy++;
+    this.send(this.queue.take(this.options.maxBatchSize));
+  }
+}

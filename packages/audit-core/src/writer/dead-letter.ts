@@ -1,0 +1,42 @@
+/**
+ * Step 5b, dead letters: entries the database rejected as invalid. They go to the sink's own
+ * store (a table) with retry; if the sink cannot take them either, the worker hands them back and
+ * the main thread appends them to `dead-letters.ndjson` in the spool folder. Either way they are
+ * kept with their error, listable, and can be recorded again once the cause is fixed.
+ */
+import { appendFile, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { AuditSink, DeadLetter } from "../sink.ts";
+import { type RetryPolicy, retryRetryable } from "./retry.ts";
+
+/** In a worker: stores letters through the sink; returns those it could not store. */
+export async function keepDeadLetters(
+  sink: AuditSink,
+  letters: readonly DeadLetter[],
+  policy: RetryPolicy,
+): Promise<DeadLetter[]> {
+  if (letters.length === 0) return [];
+  try {
+    await retryRetryable(() => sink.deadLetter(letters), policy);
+    return [];
+  } catch {
+    return [...letters];
+  }
+}
+
+export const DEAD_LETTER_FILE = "dead-letters.ndjson";
+
+/** In the main thread: the file fallback for letters no sink would take. */
+export async function appendDeadLetterFile(dir: string, letters: readonly DeadLetter[]): Promise<void> {
+  if (letters.length === 0) return;
+  await appendFile(join(dir, DEAD_LETTER_FILE), letters.map((l) => `${JSON.stringify(l)}\n`).join(""));
+}
+
+/** The letters kept in the fallback file, oldest first. */
+export async function readDeadLetterFile(dir: string): Promise<DeadLetter[]> {
+  const text = await readFile(join(dir, DEAD_LETTER_FILE), "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as DeadLetter);
+}

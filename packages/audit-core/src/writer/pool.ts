@@ -1,0 +1,41 @@
+/**
+ * Step 3a, the pool: tinypool worker threads, each owning a sink. A batch goes to a free worker
+ * as plain data (structured clone) and comes back as a BatchResult. The worker entry is the built
+ * file dist/writer/worker.js (Node 20 workers cannot load TypeScript); the path below resolves to
+ * it from src/writer (tests) and from dist/writer alike.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import Tinypool from "tinypool";
+import { WorkerEntryMissingError } from "../errors.ts";
+import type { AuditEntry } from "../event.ts";
+import type { SinkSpec } from "../sink.ts";
+import type { RetryPolicy } from "./retry.ts";
+import type { BatchResult, WorkerData } from "./worker.ts";
+
+const WORKER_ENTRY = fileURLToPath(new URL("../../dist/writer/worker.js", import.meta.url));
+
+export class WorkerPool {
+  private readonly pool: Tinypool;
+
+  constructor(sink: SinkSpec, policy: RetryPolicy, readonly threads: number) {
+    if (!existsSync(WORKER_ENTRY)) throw new WorkerEntryMissingError(WORKER_ENTRY);
+    const workerData: WorkerData = { sink, policy };
+    this.pool = new Tinypool({
+      filename: WORKER_ENTRY,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData,
+    });
+  }
+
+  /** Writes one batch in a worker; aborting `signal` terminates that worker (used past a deadline). */
+  run(entries: readonly AuditEntry[], signal: AbortSignal): Promise<BatchResult> {
+    return this.pool.run(entries, { signal }) as Promise<BatchResult>;
+  }
+
+  destroy(): Promise<void> {
+    return this.pool.destroy();
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * Async and durable modes: the pooled life cycle, one step per file in this folder.
+ *
+ *   record ─► queue.ts ─► batcher.ts ─► pool.ts ─► worker.ts ─► sink
+ *                │ full:        (size/age)              │ retry.ts: backoff, isolate poison
+ *                ├ block: wait for room                 └ dead-letter.ts: keep rejected entries
+ *                ├ spill: spool.ts (replayed as room frees)
+ *                └ drop: counted + reported
+ *   durable: every entry is fsynced to spool.ts before record() resolves.
+ *   close: shutdown.ts — drain until the deadline, spill the rest; replayed by the next writer.
+ *
+ * Every entry ends in exactly one of: written, dead-lettered, dropped (policy), or on disk in
+ * the spool. The main thread only validates, stamps and enqueues; serialisation and SQL happen
+ * in workers.
+ */
+import type { AuditReceipt, AuditWriter, CloseReport } from "../audit-writer.ts";
+import { currentAuditContext } from "../context.ts";
+import { AuditEntryDroppedError, WriterClosedError, messageOf } from "../errors.ts";
+import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
+import { Counters, type WriterStats } from "../metrics.ts";
+import type { ResolvedOptions } from "../options.ts";
+import { Batcher } from "./batcher.ts";
+import { appendDeadLetterFile } from "./dead-letter.ts";
+import { WorkerPool } from "./pool.ts";
+import { BoundedQueue, type QueueItem } from "./queue.ts";
+import { backoffDelay, type RetryPolicy } from "./retry.ts";
+import { drainOrSpill } from "./shutdown.ts";
+import { Spool } from "./spool.ts";
+
+interface Blocked {
+  readonly item: QueueItem;
+  readonly resolve: (receipt: AuditReceipt) => void;
+}
+
+export class PooledWriter implements AuditWriter {
+  private readonly counters = new Counters();
+  private readonly queue: BoundedQueue;
+  private readonly batcher: Batcher;
+  private readonly blocked: Blocked[] = [];
+  private readonly inFlight = new Set<QueueItem[]>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly abort = new AbortController();
+  private readonly policy: RetryPolicy;
+  private replaying = false;
+  private workerFailures = 0;
+  private closing: Promise<CloseReport> | undefined;
+
+  private constructor(
+    private readonly options: ResolvedOptions,
+    private readonly spool: Spool,
+    private readonly pool: WorkerPool,
+  ) {
+    this.policy = { ...options.retry, maxAttempts: Number.POSITIVE_INFINITY };
+    this.queue = new BoundedQueue(options.maxQueueSize);
+    this.batcher = new Batcher(
+      this.queue,
+      { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs, slots: options.maxWorkers },
+      (batch) => this.send(batch),
+    );
+  }
+
+  get mode(): "async" | "durable" {
+    return this.options.mode === "durable" ? "durable" : "async";
+  }
+
+  /** Opens the spool (replaying what an earlier process left there) and starts the workers. */
+  static async start(options: ResolvedOptions): Promise<PooledWriter> {
+    const spool = await Spool.open(options.spoolDir, options.segmentMaxEntries);
+    const pool = new WorkerPool(options.sink, { ...options.retry, maxAttempts: Number.POSITIVE_INFINITY }, options.maxWorkers);
+    const writer = new PooledWriter(options, spool, pool);
+    writer.pumpReplay();
+    return writer;
+  }
+
+  record(event: AuditEvent): Promise<AuditReceipt> {
+    const started = performance.now();
+    if (this.closing) return Promise.reject(new WriterClosedError());
+    let entry: AuditEntry;
+    try {
+      entry = stampEvent(event, currentAuditContext());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.counters.recorded++;
+    const receipt = this.options.mode === "durable" ? this.spoolThenQueue(entry) : this.enqueue(entry);
+    this.counters.enqueueUs.add((performance.now() - started) * 1000);
+    return receipt;
+  }
+
+  flush(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.batcher.urgent = true;
+      this.batcher.notify();
+      this.pumpReplay();
+    });
+  }
+
+  close(options: { deadlineMs?: number } = {}): Promise<CloseReport> {
+    this.closing ??= (async () => {
+      const drained = await drainOrSpill(
+        {
+          flush: () => this.flush(),
+          spillRemaining: () => this.spillRemaining(),
+          release: async () => {
+            this.batcher.stop();
+            await this.pool.destroy();
+            await this.spool.close();
+          },
+        },
+        options.deadlineMs ?? this.options.closeDeadlineMs,
+      );
+      return { ...this.stats(), drained };
+    })();
+    return this.closing;
+  }
+
+  stats(): WriterStats {
+    return this.counters.snapshot({
+      queued: this.queue.queued + this.blocked.length + this.queue.reservations,
+      inFlight: this.queue.flying,
+      spoolBacklog: this.spool.backlog,
+    });
+  }
+
+  // ── enqueue ────────────────────────────────────────────────────────────────────────────────
+
+  private enqueue(entry: AuditEntry): Promise<AuditReceipt> {
+    const item: QueueItem = { entry, segment: undefined };
+    if (this.queue.offer(item)) {
+      this.batcher.notify();
+      return Promise.resolve({ id: entry.id, state: "queued" });
+    }
+    switch (this.options.overflow) {
+      case "drop": {
+        this.counters.dropped++;
+        this.options.onError?.(new AuditEntryDroppedError(entry.id, this.queue.capacity));
+        return Promise.resolve({ id: entry.id, state: "dropped" });
+      }
+      case "block":
+        return new Promise((resolve) => this.blocked.push({ item, resolve }));
+      case "spill": {
+        this.counters.spilled++;
+        return this.spool.append([entry], true).then(() => {
+          this.pumpReplay();
+          return { id: entry.id, state: "spilled" } as const;
+        });
+      }
+    }
+  }
+
+  /** Durable mode: fsync first; queue it too when there is room, else it waits in the spool. */
+  private spoolThenQueue(entry: AuditEntry): Promise<AuditReceipt> {
+    const queued = this.queue.reserve();
+    if (!queued) this.counters.spilled++;
+    return this.spool.append([entry], !queued).then(
+      (segment) => {
+        if (queued) {
+          this.queue.fulfil({ entry, segment });
+          this.batcher.notify();
+        } else {
+          this.pumpReplay();
+        }
+        return { id: entry.id, state: queued ? "spooled" : "spilled" } as const;
+      },
+      (error: unknown) => {
+        if (queued) this.queue.fulfil(undefined);
+        else this.counters.spilled--;
+        this.counters.recorded--;
+        throw error;
+      },
+    );
+  }
+
+  /** Moves callers blocked by the `block` policy into the room that just freed. */
+  private admitBlocked(): void {
+    while (this.blocked.length > 0 && this.queue.room > 0) {
+      const next = this.blocked.shift() as Blocked;
+      this.queue.offer(next.item);
+      next.resolve({ id: next.item.entry.id, state: "queued" });
+    }
+  }
+
+  /** Reads spooled entries back into the queue while there is room (one reader at a time). */
+  private pumpReplay(): void {
+    if (this.replaying || this.closing || !this.spool.hasReplay) return;
+    const room = Math.min(this.queue.room, this.options.maxBatchSize * this.options.maxWorkers);
+    if (room <= 0) return;
+    this.replaying = true;
+    this.spool
+      .nextReplay(room)
+      .then((chunk) => {
+        this.replaying = false;
+        if (!chunk) return this.checkIdle();
+        for (const entry of chunk.entries) this.queue.offer({ entry, segment: chunk.segment });
+        this.counters.replayed += chunk.entries.length;
+        this.batcher.notify();
+        this.pumpReplay();
+      })
+      .catch((error: unknown) => {
+        this.replaying = false;
+        this.report(error);
+      });
+  }
+
+  // ── batch → worker → ack ───────────────────────────────────────────────────────────────────
+
+  private send(batch: QueueItem[]): void {
+    const started = performance.now();
+    this.inFlight.add(batch);
+    this.pool
+      .run(
+        batch.map((item) => item.entry),
+        this.abort.signal,
+      )
+      .then(
+        async (result) => {
+          if (this.abort.signal.aborted) return;
+          this.workerFailures = 0;
+          this.counters.written += result.written;
+          this.counters.retried += result.retries;
+          this.counters.deadLettered += result.deadLettered;
+          this.counters.writeMs.add(performance.now() - started);
+          await appendDeadLetterFile(this.options.spoolDir, result.unstored);
+          this.inFlight.delete(batch);
+          this.queue.settle(batch.length);
+          await this.settleSegments(batch);
+        },
+        (error: unknown) => {
+          if (this.abort.signal.aborted) return;
+          // The worker died or could not build its sink: nothing is acknowledged, so the batch goes
+          // back to the head of the queue and dispatching pauses with backoff.
+          this.report(error);
+          this.inFlight.delete(batch);
+          this.queue.requeue(batch);
+          this.workerFailures++;
+          this.batcher.pausedUntil = Date.now() + backoffDelay(this.workerFailures, this.policy, () => 1);
+        },
+      )
+      .catch((error: unknown) => this.report(error))
+      .finally(() => {
+        if (this.abort.signal.aborted) return;
+        this.admitBlocked();
+        this.batcher.done();
+        this.pumpReplay();
+        this.checkIdle();
+      });
+  }
+
+  private async settleSegments(batch: readonly QueueItem[]): Promise<void> {
+    const counts = new Map<number, number>();
+    for (const { segment } of batch) {
+      if (segment !== undefined) counts.set(segment, (counts.get(segment) ?? 0) + 1);
+    }
+    for (const [segment, count] of counts) await this.spool.settle(segment, count);
+  }
+
+  // ── flush and shutdown ─────────────────────────────────────────────────────────────────────
+
+  private isIdle(): boolean {
+    return (
+      this.queue.queued === 0 &&
+      this.queue.flying === 0 &&
+      this.queue.reservations === 0 &&
+      this.blocked.length === 0 &&
+      !this.spool.hasReplay
+    );
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
+    this.batcher.urgent = false;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Past the close deadline: stop the workers, and put every unacknowledged entry on disk. */
+  private async spillRemaining(): Promise<void> {
+    this.abort.abort();
+    const items = [...[...this.inFlight].flat(), ...this.queue.drain(), ...this.blocked.map((b) => b.item)];
+    // Entries that came from the spool (durable mode, replay) are on disk already.
+    const entries = items.filter((item) => item.segment === undefined).map((item) => item.entry);
+    if (entries.length > 0) await this.spool.append(entries, true);
+    this.counters.spilled += entries.length;
+    for (const b of this.blocked.splice(0)) b.resolve({ id: b.item.entry.id, state: "spilled" });
+  }
+
+  private report(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(messageOf(error));
+    if (this.options.onError) this.options.onError(err);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Step 1, enqueue: a bounded FIFO of entries waiting for a batch. Capacity counts entries queued
+ * and entries in flight in workers, so memory stays bounded however slow the database is. What
+ * happens when it is full is the overflow policy's business (writer.ts); the queue only says so.
+ */
+import type { AuditEntry } from "../event.ts";
+
+/** An entry with the spool segment that already holds it (durable mode, replay), if any. */
+export interface QueueItem {
+  readonly entry: AuditEntry;
+  readonly segment: number | undefined;
+}
+
+export class BoundedQueue {
+  private items: QueueItem[] = [];
+  private head = 0;
+  private inFlight = 0;
+  private reserved = 0;
+
+  constructor(readonly capacity: number) {}
+
+  /** Entries waiting for a batch. */
+  get queued(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Entries handed to workers and not yet acknowledged. */
+  get flying(): number {
+    return this.inFlight;
+  }
+
+  /** Room left before the capacity is reached. */
+  get room(): number {
+    return this.capacity - this.queued - this.inFlight - this.reserved;
+  }
+
+  /** Adds an item; false (and nothing added) when full. */
+  offer(item: QueueItem): boolean {
+    if (this.room <= 0) return false;
+    this.items.push(item);
+    return true;
+  }
+
+  /** Holds one place for an item that will arrive later (durable mode: after its fsync). */
+  reserve(): boolean {
+    if (this.room <= 0) return false;
+    this.reserved++;
+    return true;
+  }
+
+  /** Gives back a reservation, adding the item for it if there is one. */
+  fulfil(item: QueueItem | undefined): void {
+    this.reserved--;
+    if (item) this.items.push(item);
+  }
+
+  /** Places held for items still on their way in. */
+  get reservations(): number {
+    return this.reserved;
+  }
+
+  /** Puts in-flight items back at the head (their worker failed before answering). */
+  requeue(items: readonly QueueItem[]): void {
+    this.items = [...items, ...this.items.slice(this.head)];
+    this.head = 0;
+    this.inFlight -= items.length;
+  }
+
+  /** Takes up to `max` items, oldest first, and counts them in flight until `settle`. */
+  take(max: number): QueueItem[] {
+    const end = Math.min(this.items.length, this.head + max);
+    const batch = this.items.slice(this.head, end);
+    this.head = end;
+    this.inFlight += batch.length;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return batch;
+  }
+
+  /** Marks `count` in-flight items done (written, dead-lettered, or spilled). */
+  settle(count: number): void {
+    this.inFlight -= count;
+  }
+
+  /** Empties the queue, returning what was waiting (used at shutdown). */
+  drain(): QueueItem[] {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return rest;
+  }
+}

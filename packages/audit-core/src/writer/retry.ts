@@ -1,0 +1,168 @@
+/**
+ * Step 4, write with retry: what to do when the sink throws.
+ * - retryable (connection refused/reset, timeouts, SQLITE_BUSY/LOCKED, serialization failures,
+ *   deadlocks): wait — exponential backoff with full jitter, capped — and write the same rows again.
+ * - poison (constraint or data errors): the batch is split in halves until the offending entries
+ *   stand alone; each is dead-lettered with its error, every other entry is written.
+ * - unknown errors are retried `unknownErrorAttempts` times, then treated as poison, so a bug can
+ *   neither block the writer forever nor lose an entry (dead letters are kept and replayable).
+ */
+import { AuditWriteError, messageOf } from "../errors.ts";
+import type { AuditEntry } from "../event.ts";
+import type { AuditSink, DeadLetter, ErrorKind } from "../sink.ts";
+
+export interface RetryPolicy {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly multiplier: number;
+  /** Attempts per chunk before giving up with AuditWriteError; Infinity = until written. */
+  readonly maxAttempts: number;
+  readonly unknownErrorAttempts: number;
+  /** An attempt that takes longer fails with a retryable WriteTimeoutError. */
+  readonly writeTimeoutMs: number;
+}
+
+/** Full jitter: a uniform delay in [0, min(cap, initial × multiplier^(attempt−1))]. */
+export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math.random): number {
+  const ceiling = Math.min(
+    policy.maxDelayMs,
+    policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt - 1),
+  );
+  return Math.round(random() * ceiling);
+}
+
+export class WriteTimeoutError extends Error {
+  override readonly name = "WriteTimeoutError";
+  readonly code = "ETIMEDOUT";
+  constructor(ms: number) {
+    super(`sink write did not finish within ${ms} ms`);
+  }
+}
+
+const RETRYABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH",
+  "ENETUNREACH", "EAI_AGAIN", "ENOTCONN",
+  // PostgreSQL SQLSTATE: serialization failure, deadlock, lock not available, query cancelled
+  // (statement timeout), admin shutdown, crash shutdown, cannot connect now, too many connections.
+  "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300",
+  // Prisma: cannot reach server, timeouts, closed connection, pool timeout, write conflict.
+  "P1001", "P1002", "P1008", "P1017", "P2024", "P2034",
+]);
+const RETRYABLE_PREFIXES = ["SQLITE_BUSY", "SQLITE_LOCKED", "08", "53"];
+const POISON_PREFIXES = ["SQLITE_CONSTRAINT", "SQLITE_TOOBIG", "SQLITE_MISMATCH", "SQLITE_RANGE", "22", "23"];
+const POISON_CODES = new Set(["P2000", "P2003", "P2004", "P2005", "P2006", "P2007", "P2011", "P2012", "P2019", "P2020", "P2033", "ERR_AUDIT_INVALID_EVENT"]);
+const CONNECTION_MESSAGES = /connection terminated|connection refused|timeout exceeded when trying to connect|database is locked|server closed the connection/i;
+
+/** Reads the codes along an error's cause chain (and Prisma's `meta.code`). */
+export function classifyError(error: unknown, sink?: Pick<AuditSink, "classify">): ErrorKind | undefined {
+  const own = sink?.classify?.(error);
+  if (own) return own;
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
+    if (typeof e !== "object") break;
+    const record = e as { code?: unknown; meta?: { code?: unknown }; cause?: unknown; message?: unknown };
+    for (const code of [record.code, record.meta?.code]) {
+      if (typeof code !== "string") continue;
+      if (RETRYABLE_CODES.has(code) || RETRYABLE_PREFIXES.some((p) => code.startsWith(p))) {
+        return "retryable";
+      }
+      if (POISON_CODES.has(code) || (code.length > 0 && POISON_PREFIXES.some((p) => code.startsWith(p)))) {
+        return "poison";
+      }
+    }
+    if (typeof record.message === "string" && CONNECTION_MESSAGES.test(record.message)) return "retryable";
+    e = record.cause;
+  }
+  return undefined;
+}
+
+export interface WriteOutcome {
+  written: number;
+  retries: number;
+  deadLetters: DeadLetter[];
+}
+
+export interface WriteControl {
+  /** Checked before each retry: once true, the write gives up with the current error. */
+  readonly stopped?: () => boolean;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Writes `entries`, retrying and isolating poison as described above. Resolves once every entry
+ * is either written or in `deadLetters`; rejects with AuditWriteError after `maxAttempts`.
+ */
+export async function writeWithRetry(
+  sink: AuditSink,
+  entries: readonly AuditEntry[],
+  policy: RetryPolicy,
+  control: WriteControl = {},
+): Promise<WriteOutcome> {
+  const outcome: WriteOutcome = { written: 0, retries: 0, deadLetters: [] };
+  const sleep = control.sleep ?? defaultSleep;
+
+  async function writeChunk(chunk: readonly AuditEntry[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await withTimeout(sink.write(chunk), policy.writeTimeoutMs);
+        outcome.written += chunk.length;
+        return;
+      } catch (error) {
+        const kind = classifyError(error, sink) ?? (attempt >= policy.unknownErrorAttempts ? "poison" : "retryable");
+        if (kind === "poison") {
+          if (chunk.length === 1) {
+            outcome.deadLetters.push({
+              entry: chunk[0] as AuditEntry,
+              error: messageOf(error),
+              attempts: attempt,
+              failedAt: new Date().toISOString(),
+            });
+            return;
+          }
+          const mid = Math.ceil(chunk.length / 2);
+          await writeChunk(chunk.slice(0, mid));
+          await writeChunk(chunk.slice(mid));
+          return;
+        }
+        if (attempt >= policy.maxAttempts || control.stopped?.()) throw new AuditWriteError(attempt, error);
+        outcome.retries++;
+        const delay = backoffDelay(attempt, policy);
+        control.onRetry?.(attempt, delay, error);
+        await sleep(delay);
+      }
+    }
+  }
+
+  await writeChunk(entries);
+  return outcome;
+}
+
+/** Retries `fn` while its errors are retryable (dead letters themselves must not be lost). */
+export async function retryRetryable(
+  fn: () => Promise<void>,
+  policy: RetryPolicy,
+  control: WriteControl = {},
+): Promise<void> {
+  const sleep = control.sleep ?? defaultSleep;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await withTimeout(fn(), policy.writeTimeoutMs);
+      return;
+    } catch (error) {
+      if (classifyError(error) !== "retryable" || attempt >= policy.maxAttempts || control.stopped?.()) {
+        throw error;
+      }
+      await sleep(backoffDelay(attempt, policy));
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WriteTimeoutError(ms)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,58 @@
+/**
+ * Step 6, shutdown: drain within a deadline, then spill what is left to the spool so the next
+ * writer replays it; report the final accounting. Also the SIGTERM/SIGINT helper for apps.
+ */
+import type { AuditWriter, CloseReport } from "../audit-writer.ts";
+
+export interface DrainTarget {
+  /** Resolves when everything accepted so far is written (may never, if the database is down). */
+  flush(): Promise<void>;
+  /** Past the deadline: stop the workers and spill every entry not yet acknowledged. */
+  spillRemaining(): Promise<void>;
+  /** Releases workers, connections and files. */
+  release(): Promise<void>;
+}
+
+/** Flushes until `deadlineMs`; if not drained by then, spills the rest. True when it drained. */
+export async function drainOrSpill(target: DrainTarget, deadlineMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), deadlineMs);
+  });
+  const drained = await Promise.race([target.flush().then(() => true as const), deadline]);
+  clearTimeout(timer);
+  if (!drained) await target.spillRemaining();
+  await target.release();
+  return drained;
+}
+
+export interface SignalOptions {
+  readonly signals?: readonly NodeJS.Signals[];
+  /** Passed to close(); defaults to the writer's closeDeadlineMs. */
+  readonly deadlineMs?: number;
+  /** Called with the report before the process exits (e.g. to log it). */
+  readonly onClosed?: (report: CloseReport, signal: NodeJS.Signals) => void;
+  /** Exit the process after closing (default true; the exit code is 0). */
+  readonly exit?: boolean;
+}
+
+/**
+ * On SIGTERM/SIGINT (by default), closes the writer within its deadline, then exits. Returns a
+ * function that removes the handlers. Apps with their own shutdown sequence call close() instead.
+ */
+export function closeOnSignals(writer: AuditWriter, options: SignalOptions = {}): () => void {
+  const signals = options.signals ?? ["SIGTERM", "SIGINT"];
+  const handler = (signal: NodeJS.Signals) => {
+    remove();
+    const closing = options.deadlineMs === undefined ? writer.close() : writer.close({ deadlineMs: options.deadlineMs });
+    void closing.then((report) => {
+      options.onClosed?.(report, signal);
+      if (options.exit ?? true) process.exit(0);
+    });
+  };
+  const remove = () => {
+    for (const s of signals) process.off(s, handler);
+  };
+  for (const s of signals) process.on(s, handler);
+  return remove;
+}

@@ -1,0 +1,226 @@
+/**
+ * The spool: append-only segment files of entries (one JSON line each) on local disk.
+ * - durable mode: every entry is appended, and `record` resolves once its segment is fsynced;
+ * - overflow `spill`: entries that find the queue full go here instead of memory;
+ * - shutdown: what could not be written before the deadline is spilled here.
+ * Appends are group-committed: all appends made while one fsync runs share the next one.
+ * Segments are read back ("replayed") oldest first, and a segment is deleted once every entry in
+ * it is written or dead-lettered. Segments left by an earlier process are replayed at start;
+ * an entry written twice that way is skipped by the sink (ids are unique), never doubled.
+ */
+import { type FileHandle, mkdir, open, readdir, readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { SpoolCorruptError } from "../errors.ts";
+import { type AuditEntry, AuditEntrySchema } from "../event.ts";
+
+interface Segment {
+  readonly id: number;
+  readonly file: string;
+  /** true: its entries are only on disk and must be replayed; false: they were queued as well. */
+  readonly replay: boolean;
+  appended: number;
+  settled: number;
+  sealed: boolean;
+  pending: string[];
+  waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
+  handle: FileHandle | undefined;
+}
+
+export interface ReplayChunk {
+  readonly segment: number;
+  readonly entries: readonly AuditEntry[];
+}
+
+const SEGMENT = /^segment-(\d{16})\.ndjson$/;
+
+export class Spool {
+  private readonly segments = new Map<number, Segment>();
+  private active: Segment | undefined;
+  private nextId: number;
+  private syncing: Promise<void> = Promise.resolve();
+  private syncScheduled = false;
+  private reading: { segment: number; entries: AuditEntry[]; index: number } | undefined;
+
+  private constructor(
+    readonly dir: string,
+    private readonly maxSegmentEntries: number,
+    existing: number[],
+  ) {
+    for (const id of existing) {
+      this.segments.set(id, this.segment(id, true, true));
+    }
+    this.nextId = (existing.at(-1) ?? 0) + 1;
+  }
+
+  /** Opens (creating) the spool folder; segments already there are queued for replay. */
+  static async open(dir: string, maxSegmentEntries: number): Promise<Spool> {
+    await mkdir(dir, { recursive: true });
+    const ids = (await readdir(dir))
+      .map((name) => SEGMENT.exec(name)?.[1])
+      .filter((id): id is string => id !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    return new Spool(dir, maxSegmentEntries, ids);
+  }
+
+  /** Entries on disk waiting to be replayed (known segments only; those from a previous run count once read). */
+  get backlog(): number {
+    let n = 0;
+    for (const s of this.segments.values()) if (s.replay) n += s.appended - s.settled;
+    return n;
+  }
+
+  /** True while any segment still needs replaying. */
+  get hasReplay(): boolean {
+    for (const s of this.segments.values()) if (s.replay) return true;
+    return false;
+  }
+
+  /**
+   * Appends entries to the active segment (rotating when full or when `replay` differs) and
+   * resolves with the segment id once the bytes are fsynced.
+   */
+  append(entries: readonly AuditEntry[], replay: boolean): Promise<number> {
+    let segment = this.active;
+    if (!segment || segment.replay !== replay || segment.appended >= this.maxSegmentEntries) {
+      this.seal();
+      segment = this.segment(this.nextId++, replay, false);
+      this.segments.set(segment.id, segment);
+      this.active = segment;
+    }
+    const target = segment;
+    for (const entry of entries) target.pending.push(`${JSON.stringify(entry)}\n`);
+    target.appended += entries.length;
+    const synced = new Promise<void>((resolve, reject) => target.waiters.push({ resolve, reject }));
+    this.scheduleSync();
+    return synced.then(() => target.id);
+  }
+
+  /** Takes up to `max` entries to replay, oldest segment first; undefined when none. */
+  async nextReplay(max: number): Promise<ReplayChunk | undefined> {
+    if (!this.reading) {
+      const next = [...this.segments.values()].find((s) => s.replay && !this.isRead(s));
+      if (!next) return undefined;
+      if (!next.sealed) this.seal();
+      await this.syncing;
+      const entries = await this.readSegment(next);
+      next.appended = entries.length;
+      this.reading = { segment: next.id, entries, index: 0 };
+    }
+    const reading = this.reading;
+    const chunk = reading.entries.slice(reading.index, reading.index + max);
+    reading.index += chunk.length;
+    if (reading.index >= reading.entries.length) {
+      this.readDone.add(reading.segment);
+      this.reading = undefined;
+    }
+    if (chunk.length === 0) return this.nextReplay(max);
+    return { segment: reading.segment, entries: chunk };
+  }
+
+  /** Counts `count` entries of `segment` as written or dead-lettered; deletes it when all are. */
+  async settle(segment: number, count: number): Promise<void> {
+    const s = this.segments.get(segment);
+    if (!s) return;
+    s.settled += count;
+    if (s.sealed && s.settled >= s.appended && s.pending.length === 0 && (!s.replay || this.isRead(s))) {
+      this.segments.delete(segment);
+      this.readDone.delete(segment);
+      await this.syncing;
+      await s.handle?.close();
+      s.handle = undefined;
+      await unlink(s.file).catch(() => undefined);
+    }
+  }
+
+  /** Waits for pending appends to be synced, closes every file, deletes fully settled segments. */
+  async close(): Promise<void> {
+    this.seal();
+    await this.drainSync();
+    for (const s of [...this.segments.values()]) {
+      await s.handle?.close();
+      s.handle = undefined;
+      if (s.settled >= s.appended && (!s.replay || this.readDone.has(s.id))) {
+        this.segments.delete(s.id);
+        await unlink(s.file).catch(() => undefined);
+      }
+    }
+  }
+
+  private readonly readDone = new Set<number>();
+
+  private isRead(s: Segment): boolean {
+    return this.readDone.has(s.id) || this.reading?.segment === s.id;
+  }
+
+  private seal(): void {
+    if (this.active) this.active.sealed = true;
+    this.active = undefined;
+  }
+
+  private segment(id: number, replay: boolean, sealed: boolean): Segment {
+    const file = join(this.dir, `segment-${String(id).padStart(16, "0")}.ndjson`);
+    return { id, file, replay, appended: 0, settled: 0, sealed, pending: [], waiters: [], handle: undefined };
+  }
+
+  private scheduleSync(): void {
+    if (this.syncScheduled) return;
+    this.syncScheduled = true;
+    this.syncing = this.syncing.then(() => {
+      this.syncScheduled = false;
+      return this.syncAll();
+    });
+  }
+
+  private async drainSync(): Promise<void> {
+    while (this.syncScheduled || [...this.segments.values()].some((s) => s.pending.length > 0)) {
+      this.scheduleSync();
+      await this.syncing;
+    }
+  }
+
+  /** One group commit: every segment's pending lines written, then fdatasync, then waiters resolved. */
+  private async syncAll(): Promise<void> {
+    for (const s of [...this.segments.values()]) {
+      if (s.pending.length === 0) continue;
+      const data = s.pending.join("");
+      const waiters = s.waiters;
+      s.pending = [];
+      s.waiters = [];
+      try {
+        s.handle ??= await open(s.file, "a");
+        await s.handle.write(data);
+        await s.handle.datasync();
+        for (const w of waiters) w.resolve();
+      } catch (error) {
+        for (const w of waiters) w.reject(error);
+      }
+      if (s.sealed && s.handle && s.pending.length === 0) {
+        await s.handle.close();
+        s.handle = undefined;
+      }
+    }
+  }
+
+  private async readSegment(s: Segment): Promise<AuditEntry[]> {
+    const text = await readFile(s.file, "utf8").catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return "";
+      throw error;
+    });
+    const lines = text.split("\n");
+    const entries: AuditEntry[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] as string;
+      if (line === "") continue;
+      try {
+        entries.push(AuditEntrySchema.parse(JSON.parse(line)));
+      } catch (error) {
+        // A torn last line is what a crash mid-append leaves: its record() never resolved, so
+        // nobody was told it was kept. Anything else is corruption and stops the replay.
+        if (i === lines.length - 1) break;
+        throw new SpoolCorruptError(s.file, i + 1, error);
+      }
+    }
+    return entries;
+  }
+}
