@@ -1,3 +1,5 @@
+import { fileURLToPath } from "node:url";
+
 /** Database URLs → providers. Each provider has prisma/<provider>/{schema.prisma,migrations}. */
 export const PROVIDERS = ["sqlite", "postgresql"] as const;
 export type Provider = (typeof PROVIDERS)[number];
@@ -23,4 +25,17 @@ export function providerOf(url: string): Provider {
 /** A URL with its password masked, fit for error messages and logs. */
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+}
+
+/**
+ * The embedded default: an SQLite file inside this package, addressed absolutely so the CLI, the
+ * seed and the API (each with its own working directory) all open the same file.
+ */
+export function defaultDatabaseUrl(): string {
+  return `file:${fileURLToPath(new URL("../auditrail.db", import.meta.url))}`;
+}
+
+/** DATABASE_URL when set, else the embedded SQLite default. */
+export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DATABASE_URL || defaultDatabaseUrl();
 }

@@ -1,0 +1,19 @@
+/**
+ * @auditrail/db — the data layer: the client factory over SQLite or PostgreSQL, URL handling,
+ * password hashing for staff, and the demo seed. The audit sink is its own entry,
+ * `@auditrail/db/sink`, because workers load it by module name.
+ */
+export { createDatabase } from "./client.ts";
+export type { Database, DatabaseHandle, DatabaseOptions, Transaction } from "./client.ts";
+export { hashPassword, verifyPassword } from "./password.ts";
+export { DEMO_STAFF, seedDemoData } from "./seed.ts";
+export type { SeedReport } from "./seed.ts";
+export {
+  PROVIDERS,
+  UnsupportedDatabaseUrlError,
+  databaseUrlFromEnv,
+  defaultDatabaseUrl,
+  providerOf,
+  redactUrl,
+} from "./url.ts";
+export type { Provider } from "./url.ts";

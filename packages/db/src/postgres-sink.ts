@@ -1,0 +1,58 @@
+/**
+ * The PostgreSQL audit sink: a small pg pool of its own (one per worker). A batch is ONE
+ * statement whatever its size: each column travels as one array parameter and `unnest` turns
+ * the arrays back into rows, `ON CONFLICT DO NOTHING` skips ids already stored.
+ */
+import type { AuditEntry, AuditSink, DeadLetter } from "@auditrail/audit-core";
+import pg from "pg";
+import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
+
+const COLUMN_TYPES: Record<(typeof AUDIT_COLUMNS)[number], string> = {
+  id: "text", occurredAt: "timestamp(3)", actorId: "text", actorRole: "text", action: "text",
+  entity: "text", entityId: "text", outcome: "text", path: "text", durationMs: "float8",
+  before: "jsonb", after: "jsonb", diff: "jsonb", metadata: "jsonb", requestId: "text", ip: "text",
+  userAgent: "text",
+};
+
+const INSERT_ENTRIES =
+  `INSERT INTO "AuditEntry" (${AUDIT_COLUMNS.map(quoted).join(", ")}) ` +
+  // occurredAt is ISO-8601 UTC text; cast to timestamp(3) (no zone) PostgreSQL keeps the UTC wall time.
+  `SELECT * FROM unnest(${AUDIT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(", ")}) ` +
+  `ON CONFLICT ("id") DO NOTHING`;
+
+const INSERT_LETTERS =
+  `INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") ` +
+  `SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::int[], $5::timestamp(3)[]) ` +
+  `ON CONFLICT ("id") DO NOTHING`;
+
+export class PostgresAuditSink implements AuditSink {
+  private readonly pool: pg.Pool;
+
+  constructor(url: string, poolSize: number) {
+    this.pool = new pg.Pool({ connectionString: url, max: poolSize });
+    // An idle connection dropped by the server must not crash the worker; the next query reconnects.
+    this.pool.on("error", () => undefined);
+  }
+
+  async write(entries: readonly AuditEntry[]): Promise<void> {
+    const columns: unknown[][] = AUDIT_COLUMNS.map(() => []);
+    for (const entry of entries) {
+      auditRow(entry).forEach((value, i) => (columns[i] as unknown[]).push(value));
+    }
+    await this.pool.query(INSERT_ENTRIES, columns);
+  }
+
+  async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
+    await this.pool.query(INSERT_LETTERS, [
+      letters.map((l) => l.entry.id),
+      letters.map((l) => JSON.stringify(l.entry)),
+      letters.map((l) => l.error),
+      letters.map((l) => l.attempts),
+      letters.map((l) => l.failedAt),
+    ]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

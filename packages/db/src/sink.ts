@@ -1,0 +1,51 @@
+/**
+ * `@auditrail/db/sink`: the audit sink module workers load by spec. It picks the SQL sink for the
+ * URL; `prismaSinkSpec(url)` is what an app passes to createAuditWriter. `writeInTransaction`
+ * serves transactional mode: the entries are inserted by the business transaction itself, so
+ * both commit or neither does.
+ */
+import type { AuditEntry, AuditSink, SinkOptions, SinkSpec } from "@auditrail/audit-core";
+import { z } from "zod";
+import type { Transaction } from "./client.ts";
+import { PostgresAuditSink } from "./postgres-sink.ts";
+import { SqliteAuditSink } from "./sqlite-sink.ts";
+import { providerOf } from "./url.ts";
+
+export const SqlSinkOptionsSchema = z.strictObject({
+  url: z.string().min(1),
+  /** SQLite: how long to wait on another writer's lock before SQLITE_BUSY (retried anyway). */
+  sqliteBusyTimeoutMs: z.number().int().min(0).default(5_000),
+  /** PostgreSQL: connections per worker. */
+  pgPoolSize: z.number().int().min(1).max(50).default(2),
+});
+
+export type SqlSinkOptions = z.input<typeof SqlSinkOptionsSchema>;
+
+/** The module entry: builds the sink for `options.url` (throws on a URL of no known provider). */
+export function createSink(options: SinkOptions): AuditSink {
+  const { url, sqliteBusyTimeoutMs, pgPoolSize } = SqlSinkOptionsSchema.parse(options);
+  return providerOf(url) === "sqlite"
+    ? new SqliteAuditSink(url, sqliteBusyTimeoutMs)
+    : new PostgresAuditSink(url, pgPoolSize);
+}
+
+/** The spec naming this module's built file, for createAuditWriter({ sink }). */
+export function prismaSinkSpec(options: SqlSinkOptions): SinkSpec {
+  providerOf(options.url);
+  // Resolves to dist/sink.js from src/ (tests, tsx) and from dist/ alike: workers need built JS.
+  return { module: new URL("../dist/sink.js", import.meta.url).href, options: { ...options } };
+}
+
+/** Transactional mode: inserts the entries inside the caller's Prisma transaction. */
+export async function writeInTransaction(tx: Transaction, entries: readonly AuditEntry[]): Promise<void> {
+  await tx.auditEntry.createMany({
+    data: entries.map((e) => ({
+      ...e,
+      occurredAt: new Date(e.occurredAt),
+      before: e.before ?? undefined,
+      after: e.after ?? undefined,
+      diff: e.diff ?? undefined,
+      metadata: e.metadata ?? undefined,
+    })),
+  });
+}

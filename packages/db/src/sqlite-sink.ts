@@ -1,0 +1,57 @@
+/**
+ * The SQLite audit sink: better-sqlite3 on its own connection (one per worker), WAL journal, and a
+ * busy timeout so a writer waits out another's lock before SQLITE_BUSY (which is retried). A batch
+ * is one transaction of prepared `INSERT … ON CONFLICT DO NOTHING`: SQLite's fastest bulk path,
+ * and duplicates of a retried batch are skipped.
+ */
+import type { AuditEntry, AuditSink, DeadLetter } from "@auditrail/audit-core";
+import Database from "better-sqlite3";
+import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
+
+/** Prisma stores SQLite DateTime as ISO-8601 text with an explicit offset; match it exactly. */
+export const sqliteTime = (iso: string) => iso.replace(/Z$/, "+00:00");
+
+/** `file:./x.db?…` → `./x.db` (relative paths resolve from the working directory, as Prisma's do). */
+export function sqlitePath(url: string): string {
+  return url.slice("file:".length).split("?")[0] as string;
+}
+
+export class SqliteAuditSink implements AuditSink {
+  private readonly db: Database.Database;
+  private readonly insertBatch: (entries: readonly AuditEntry[]) => void;
+  private readonly insertLetters: (letters: readonly DeadLetter[]) => void;
+
+  constructor(url: string, busyTimeoutMs: number) {
+    this.db = new Database(sqlitePath(url), { timeout: busyTimeoutMs, fileMustExist: true });
+    this.db.pragma("journal_mode = WAL");
+    const columns = AUDIT_COLUMNS.map(quoted).join(", ");
+    const params = AUDIT_COLUMNS.map(() => "?").join(", ");
+    const insert = this.db.prepare(
+      `INSERT INTO "AuditEntry" (${columns}) VALUES (${params}) ON CONFLICT ("id") DO NOTHING`,
+    );
+    const letter = this.db.prepare(
+      `INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT ("id") DO NOTHING`,
+    );
+    this.insertBatch = this.db.transaction((entries: readonly AuditEntry[]) => {
+      for (const entry of entries) insert.run(auditRow(entry, sqliteTime));
+    });
+    this.insertLetters = this.db.transaction((letters: readonly DeadLetter[]) => {
+      for (const l of letters) {
+        letter.run(l.entry.id, JSON.stringify(l.entry), l.error, l.attempts, sqliteTime(l.failedAt));
+      }
+    });
+  }
+
+  async write(entries: readonly AuditEntry[]): Promise<void> {
+    this.insertBatch(entries);
+  }
+
+  async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
+    this.insertLetters(letters);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

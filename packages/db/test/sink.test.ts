@@ -1,0 +1,177 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AuditEntry, type AuditWriter, createAuditWriter, uuidv7 } from "@auditrail/audit-core";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type DatabaseHandle, createDatabase } from "../src/client.ts";
+import { createSink, prismaSinkSpec, writeInTransaction } from "../src/sink.ts";
+import { sqlitePath } from "../src/sqlite-sink.ts";
+import { type TestDatabase, createTestDatabase, testProviders } from "../src/testing.ts";
+
+function entry(overrides: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    id: uuidv7(),
+    occurredAt: new Date().toISOString(),
+    action: "patient.update",
+    entity: "Patient",
+    entityId: "p-1",
+    outcome: "ok",
+    actorId: "u-1",
+    actorRole: "dentist",
+    path: "patient.update",
+    durationMs: 1.5,
+    before: { phone: "1" },
+    after: { phone: "2" },
+    diff: { phone: ["1", "2"] },
+    metadata: null,
+    requestId: "req-1",
+    ip: "127.0.0.1",
+    userAgent: "vitest",
+    ...overrides,
+  };
+}
+
+/** Adds a constraint that rejects entries whose action is "poison": a real database-side poison. */
+async function rejectPoison(db: TestDatabase): Promise<void> {
+  if (db.provider === "sqlite") {
+    const raw = new Database(sqlitePath(db.url));
+    raw.exec(`CREATE TRIGGER reject_poison BEFORE INSERT ON "AuditEntry" WHEN NEW.action = 'poison'
+              BEGIN SELECT RAISE(ABORT, 'poison entry rejected'); END;`);
+    raw.close();
+  } else {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query(`ALTER TABLE "AuditEntry" ADD CONSTRAINT no_poison CHECK (action <> 'poison')`);
+    await client.end();
+  }
+}
+
+describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
+  let db: TestDatabase;
+  let handle: DatabaseHandle;
+  let spoolDir: string;
+  let writer: AuditWriter | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(provider);
+    handle = createDatabase(db.url);
+    await rejectPoison(db);
+  });
+  afterEach(async () => {
+    await writer?.close({ deadlineMs: 5_000 });
+    writer = undefined;
+    await handle.prisma.auditEntry.deleteMany();
+    await handle.prisma.deadLetter.deleteMany();
+    if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await db?.drop();
+  });
+
+  async function newWriter(extra: { maxBatchSize?: number } = {}): Promise<AuditWriter> {
+    spoolDir = await mkdtemp(join(tmpdir(), "auditrail-spool-"));
+    writer = await createAuditWriter({
+      sink: prismaSinkSpec({ url: db.url, sqliteBusyTimeoutMs: 100 }),
+      spoolDir,
+      maxWorkers: 2,
+      retry: { initialDelayMs: 10, maxDelayMs: 100 },
+      ...extra,
+    });
+    return writer;
+  }
+
+  it("writes 1,000 async entries from 20 concurrent callers as exactly 1,000 rows within 2 s of flush()", async () => {
+    const w = await newWriter();
+    const ids = new Set<string>();
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, caller) => {
+        for (let i = 0; i < 50; i++) {
+          const receipt = await w.record({ action: "patient.read", entity: "Patient", entityId: `${caller}-${i}` });
+          ids.add(receipt.id);
+        }
+      }),
+    );
+    const started = performance.now();
+    await w.flush();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    const rows = await handle.prisma.auditEntry.findMany({ select: { id: true } });
+    expect(rows).toHaveLength(1_000);
+    expect(new Set(rows.map((r) => r.id))).toEqual(ids);
+    expect(w.stats()).toMatchObject({ recorded: 1_000, written: 1_000, deadLettered: 0, dropped: 0 });
+  });
+
+  it("stores rows Prisma reads back unchanged: time, JSON and nulls", async () => {
+    const sink = createSink({ url: db.url });
+    const e = entry({ occurredAt: "2026-11-28T10:11:12.345Z", metadata: { nested: [1, "two", null] } });
+    await sink.write([e]);
+    await sink.close();
+    const row = await handle.prisma.auditEntry.findUniqueOrThrow({ where: { id: e.id } });
+    expect(row.occurredAt.toISOString()).toBe("2026-11-28T10:11:12.345Z");
+    expect(row.before).toEqual({ phone: "1" });
+    expect(row.metadata).toEqual({ nested: [1, "two", null] });
+    expect(row.durationMs).toBe(1.5);
+    expect(row.streamId).toBeNull();
+  });
+
+  it("skips ids already stored, so a retried batch never doubles a row", async () => {
+    const sink = createSink({ url: db.url });
+    const batch = [entry(), entry(), entry()];
+    await sink.write(batch);
+    await sink.write([...batch, entry()]);
+    await sink.close();
+    expect(await handle.prisma.auditEntry.count()).toBe(4);
+  });
+
+  it("dead-letters entries the database rejects, with the error, and writes their neighbours once", async () => {
+    const w = await newWriter({ maxBatchSize: 100 });
+    const recorded = [];
+    for (let i = 0; i < 100; i++) {
+      recorded.push(await w.record({ action: i % 25 === 7 ? "poison" : "patient.read", entity: "Patient" }));
+    }
+    await w.flush();
+    expect(await handle.prisma.auditEntry.count()).toBe(96);
+    const letters = await handle.prisma.deadLetter.findMany();
+    expect(letters).toHaveLength(4);
+    for (const letter of letters) {
+      expect(letter.error).toMatch(provider === "sqlite" ? /poison entry rejected/ : /no_poison/);
+      expect((letter.entry as { action: string }).action).toBe("poison");
+    }
+    expect(w.stats()).toMatchObject({ written: 96, deadLettered: 4 });
+  });
+
+  it("inserts entries inside the caller's transaction: a rollback leaves neither change nor entry", async () => {
+    await expect(
+      handle.prisma.$transaction(async (tx) => {
+        await tx.patient.create({ data: { firstName: "Roll", lastName: "Back", dateOfBirth: new Date("1990-01-01") } });
+        await writeInTransaction(tx, [entry({ action: "patient.create" })]);
+        throw new Error("business rule failed");
+      }),
+    ).rejects.toThrow("business rule failed");
+    expect(await handle.prisma.patient.count({ where: { lastName: "Back" } })).toBe(0);
+    expect(await handle.prisma.auditEntry.count()).toBe(0);
+
+    await handle.prisma.$transaction(async (tx) => {
+      await tx.patient.create({ data: { firstName: "Commit", lastName: "Ted", dateOfBirth: new Date("1990-01-01") } });
+      await writeInTransaction(tx, [entry({ action: "patient.create" })]);
+    });
+    expect(await handle.prisma.auditEntry.count()).toBe(1);
+    await handle.prisma.patient.deleteMany({ where: { lastName: "Ted" } });
+  });
+
+  it.runIf(provider === "sqlite")("waits out another connection's write lock (SQLITE_BUSY is retried)", async () => {
+    const w = await newWriter();
+    const locker = new Database(sqlitePath(db.url));
+    locker.exec("BEGIN IMMEDIATE");
+    for (let i = 0; i < 200; i++) await w.record({ action: "patient.read", entity: "Patient" });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await handle.prisma.auditEntry.count()).toBe(0);
+    locker.exec("COMMIT");
+    locker.close();
+    await w.flush();
+    expect(await handle.prisma.auditEntry.count()).toBe(200);
+    expect(w.stats().retried).toBeGreaterThan(0);
+  });
+});
