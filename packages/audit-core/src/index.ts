@@ -19,7 +19,7 @@ export {
 } from "./errors.ts";
 export { AuditEntrySchema, AuditEventSchema } from "./event.ts";
 export type { AuditEntry, AuditEvent } from "./event.ts";
-export { prometheusText } from "./metrics.ts";
+export { LatencyWindow, prometheusText } from "./metrics.ts";
 export type { LatencySummary, WriterStats } from "./metrics.ts";
 export type { AuditWriterOptions } from "./options.ts";
 export { classifyError } from "./writer/retry.ts";

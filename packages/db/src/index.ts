@@ -5,6 +5,7 @@
  */
 export { createDatabase } from "./client.ts";
 export type { Database, DatabaseHandle, DatabaseOptions, Transaction } from "./client.ts";
+export { checkedInMigrations, pendingMigrations } from "./migrations.ts";
 export { hashPassword, verifyPassword } from "./password.ts";
 export { DEMO_STAFF, seedDemoData } from "./seed.ts";
 export type { SeedReport } from "./seed.ts";

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDatabase } from "../src/client.ts";
+import { checkedInMigrations, pendingMigrations } from "../src/migrations.ts";
 import { type TestDatabase, createTestDatabase, migrateDeploy, testProviders } from "../src/testing.ts";
 
 const run = promisify(execFile);
@@ -36,5 +37,22 @@ describe.each(testProviders())("migrations on %s", (provider) => {
       { cwd: packageRoot, env: { ...process.env, DATABASE_URL: db.url } },
     );
     expect(stdout).toMatch(/No difference detected/);
+  });
+});
+
+describe.each(testProviders())("pending migrations on %s", (provider) => {
+  it("lists every checked-in migration before deploy, and none after", async () => {
+    const db = await createTestDatabase(provider, { migrate: false });
+    const handle = createDatabase(db.url);
+    try {
+      const all = await checkedInMigrations(handle);
+      expect(all.length).toBeGreaterThan(0);
+      expect(await pendingMigrations(handle)).toEqual(all);
+      await migrateDeploy(db.url);
+      expect(await pendingMigrations(handle)).toEqual([]);
+    } finally {
+      await handle.close();
+      await db.drop();
+    }
   });
 });

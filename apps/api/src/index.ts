@@ -1,0 +1,6 @@
+/** @auditrail/api — the clinic server: its router type for typed clients, and the app factory. */
+export { appRouter } from "./router.ts";
+export type { AppRouter, RouterInputs, RouterOutputs } from "./router.ts";
+export { createApp } from "./server.ts";
+export type { App, Health } from "./server.ts";
+export type { Services } from "./context.ts";
