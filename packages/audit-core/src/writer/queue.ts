@@ -41,14 +41,14 @@ export class BoundedQueue {
     return true;
   }
 
-  /** Holds one place for an item that will arrive later (durable mode: after its fsync). */
-  reserve(): boolean {
-    if (this.room <= 0) return false;
-    this.reserved++;
+  /** Holds `count` places for items that arrive later (after an fsync, a file read); all or none. */
+  reserve(count = 1): boolean {
+    if (this.room < count) return false;
+    this.reserved += count;
     return true;
   }
 
-  /** Gives back a reservation, adding the item for it if there is one. */
+  /** Gives back one reservation, adding the item for it if there is one. */
   fulfil(item: QueueItem | undefined): void {
     this.reserved--;
     if (item) this.items.push(item);

@@ -114,7 +114,11 @@ export class Spool {
       this.readDone.add(reading.segment);
       this.reading = undefined;
     }
-    if (chunk.length === 0) return this.nextReplay(max);
+    if (chunk.length === 0) {
+      // No whole entry in it (empty, or only a torn line): nothing will ever settle it, so drop it.
+      await this.settle(reading.segment, 0);
+      return this.nextReplay(max);
+    }
     return { segment: reading.segment, entries: chunk };
   }
 

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { InvalidAuditEventError } from "./errors.ts";
+import { AuditEntrySchema, stampEvent } from "./event.ts";
+
+function issuesOf(event: unknown): readonly string[] {
+  try {
+    stampEvent(event, undefined);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidAuditEventError);
+    return (error as InvalidAuditEventError).issues;
+  }
+  throw new Error("expected InvalidAuditEventError");
+}
+
+describe("stampEvent", () => {
+  it("stamps a fresh UUIDv7, the current time and null for every absent field", () => {
+    const before = Date.now();
+    const entry = stampEvent({ action: "auth.login", entity: "User" }, undefined);
+    expect(entry.id).toMatch(/^[0-9a-f-]{14}7/);
+    const at = Date.parse(entry.occurredAt);
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(Date.now());
+    expect(entry).toEqual({
+      id: entry.id,
+      occurredAt: entry.occurredAt,
+      action: "auth.login",
+      entity: "User",
+      entityId: null,
+      outcome: "ok",
+      actorId: null,
+      actorRole: null,
+      path: null,
+      durationMs: null,
+      before: null,
+      after: null,
+      diff: null,
+      metadata: null,
+      requestId: null,
+      ip: null,
+      userAgent: null,
+    });
+    expect(AuditEntrySchema.parse(entry)).toEqual(entry);
+  });
+
+  it("keeps every given field, JSON payloads included", () => {
+    const entry = stampEvent(
+      {
+        action: "patient.update",
+        entity: "Patient",
+        entityId: "p1",
+        outcome: "FORBIDDEN",
+        actor: { id: "u1", role: "nurse" },
+        path: "patient.update",
+        durationMs: 12.5,
+        before: { name: "A" },
+        after: { name: "B" },
+        diff: [{ op: "replace", path: "/name", value: "B" }],
+        metadata: { tags: ["x"], n: 1, ok: true, none: null },
+        requestId: "r",
+        ip: "::1",
+        userAgent: "ua",
+      },
+      undefined,
+    );
+    expect(entry).toMatchObject({
+      entityId: "p1",
+      outcome: "FORBIDDEN",
+      actorId: "u1",
+      actorRole: "nurse",
+      path: "patient.update",
+      durationMs: 12.5,
+      before: { name: "A" },
+      after: { name: "B" },
+      metadata: { tags: ["x"], n: 1, ok: true, none: null },
+      requestId: "r",
+      ip: "::1",
+      userAgent: "ua",
+    });
+  });
+
+  it("normalises occurredAt given as a Date or an ISO string with offset to UTC ISO", () => {
+    expect(stampEvent({ action: "a", entity: "E", occurredAt: new Date(Date.UTC(2024, 4, 1)) }, undefined).occurredAt).toBe(
+      "2024-05-01T00:00:00.000Z",
+    );
+    expect(stampEvent({ action: "a", entity: "E", occurredAt: "2024-05-01T02:00:00+02:00" }, undefined).occurredAt).toBe(
+      "2024-05-01T00:00:00.000Z",
+    );
+  });
+
+  it("rejects a missing action, naming the field", () => {
+    const issues = issuesOf({ entity: "Patient" });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^action: /);
+  });
+
+  it("rejects an oversized entity and a bad occurredAt, naming each field", () => {
+    const issues = issuesOf({ action: "a", entity: "E".repeat(129), occurredAt: "yesterday" });
+    expect(issues.map((i) => i.split(":")[0])).toEqual(["entity", "occurredAt"]);
+    expect(issues[0]).toMatch(/128/);
+  });
+
+  it("rejects an invalid Date, a negative duration and non-JSON payloads", () => {
+    const issues = issuesOf({ action: "a", entity: "E", occurredAt: new Date("nope"), durationMs: -1, metadata: { f: () => 1 } });
+    expect(issues.map((i) => i.split(":")[0])).toEqual(["durationMs", "metadata", "occurredAt"]);
+  });
+
+  it("rejects what is not an object at all", () => {
+    expect(issuesOf(null)[0]).toMatch(/^\(event\): /);
+  });
+
+  it("lists every issue in the error message", () => {
+    const error = new InvalidAuditEventError(["action: Required", "entity: Too big"]);
+    expect(error.message).toBe("Invalid audit event:\n- action: Required\n- entity: Too big");
+    expect(error.code).toBe("ERR_AUDIT_INVALID_EVENT");
+  });
+});

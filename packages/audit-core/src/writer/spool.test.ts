@@ -1,0 +1,181 @@
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SpoolCorruptError } from "../errors.ts";
+import { type AuditEntry, stampEvent } from "../event.ts";
+import { Spool } from "./spool.ts";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "audit-spool-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const entries = (n: number): AuditEntry[] =>
+  Array.from({ length: n }, (_, i) => stampEvent({ action: "a.b", entity: "E", entityId: String(i) }, undefined));
+const segmentName = (id: number) => `segment-${String(id).padStart(16, "0")}.ndjson`;
+const lines = (list: readonly AuditEntry[]) => list.map((e) => `${JSON.stringify(e)}\n`).join("");
+const listSegments = async () => (await readdir(dir)).filter((f) => f.startsWith("segment-")).sort();
+
+async function readAll(spool: Spool, max = 1_000): Promise<Array<{ segment: number; ids: string[] }>> {
+  const chunks: Array<{ segment: number; ids: string[] }> = [];
+  for (let c = await spool.nextReplay(max); c; c = await spool.nextReplay(max)) {
+    chunks.push({ segment: c.segment, ids: c.entries.map((e) => e.id) });
+  }
+  return chunks;
+}
+
+describe("Spool", () => {
+  it("resolves an append once its lines are on disk, one JSON entry per line", async () => {
+    const spool = await Spool.open(join(dir, "nested", "spool"), 100);
+    const batch = entries(3);
+    const segment = await spool.append(batch, false);
+    const text = await readFile(join(dir, "nested", "spool", segmentName(segment)), "utf8");
+    expect(text).toBe(lines(batch));
+    await spool.close();
+  });
+
+  it("group-commits concurrent appends into the same segment", async () => {
+    const spool = await Spool.open(dir, 100);
+    const batch = entries(20);
+    const segments = await Promise.all(batch.map((e) => spool.append([e], true)));
+    expect(new Set(segments).size).toBe(1);
+    expect(spool.backlog).toBe(20);
+    const text = await readFile(join(dir, segmentName(segments[0] as number)), "utf8");
+    expect(text).toBe(lines(batch));
+    await spool.close();
+  });
+
+  it("starts a new segment when one is full or the replay flag changes", async () => {
+    const spool = await Spool.open(dir, 2);
+    const [a, b, c, d] = await Promise.all([
+      spool.append(entries(2), true),
+      spool.append(entries(1), true),
+      spool.append(entries(1), false),
+      spool.append(entries(1), true),
+    ]);
+    expect([a, b, c, d]).toEqual([1, 2, 3, 4]);
+    expect(await listSegments()).toEqual([1, 2, 3, 4].map(segmentName));
+    await spool.close();
+  });
+
+  it("replays spilled entries oldest segment first, in chunks, and deletes a segment once all its entries settle", async () => {
+    const spool = await Spool.open(dir, 3);
+    const batch = entries(5);
+    await Promise.all(batch.map((e) => spool.append([e], true)));
+    expect(spool.hasReplay).toBe(true);
+    const chunks = await readAll(spool, 2);
+    expect(chunks.map((c) => [c.segment, c.ids.length])).toEqual([[1, 2], [1, 1], [2, 2]]);
+    expect(chunks.flatMap((c) => c.ids)).toEqual(batch.map((e) => e.id));
+    await spool.settle(1, 2);
+    expect(await listSegments()).toEqual([segmentName(1), segmentName(2)]);
+    await spool.settle(1, 1);
+    expect(await listSegments()).toEqual([segmentName(2)]);
+    await spool.settle(2, 2);
+    await spool.settle(99, 1); // unknown segments are ignored
+    expect(await listSegments()).toEqual([]);
+    expect(spool.hasReplay).toBe(false);
+    expect(spool.backlog).toBe(0);
+    await spool.close();
+  });
+
+  it("does not replay segments whose entries were queued as well (durable), and deletes them on close once settled", async () => {
+    const spool = await Spool.open(dir, 100);
+    const segment = await spool.append(entries(2), false);
+    expect(spool.hasReplay).toBe(false);
+    expect(await spool.nextReplay(10)).toBeUndefined();
+    await spool.settle(segment, 2); // still the active segment: kept until sealed
+    expect(await listSegments()).toEqual([segmentName(segment)]);
+    await spool.close();
+    expect(await listSegments()).toEqual([]);
+  });
+
+  it("keeps unsettled segments on close, and a new spool replays them", async () => {
+    const first = await Spool.open(dir, 100);
+    const durable = entries(2);
+    const spilled = entries(3);
+    await first.append(durable, false);
+    await first.append(spilled, true);
+    await first.close();
+    expect(await listSegments()).toEqual([segmentName(1), segmentName(2)]);
+
+    const second = await Spool.open(dir, 100);
+    expect(second.hasReplay).toBe(true);
+    const chunks = await readAll(second);
+    expect(chunks.flatMap((c) => c.ids)).toEqual([...durable, ...spilled].map((e) => e.id));
+    expect(second.backlog).toBe(5);
+    const next = await second.append(entries(1), true);
+    expect(next).toBe(3);
+    await second.settle(1, 2);
+    await second.settle(2, 3);
+    expect(second.backlog).toBe(1);
+    await second.close();
+    expect(await listSegments()).toEqual([segmentName(3)]);
+  });
+
+  it("skips a torn last line (a crash mid-append) and replays the lines before it", async () => {
+    const batch = entries(2);
+    const torn = JSON.stringify(entries(1)[0]).slice(0, 40);
+    await writeFile(join(dir, segmentName(1)), lines(batch) + torn);
+    const spool = await Spool.open(dir, 100);
+    const chunks = await readAll(spool);
+    expect(chunks.flatMap((c) => c.ids)).toEqual(batch.map((e) => e.id));
+    await spool.settle(1, 2);
+    expect(await listSegments()).toEqual([]);
+    await spool.close();
+  });
+
+  it("discards a segment holding nothing but a torn line, so it never blocks replay", async () => {
+    await writeFile(join(dir, segmentName(1)), JSON.stringify(entries(1)[0]).slice(0, 30));
+    await writeFile(join(dir, segmentName(2)), "");
+    const later = entries(1);
+    await writeFile(join(dir, segmentName(3)), lines(later));
+    const spool = await Spool.open(dir, 100);
+    const chunks = await readAll(spool);
+    expect(chunks).toEqual([{ segment: 3, ids: later.map((e) => e.id) }]);
+    await spool.settle(3, 1);
+    expect(spool.hasReplay).toBe(false);
+    expect(await listSegments()).toEqual([]);
+    await spool.close();
+  });
+
+  it("raises SpoolCorruptError for a corrupt line that is not the last, naming file and line", async () => {
+    const [a, b] = entries(2);
+    await writeFile(join(dir, segmentName(1)), `${JSON.stringify(a)}\n{"not":"an entry"}\n${JSON.stringify(b)}\n`);
+    const spool = await Spool.open(dir, 100);
+    const error = await spool.nextReplay(10).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SpoolCorruptError);
+    expect((error as SpoolCorruptError).code).toBe("ERR_AUDIT_SPOOL_CORRUPT");
+    expect((error as SpoolCorruptError).message).toBe(`Spool segment ${join(dir, segmentName(1))} line 2 is not a valid entry`);
+    await spool.close();
+    expect(await listSegments()).toEqual([segmentName(1)]);
+  });
+
+  it("treats a segment deleted behind its back as empty", async () => {
+    await writeFile(join(dir, segmentName(1)), lines(entries(1)));
+    const spool = await Spool.open(dir, 100);
+    await rm(join(dir, segmentName(1)));
+    expect(await spool.nextReplay(10)).toBeUndefined();
+    expect(spool.hasReplay).toBe(false);
+    await spool.close();
+  });
+
+  it("ignores files that are not segments", async () => {
+    await writeFile(join(dir, "dead-letters.ndjson"), "");
+    await writeFile(join(dir, "segment-1.ndjson"), "x");
+    const spool = await Spool.open(dir, 100);
+    expect(spool.hasReplay).toBe(false);
+    expect(await spool.append(entries(1), true)).toBe(1);
+    await spool.close();
+  });
+
+  it("rejects an append whose write fails", async () => {
+    const spool = await Spool.open(join(dir, "gone"), 100);
+    await rm(join(dir, "gone"), { recursive: true });
+    await expect(spool.append(entries(1), true)).rejects.toMatchObject({ code: "ENOENT" });
+    await spool.close();
+  });
+});
