@@ -118,9 +118,17 @@ export function stampEvent(event: unknown, context: AuditContext | undefined): A
   };
 }
 
+let isoMs = -1;
+let isoText = "";
+
+/** ISO-8601 of `value`, or of `now`, which is formatted once per millisecond (the hot path). */
 function toIso(value: Date | string | undefined, now: number): string {
-  if (value === undefined) return new Date(now).toISOString();
-  return (typeof value === "string" ? new Date(value) : value).toISOString();
+  if (value !== undefined) return (typeof value === "string" ? new Date(value) : value).toISOString();
+  if (now !== isoMs) {
+    isoText = new Date(now).toISOString();
+    isoMs = now;
+  }
+  return isoText;
 }
 
 function jsonOrNull(value: JsonValue | undefined): JsonValue {

@@ -30,6 +30,7 @@ describe("overflow: block", () => {
       // Two in flight, two queued: the queue is full.
       const first = await Promise.all([1, 2, 3, 4].map((i) => writer.record(auditEvent(i))));
       expect(first.map((r) => r.state)).toEqual(["queued", "queued", "queued", "queued"]);
+      await new Promise((resolve) => setImmediate(resolve)); // a full batch leaves on the next turn
       expect(writer.stats()).toMatchObject({ queued: 2, inFlight: 2 });
 
       let blockedReceipt: AuditReceipt | undefined;

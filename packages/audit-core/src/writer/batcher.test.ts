@@ -24,11 +24,14 @@ afterEach(() => {
 });
 
 describe("Batcher", () => {
-  it("sends a batch as soon as maxBatchSize entries wait", () => {
+  it("sends a batch on the next event-loop turn once maxBatchSize entries wait, never inside notify()", () => {
     const { batches, add } = setup({ maxBatchSize: 3, maxBatchWaitMs: 1_000, slots: 2 });
     add(2);
+    vi.advanceTimersByTime(0);
     expect(batches).toHaveLength(0);
     add(1);
+    expect(batches).toHaveLength(0);
+    vi.advanceTimersByTime(0);
     expect(batches.map((b) => b.length)).toEqual([3]);
   });
 
@@ -44,6 +47,7 @@ describe("Batcher", () => {
   it("never has more batches in flight than slots; done() frees a slot for what waited", () => {
     const { batches, batcher, add, queue } = setup({ maxBatchSize: 2, maxBatchWaitMs: 5, slots: 2 });
     add(7);
+    vi.advanceTimersByTime(0);
     expect(batches.map((b) => b.length)).toEqual([2, 2]);
     expect(batcher.active).toBe(2);
     vi.advanceTimersByTime(100);
@@ -57,12 +61,16 @@ describe("Batcher", () => {
     expect(batches.map((b) => b.length)).toEqual([2, 2, 2, 1]);
   });
 
-  it("sends partial batches at once while urgent (flush)", () => {
+  it("sends what waits on the next turn while urgent (flush), without waiting for it to age", () => {
     const { batches, batcher, add } = setup({ maxBatchSize: 100, maxBatchWaitMs: 1_000, slots: 3 });
     batcher.urgent = true;
     add(1);
     add(1);
-    expect(batches.map((b) => b.length)).toEqual([1, 1]);
+    vi.advanceTimersByTime(0);
+    expect(batches.map((b) => b.length)).toEqual([2]);
+    add(1);
+    vi.advanceTimersByTime(0);
+    expect(batches.map((b) => b.length)).toEqual([2, 1]);
   });
 
   it("holds batches while paused and sends them when the pause ends", () => {

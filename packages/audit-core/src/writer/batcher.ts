@@ -1,7 +1,9 @@
 /**
  * Step 2, batch: decides when queued entries leave as a batch. A batch leaves when a worker is
  * free and either maxBatchSize entries wait, or the oldest has waited maxBatchWaitMs, or a flush
- * asked for everything now. `notify` runs on every record, so it only compares numbers.
+ * asked for everything now. `notify` runs on every record, so it only compares numbers; a batch
+ * that is ready leaves on the next turn of the event loop (setImmediate), so the structured clone
+ * that hands it to a worker never runs inside record().
  */
 import type { BoundedQueue, QueueItem } from "./queue.ts";
 
@@ -13,6 +15,7 @@ export interface BatcherOptions {
 
 export class Batcher {
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private busy = 0;
   /** Set by flush: send partial batches without waiting for them to age. */
   urgent = false;
@@ -31,12 +34,26 @@ export class Batcher {
   }
 
   notify(): void {
-    const { maxBatchSize, slots } = this.options;
-    if (Date.now() < this.pausedUntil) return this.arm(this.pausedUntil - Date.now());
-    while (this.busy < slots && this.queue.queued > 0 && (this.urgent || this.queue.queued >= maxBatchSize)) {
-      this.dispatch();
+    if (this.immediate) return;
+    if (this.pausedUntil > 0 && Date.now() < this.pausedUntil) return this.arm(this.pausedUntil - Date.now());
+    if (this.ready()) {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        while (this.ready()) this.dispatch();
+        this.notify();
+      });
+    } else if (this.queue.queued > 0 && this.busy < this.options.slots) {
+      this.arm(this.options.maxBatchWaitMs);
     }
-    if (this.queue.queued > 0 && this.busy < slots) this.arm(this.options.maxBatchWaitMs);
+  }
+
+  /** A worker is free and a full batch waits (or a flush wants everything now). */
+  private ready(): boolean {
+    return (
+      this.busy < this.options.slots &&
+      this.queue.queued > 0 &&
+      (this.urgent || this.queue.queued >= this.options.maxBatchSize)
+    );
   }
 
   /** A batch finished: its worker is free, and whatever waited meanwhile has aged enough. */
@@ -48,7 +65,9 @@ export class Batcher {
 
   stop(): void {
     clearTimeout(this.timer);
+    clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
   }
 
   private arm(ms: number): void {
