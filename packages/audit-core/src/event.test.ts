@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidAuditEventError } from "./errors.ts";
-import { AuditEntrySchema, stampEvent } from "./event.ts";
+import { AuditEntrySchema, AuditEventSchema, isPlainValidEvent, stampEvent } from "./event.ts";
 
 function issuesOf(event: unknown): readonly string[] {
   try {
@@ -112,5 +112,47 @@ describe("stampEvent", () => {
     const error = new InvalidAuditEventError(["action: Required", "entity: Too big"]);
     expect(error.message).toBe("Invalid audit event:\n- action: Required\n- entity: Too big");
     expect(error.code).toBe("ERR_AUDIT_INVALID_EVENT");
+  });
+});
+
+describe("the hot-path shortcut (isPlainValidEvent)", () => {
+  const base = { action: "patient.update", entity: "Patient" };
+  const variants: [string, unknown][] = [
+    ["minimal", base],
+    ["full", { ...base, entityId: "p-1", outcome: "ok", actor: { id: "u", role: "dentist" }, path: "patient.update", durationMs: 1.5, before: { a: 1 }, after: { a: [1, "x", null, true] }, diff: null, metadata: {}, requestId: "r", ip: "::1", userAgent: "ua" }],
+    ["empty action", { ...base, action: "" }],
+    ["long action", { ...base, action: "a".repeat(129) }],
+    ["action not a string", { ...base, action: 42 }],
+    ["missing entity", { action: "a" }],
+    ["entityId too long", { ...base, entityId: "x".repeat(257) }],
+    ["empty outcome", { ...base, outcome: "" }],
+    ["null entityId", { ...base, entityId: null }],
+    ["negative duration", { ...base, durationMs: -1 }],
+    ["NaN duration", { ...base, durationMs: Number.NaN }],
+    ["actor without id", { ...base, actor: { role: "x" } }],
+    ["actor null", { ...base, actor: null }],
+    ["role too long", { ...base, actor: { id: "u", role: "r".repeat(65) } }],
+    ["function in before", { ...base, before: { f: () => 1 } }],
+    ["date in after", { ...base, after: { at: new Date() } }],
+    ["infinite in diff", { ...base, diff: { n: Number.POSITIVE_INFINITY } }],
+    ["occurredAt given", { ...base, occurredAt: new Date() }],
+    ["not an object", "patient.update"],
+    ["null", null],
+  ];
+
+  it.each(variants)("never accepts what the schema rejects: %s", (_name, event) => {
+    if (isPlainValidEvent(event)) expect(AuditEventSchema.safeParse(event).success).toBe(true);
+  });
+
+  it("takes the shortcut for ordinary events, so the schema is not run on the hot path", () => {
+    expect(isPlainValidEvent(variants[0]?.[1])).toBe(true);
+    expect(isPlainValidEvent(variants[1]?.[1])).toBe(true);
+  });
+
+  it("stamps the same entry whichever path an event takes", () => {
+    const event = { ...base, entityId: "p-1", before: { a: 1 } };
+    const viaShortcut = stampEvent(event, undefined);
+    const viaSchema = stampEvent({ ...event, occurredAt: viaShortcut.occurredAt }, undefined);
+    expect({ ...viaSchema, id: "" }).toEqual({ ...viaShortcut, id: "" });
   });
 });

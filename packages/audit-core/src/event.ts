@@ -88,13 +88,7 @@ export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 
 /** Validates `event` and stamps it: a fresh UUIDv7, the time, and what `context` knows. */
 export function stampEvent(event: unknown, context: AuditContext | undefined): AuditEntry {
-  const parsed = AuditEventSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidAuditEventError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(event)"}: ${issue.message}`),
-    );
-  }
-  const e = parsed.data;
+  const e = isPlainValidEvent(event) ? event : parseEvent(event);
   const now = Date.now();
   const actor = e.actor ?? context?.actor;
   return {
@@ -103,7 +97,7 @@ export function stampEvent(event: unknown, context: AuditContext | undefined): A
     action: e.action,
     entity: e.entity,
     entityId: e.entityId ?? null,
-    outcome: e.outcome,
+    outcome: e.outcome ?? "ok",
     actorId: actor?.id ?? null,
     actorRole: actor?.role ?? null,
     path: e.path ?? null,
@@ -116,6 +110,55 @@ export function stampEvent(event: unknown, context: AuditContext | undefined): A
     ip: e.ip ?? context?.ip ?? null,
     userAgent: e.userAgent ?? context?.userAgent ?? null,
   };
+}
+
+/** The schema's verdict and parsed value; throws InvalidAuditEventError naming every bad field. */
+function parseEvent(event: unknown): ParsedEvent {
+  const parsed = AuditEventSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidAuditEventError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(event)"}: ${issue.message}`),
+    );
+  }
+  return parsed.data;
+}
+
+type ParsedEvent = z.output<typeof AuditEventSchema>;
+/** What stamping reads: a parsed event, or one the shortcut vouched for (outcome may be absent). */
+type StampInput = Omit<ParsedEvent, "outcome"> & { outcome?: string | undefined };
+
+const isText = (v: unknown, max: number): v is string => typeof v === "string" && v.length >= 1 && v.length <= max;
+const isOptionalText = (v: unknown, max: number) => v === undefined || (typeof v === "string" && v.length <= max);
+const isOptionalJson = (v: unknown) => v === undefined || isJsonValue(v);
+
+/**
+ * The hot path's shortcut: true only for an event the schema certainly accepts as it is (every
+ * field present has the schema's type and bounds; no occurredAt to normalise).
+ * Anything else — including every invalid event — goes through AuditEventSchema, which stays
+ * the one definition and the source of every error message. event.test.ts checks both agree.
+ * Saves ~0.5 µs a call: zod's object parse is the largest single cost of record().
+ */
+export function isPlainValidEvent(e: unknown): e is StampInput {
+  if (typeof e !== "object" || e === null) return false;
+  const v = e as Record<string, unknown>;
+  const actor = v.actor as Record<string, unknown> | undefined;
+  return (
+    isText(v.action, 128) &&
+    isText(v.entity, 128) &&
+    (v.outcome === undefined || isText(v.outcome, 64)) &&
+    v.occurredAt === undefined &&
+    isOptionalText(v.entityId, 256) &&
+    isOptionalText(v.path, 256) &&
+    isOptionalText(v.requestId, 128) &&
+    isOptionalText(v.ip, 64) &&
+    isOptionalText(v.userAgent, 512) &&
+    (v.durationMs === undefined || (typeof v.durationMs === "number" && Number.isFinite(v.durationMs) && v.durationMs >= 0)) &&
+    (actor === undefined || (typeof actor === "object" && actor !== null && isText(actor.id, 128) && isOptionalText(actor.role, 64))) &&
+    isOptionalJson(v.before) &&
+    isOptionalJson(v.after) &&
+    isOptionalJson(v.diff) &&
+    isOptionalJson(v.metadata)
+  );
 }
 
 let isoMs = -1;

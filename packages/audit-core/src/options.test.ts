@@ -22,7 +22,7 @@ describe("parseOptions", () => {
       sink,
       mode: "async",
       maxWorkers: 2,
-      maxQueueSize: 50_000,
+      maxQueueSize: 10_000,
       overflow: "spill",
       maxBatchSize: 500,
       maxBatchWaitMs: 20,

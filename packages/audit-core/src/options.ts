@@ -23,7 +23,7 @@ export const AuditWriterOptionsSchema = z.strictObject({
   /** Worker threads writing batches (the origin's max_workers). */
   maxWorkers: int(1, 64).default(2),
   /** Entries queued + in flight before the overflow policy applies. */
-  maxQueueSize: int(1, 10_000_000).default(50_000),
+  maxQueueSize: int(1, 10_000_000).default(10_000),
   /**
    * When the queue is full: block (record() waits for room), spill (to the spool on disk; replayed
    * as room frees), or drop (counted in stats().dropped and reported to onError; never silent).

@@ -39,7 +39,7 @@ export class Spool {
   private nextId: number;
   private syncing: Promise<void> = Promise.resolve();
   private syncScheduled = false;
-  private reading: { segment: number; entries: AuditEntry[]; index: number } | undefined;
+  private reading: { segment: number; file: string; lines: string[]; index: number } | undefined;
 
   private constructor(
     readonly dir: string,
@@ -103,23 +103,27 @@ export class Spool {
       if (!next) return undefined;
       if (!next.sealed) this.seal();
       await this.syncing;
-      const entries = await this.readSegment(next);
-      next.appended = entries.length;
-      this.reading = { segment: next.id, entries, index: 0 };
+      const lines = await this.readLines(next);
+      next.appended = lines.length;
+      this.reading = { segment: next.id, file: next.file, lines, index: 0 };
     }
+    // Lines are parsed (and validated) a chunk at a time, so one large segment never blocks the
+    // event loop for long.
     const reading = this.reading;
-    const chunk = reading.entries.slice(reading.index, reading.index + max);
-    reading.index += chunk.length;
-    if (reading.index >= reading.entries.length) {
+    const end = Math.min(reading.lines.length, reading.index + max);
+    const entries: AuditEntry[] = [];
+    for (let i = reading.index; i < end; i++) entries.push(parseLine(reading.file, i, reading.lines[i] as string));
+    reading.index = end;
+    if (reading.index >= reading.lines.length) {
       this.readDone.add(reading.segment);
       this.reading = undefined;
     }
-    if (chunk.length === 0) {
+    if (entries.length === 0) {
       // No whole entry in it (empty, or only a torn line): nothing will ever settle it, so drop it.
       await this.settle(reading.segment, 0);
       return this.nextReplay(max);
     }
-    return { segment: reading.segment, entries: chunk };
+    return { segment: reading.segment, entries };
   }
 
   /** Counts `count` entries of `segment` as written or dead-lettered; deletes it when all are. */
@@ -206,25 +210,27 @@ export class Spool {
     }
   }
 
-  private async readSegment(s: Segment): Promise<AuditEntry[]> {
+  /**
+   * The segment's complete lines. Every append ends its line with "\n" in the same write, so a
+   * last line without one is torn — what a crash mid-append leaves. Its record() never resolved
+   * (the fsync had not happened), so nobody was told it was kept: it is dropped.
+   */
+  private async readLines(s: Segment): Promise<string[]> {
     const text = await readFile(s.file, "utf8").catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return "";
       throw error;
     });
     const lines = text.split("\n");
-    const entries: AuditEntry[] = [];
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i] as string;
-      if (line === "") continue;
-      try {
-        entries.push(AuditEntrySchema.parse(JSON.parse(line)));
-      } catch (error) {
-        // A torn last line is what a crash mid-append leaves: its record() never resolved, so
-        // nobody was told it was kept. Anything else is corruption and stops the replay.
-        if (i === lines.length - 1) break;
-        throw new SpoolCorruptError(s.file, i + 1, error);
-      }
-    }
-    return entries;
+    lines.pop(); // "" after the final newline, or the torn line
+    return lines;
+  }
+}
+
+/** One spooled entry; anything but a valid entry is corruption and stops the replay. */
+function parseLine(file: string, index: number, line: string): AuditEntry {
+  try {
+    return AuditEntrySchema.parse(JSON.parse(line));
+  } catch (error) {
+    throw new SpoolCorruptError(file, index + 1, error);
   }
 }
