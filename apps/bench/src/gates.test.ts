@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { evaluateGates, valueAt } from "./gates.ts";
+
+const passing = {
+  seed50: { speedup: 250, persisted: 1 },
+  nplus1: { page10: 3, page100: 3 },
+  throughput: { ratioToCeiling: 0.6 },
+  api: { asyncOverhead: 1.05 },
+};
+
+describe("bench gates", () => {
+  it("pass when every ratio is within its rule", () => {
+    const outcomes = evaluateGates({ sqlite: passing, postgresql: passing });
+    expect(outcomes).toHaveLength(10);
+    expect(outcomes.every((o) => o.passed)).toBe(true);
+  });
+
+  it.each([
+    ["seed50.speedup", { ...passing, seed50: { speedup: 19.9, persisted: 1 } }],
+    ["seed50.persisted", { ...passing, seed50: { speedup: 250, persisted: 0.98 } }],
+    ["nplus1.page10", { ...passing, nplus1: { page10: 3, page100: 12 } }],
+    ["throughput.ratioToCeiling", { ...passing, throughput: { ratioToCeiling: 0.19 } }],
+    ["api.asyncOverhead", { ...passing, api: { asyncOverhead: 1.6 } }],
+  ])("fail the run when %s breaks its rule", (key, results) => {
+    const failed = evaluateGates({ postgresql: results }).filter((o) => !o.passed);
+    expect(failed.map((o) => o.key)).toEqual([key]);
+  });
+
+  it("fail a gate whose value is missing or not a number", () => {
+    const { api: _api, ...withoutApi } = passing;
+    const failed = evaluateGates({ sqlite: { ...withoutApi, throughput: { ratioToCeiling: Number.NaN } } }).filter((o) => !o.passed);
+    expect(failed.map((o) => o.key).sort()).toEqual(["api.asyncOverhead", "throughput.ratioToCeiling"]);
+  });
+
+  it("read dotted paths and nothing else", () => {
+    expect(valueAt(passing, "seed50.speedup")).toBe(250);
+    expect(valueAt(passing, "seed50.nope")).toBeUndefined();
+    expect(valueAt(passing, "seed50")).toBeUndefined();
+  });
+});

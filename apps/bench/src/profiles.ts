@@ -1,0 +1,21 @@
+/** How much work each case does. `quick` is CI's (the whole run well under 3 minutes); `full` is the default. */
+export interface Profile {
+  readonly name: "quick" | "full";
+  /** Entries timed one by one in the enqueue case. */
+  readonly enqueue: number;
+  /** Entries the writer writes in the throughput case, and rows the ceiling writes. */
+  readonly throughput: number;
+  /** Rows written one statement each (the single-row baseline). */
+  readonly singleRow: number;
+  /** Entries recorded in the memory case. */
+  readonly memory: number;
+  /** Requests per audit mode in the api case. */
+  readonly apiRequests: number;
+  /** Rows in the bulk case. */
+  readonly bulk: number;
+}
+
+export const PROFILES: Record<Profile["name"], Profile> = {
+  quick: { name: "quick", enqueue: 100_000, throughput: 20_000, singleRow: 1_000, memory: 200_000, apiRequests: 300, bulk: 1_000 },
+  full: { name: "full", enqueue: 100_000, throughput: 100_000, singleRow: 5_000, memory: 1_000_000, apiRequests: 2_000, bulk: 1_000 },
+};
