@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { CHECKPOINT_ACTION, type ChainedEntry, ChainStream, canonicalJson, chainHash, verifyChain } from "./chain.ts";
+import { stampEvent } from "./event.ts";
+
+const entry = (i: number) => stampEvent({ action: "patient.update", entity: "Patient", entityId: `p-${i}`, after: { n: i } }, undefined);
+
+function chainOf(n: number, stream = new ChainStream("s-1")): ChainedEntry[] {
+  return stream.link(Array.from({ length: n }, (_, i) => entry(i)));
+}
+
+describe("canonicalJson", () => {
+  it("sorts keys at every level and drops undefined, so equal values hash equally", () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: null }], c: undefined } })).toBe('{"a":{"d":[2,{"e":null,"f":1}]},"b":1}');
+    expect(canonicalJson({ x: 1, y: 2 })).toBe(canonicalJson({ y: 2, x: 1 }));
+  });
+});
+
+describe("ChainStream", () => {
+  it("numbers entries from 1 and links each to the previous hash", () => {
+    const [a, b, c] = chainOf(3);
+    expect([a?.seq, b?.seq, c?.seq]).toEqual([1, 2, 3]);
+    expect(a?.prevHash).toBeNull();
+    expect(b?.prevHash).toBe(a?.hash);
+    expect(c?.prevHash).toBe(b?.hash);
+    expect(a?.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("continues across batches and reports its head", () => {
+    const stream = new ChainStream("s-2");
+    const first = stream.link([entry(1), entry(2)]);
+    const [third] = stream.link([entry(3)]);
+    expect(third?.seq).toBe(3);
+    expect(third?.prevHash).toBe(first[1]?.hash);
+    expect(stream.head).toEqual({ seq: 3, hash: third?.hash });
+  });
+
+  it("hashes content, stream and link, not the seq", () => {
+    const [a] = chainOf(1);
+    if (!a) throw new Error("no entry");
+    expect(chainHash({ ...a, after: { n: 99 } }, a.streamId, a.prevHash)).not.toBe(a.hash);
+    expect(chainHash(a, "other-stream", a.prevHash)).not.toBe(a.hash);
+    expect(chainHash({ ...a, seq: 42 } as ChainedEntry, a.streamId, a.prevHash)).toBe(a.hash);
+  });
+});
+
+describe("verifyChain", () => {
+  it("accepts intact streams in any row order", () => {
+    const rows = [...chainOf(5, new ChainStream("a")), ...chainOf(4, new ChainStream("b"))].reverse();
+    expect(verifyChain({ rows })).toEqual({ ok: true, streams: 2, entries: 9, problems: [] });
+  });
+
+  it("names a modified row", () => {
+    const rows = chainOf(5);
+    rows[2] = { ...(rows[2] as ChainedEntry), outcome: "FORBIDDEN" };
+    expect(verifyChain({ rows }).problems).toEqual([expect.objectContaining({ kind: "modified", seq: 3, id: rows[2]?.id })]);
+  });
+
+  it("names a deleted row by its missing seq", () => {
+    const rows = chainOf(5);
+    rows.splice(1, 1);
+    expect(verifyChain({ rows }).problems).toEqual([expect.objectContaining({ kind: "deleted", seq: 2 })]);
+  });
+
+  it("names reordered rows (seq numbers swapped)", () => {
+    const rows = chainOf(5);
+    const [r2, r3] = [rows[1] as ChainedEntry, rows[2] as ChainedEntry];
+    rows[1] = { ...r2, seq: 3 };
+    rows[2] = { ...r3, seq: 2 };
+    expect(verifyChain({ rows }).problems).toEqual([expect.objectContaining({ kind: "reordered", seq: 2 })]);
+  });
+
+  it("names a truncated tail when a checkpoint in another stream says the stream went further", () => {
+    const a = chainOf(6, new ChainStream("a"));
+    const head = a[5] as ChainedEntry;
+    const checkpoint = stampEvent(
+      { action: CHECKPOINT_ACTION, entity: "AuditStream", entityId: "a", metadata: { streamId: "a", seq: head.seq, hash: head.hash } },
+      undefined,
+    );
+    const b = new ChainStream("b").link([checkpoint]);
+    expect(verifyChain({ rows: [...a, ...b] }).ok).toBe(true);
+    const report = verifyChain({ rows: [...a.slice(0, 4), ...b] });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "truncated", streamId: "a", seq: 5, id: null })]);
+  });
+
+  it("accepts gaps left by dead-lettered entries", () => {
+    const rows = chainOf(5);
+    const kept = rows.filter((r) => r.seq !== 3);
+    expect(verifyChain({ rows: kept }).ok).toBe(false);
+    expect(verifyChain({ rows: kept, deadLettered: new Set(["s-1:3"]) }).ok).toBe(true);
+  });
+
+  it("accepts a stream that starts where a retention purge says it does", () => {
+    const rows = chainOf(6);
+    const kept = rows.slice(3);
+    expect(verifyChain({ rows: kept }).problems[0]?.kind).toBe("deleted");
+    const start = { streamId: "s-1", firstSeq: 4, prevHash: rows[2]?.hash ?? null };
+    expect(verifyChain({ rows: kept, purges: [start] }).ok).toBe(true);
+  });
+});

@@ -1,0 +1,198 @@
+/**
+ * Tamper evidence: a hash chain per writer stream. Each worker thread (and each sync writer) is
+ * one stream with its own id; it gives every entry it writes the next `seq` and links it to the
+ * previous entry's hash:
+ *
+ *   hash = SHA-256( canonical JSON of { ...entry, streamId, prevHash } )
+ *
+ * `seq` is deliberately outside the hash: editing a row breaks its own hash (modified), removing
+ * one leaves a seq gap (deleted), moving rows around leaves valid hashes whose links point at the
+ * wrong predecessor (reordered). A tail cut off after the last row is invisible to the chain
+ * itself, so writers also record checkpoint entries — "stream S had reached seq N with hash H" —
+ * which usually land in another stream; a stream that ends before its newest checkpoint says it
+ * should was truncated.
+ */
+import { createHash } from "node:crypto";
+import type { AuditEntry } from "./event.ts";
+import { uuidv7 } from "./id.ts";
+
+export interface ChainLink {
+  readonly streamId: string;
+  readonly seq: number;
+  readonly prevHash: string | null;
+  readonly hash: string;
+}
+
+export type ChainedEntry = AuditEntry & ChainLink;
+
+/** JSON with object keys sorted at every level: the same value always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record)
+    .filter((k) => record[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(",")}}`;
+}
+
+const ENTRY_FIELDS = [
+  "id", "occurredAt", "action", "entity", "entityId", "outcome", "actorId", "actorRole", "path",
+  "durationMs", "before", "after", "diff", "metadata", "requestId", "ip", "userAgent",
+] as const satisfies readonly (keyof AuditEntry)[];
+
+/** The hash of `entry` as a link of `streamId` after `prevHash`. Reads only the entry's own fields. */
+export function chainHash(entry: AuditEntry, streamId: string, prevHash: string | null): string {
+  const fields: Record<string, unknown> = { streamId, prevHash };
+  for (const f of ENTRY_FIELDS) fields[f] = entry[f];
+  return createHash("sha256").update(canonicalJson(fields)).digest("hex");
+}
+
+/** One stream: hands out seq numbers and links, in order. */
+export class ChainStream {
+  private seq = 0;
+  private prev: string | null = null;
+
+  constructor(readonly streamId: string = uuidv7()) {}
+
+  link(entries: readonly AuditEntry[]): ChainedEntry[] {
+    return entries.map((entry) => {
+      const hash = chainHash(entry, this.streamId, this.prev);
+      const chained: ChainedEntry = { ...entry, streamId: this.streamId, seq: ++this.seq, prevHash: this.prev, hash };
+      this.prev = hash;
+      return chained;
+    });
+  }
+
+  /** The newest link handed out, for checkpoints; undefined before the first. */
+  get head(): { seq: number; hash: string } | undefined {
+    return this.prev === null ? undefined : { seq: this.seq, hash: this.prev };
+  }
+}
+
+/** The action of checkpoint entries; their metadata is `{ streamId, seq, hash }`. */
+export const CHECKPOINT_ACTION = "audit.checkpoint";
+/** The action of a retention purge's entry; its metadata lists where each stream now starts. */
+export const PURGE_ACTION = "audit.purge";
+
+export interface PurgeStart {
+  readonly streamId: string;
+  /** The first seq kept; rows below it were purged. */
+  readonly firstSeq: number;
+  /** The prevHash the first kept row links to. */
+  readonly prevHash: string | null;
+}
+
+export type TamperKind = "modified" | "deleted" | "reordered" | "truncated";
+
+export interface ChainProblem {
+  readonly kind: TamperKind;
+  readonly streamId: string;
+  readonly seq: number;
+  /** The row where it was found (for truncated: none, the rows are gone). */
+  readonly id: string | null;
+  readonly detail: string;
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly streams: number;
+  readonly entries: number;
+  /** Per stream, the first broken link; ordered by stream id. */
+  readonly problems: readonly ChainProblem[];
+}
+
+export interface VerifyInput {
+  /** Every chained row (any order). Rows without a stream (transactional writes) are skipped. */
+  readonly rows: readonly ChainedEntry[];
+  /** "streamId:seq" of dead-lettered entries: their gaps are explained, not deletions. */
+  readonly deadLettered?: ReadonlySet<string>;
+  /** Where purged streams now start (from purge entries). */
+  readonly purges?: readonly PurgeStart[];
+}
+
+/** Walks every stream in seq order and names the first broken link of each. */
+export function verifyChain({ rows, deadLettered = new Set(), purges = [] }: VerifyInput): VerifyReport {
+  const streams = new Map<string, ChainedEntry[]>();
+  for (const row of rows) {
+    let list = streams.get(row.streamId);
+    if (!list) streams.set(row.streamId, (list = []));
+    list.push(row);
+  }
+  const starts = new Map<string, PurgeStart>();
+  for (const p of purges) {
+    const known = starts.get(p.streamId);
+    if (!known || p.firstSeq > known.firstSeq) starts.set(p.streamId, p);
+  }
+
+  const problems: ChainProblem[] = [];
+  for (const [streamId, list] of [...streams].sort(([a], [b]) => a.localeCompare(b))) {
+    list.sort((a, b) => a.seq - b.seq);
+    const problem = walk(streamId, list, deadLettered, starts.get(streamId));
+    if (problem) problems.push(problem);
+  }
+  for (const problem of truncations(rows, streams, deadLettered, starts)) {
+    if (!problems.some((p) => p.streamId === problem.streamId)) problems.push(problem);
+  }
+  return { ok: problems.length === 0, streams: streams.size, entries: rows.length, problems };
+}
+
+function walk(
+  streamId: string,
+  list: readonly ChainedEntry[],
+  deadLettered: ReadonlySet<string>,
+  start: PurgeStart | undefined,
+): ChainProblem | undefined {
+  let expectedSeq = start?.firstSeq ?? 1;
+  let prevHash: string | null = start?.prevHash ?? null;
+  let prevWasGap = false;
+  for (const row of list) {
+    if (row.seq < expectedSeq) {
+      return { kind: "reordered", streamId, seq: row.seq, id: row.id, detail: `seq ${row.seq} appears after seq ${expectedSeq - 1}` };
+    }
+    // Dead-lettered seqs were never stored: skip them, and accept the link they would have made.
+    while (row.seq > expectedSeq && deadLettered.has(`${streamId}:${expectedSeq}`)) {
+      expectedSeq++;
+      prevWasGap = true;
+    }
+    if (chainHash(row, streamId, row.prevHash) !== row.hash) {
+      return { kind: "modified", streamId, seq: row.seq, id: row.id, detail: "the row's content no longer matches its hash" };
+    }
+    if (row.seq > expectedSeq) {
+      return { kind: "deleted", streamId, seq: expectedSeq, id: row.id, detail: `seq ${expectedSeq}–${row.seq - 1} missing before this row` };
+    }
+    if (!prevWasGap && row.prevHash !== prevHash) {
+      return { kind: "reordered", streamId, seq: row.seq, id: row.id, detail: "the row links to a different predecessor than the row before it" };
+    }
+    prevHash = row.hash;
+    prevWasGap = false;
+    expectedSeq = row.seq + 1;
+  }
+  return undefined;
+}
+
+/** Streams that end before the newest checkpoint about them says they reached. */
+function truncations(
+  rows: readonly ChainedEntry[],
+  streams: ReadonlyMap<string, readonly ChainedEntry[]>,
+  deadLettered: ReadonlySet<string>,
+  starts: ReadonlyMap<string, PurgeStart>,
+): ChainProblem[] {
+  const claims = new Map<string, number>();
+  for (const row of rows) {
+    if (row.action !== CHECKPOINT_ACTION) continue;
+    const m = row.metadata as { streamId?: unknown; seq?: unknown } | null;
+    if (typeof m?.streamId !== "string" || typeof m.seq !== "number") continue;
+    claims.set(m.streamId, Math.max(claims.get(m.streamId) ?? 0, m.seq));
+  }
+  const problems: ChainProblem[] = [];
+  for (const [streamId, claimed] of claims) {
+    const list = streams.get(streamId) ?? [];
+    let last = list.length > 0 ? (list[list.length - 1] as ChainedEntry).seq : (starts.get(streamId)?.firstSeq ?? 1) - 1;
+    while (last < claimed && deadLettered.has(`${streamId}:${last + 1}`)) last++;
+    if (last < claimed) {
+      problems.push({ kind: "truncated", streamId, seq: last + 1, id: null, detail: `a checkpoint says the stream reached seq ${claimed}; it ends at ${last}` });
+    }
+  }
+  return problems;
+}
