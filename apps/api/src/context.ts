@@ -1,17 +1,19 @@
 /**
- * The per-request context: the services (database, audit writer, logger), who is calling (from
- * the bearer session token), and where from (request id, ip, user agent) — the same values that
- * land in audit entries and in the request log.
+ * The per-request context: the services (database, audit writers, logger, metrics), who is
+ * calling (from the bearer session token), and where from (request id, ip, user agent) — the same
+ * values that land in audit entries and in the request log.
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { AuditWriter } from "@auditrail/audit-core";
+import type { AuditWriters } from "@auditrail/audit-core/trpc";
 import type { Database } from "@auditrail/db";
 import type { Logger } from "pino";
+import type { HttpMetrics } from "./http-metrics.ts";
 
 export interface Services {
   readonly prisma: Database;
-  readonly writer: AuditWriter;
+  /** The audit writers per mode: `async` (the default), `sync` and `durable`. */
+  readonly writers: AuditWriters;
   readonly logger: Logger;
   /** Session lifetime in milliseconds. */
   readonly sessionTtlMs: number;
@@ -25,6 +27,13 @@ export interface SessionUser {
   readonly sessionId: string;
 }
 
+/** Where a request comes from; also what its audit entries and log lines carry. */
+export interface RequestInfo {
+  readonly requestId: string;
+  readonly ip: string | undefined;
+  readonly userAgent: string | undefined;
+}
+
 export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
 
 export function requestIdOf(req: IncomingMessage): string {
@@ -32,21 +41,30 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === "string" && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
-export async function createContext(services: Services, req: IncomingMessage, requestId: string) {
-  const user = await userOf(services.prisma, req.headers.authorization);
+export function requestInfoOf(req: IncomingMessage, requestId: string): RequestInfo {
   const forwarded = req.headers["x-forwarded-for"];
   return {
-    ...services,
-    user,
     requestId,
-    ip: (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ?? req.socket.remoteAddress,
+    ip: (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) || req.socket.remoteAddress,
     userAgent: req.headers["user-agent"],
+  };
+}
+
+export async function createContext(services: Services, metrics: HttpMetrics, req: IncomingMessage, requestId: string) {
+  const user = await userOf(services.prisma, req.headers.authorization);
+  return {
+    ...services,
+    metrics,
+    log: services.logger.child({ reqId: requestId }),
+    user,
+    ...requestInfoOf(req, requestId),
   };
 }
 
 export type Context = Awaited<ReturnType<typeof createContext>>;
 
-async function userOf(prisma: Database, authorization: string | undefined): Promise<SessionUser | undefined> {
+/** The signed-in staff member a bearer token belongs to; undefined if none, expired or revoked. */
+export async function userOf(prisma: Database, authorization: string | undefined): Promise<SessionUser | undefined> {
   const token = /^Bearer (\S+)$/.exec(authorization ?? "")?.[1];
   if (!token) return undefined;
   const session = await prisma.session.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: true } });

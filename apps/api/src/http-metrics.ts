@@ -1,9 +1,13 @@
-/** Request counts and latency per route and status, in Prometheus text form. */
+/**
+ * The API's own metrics in Prometheus text form: HTTP requests by route (each tRPC procedure is its
+ * own route) and status, their latency, and the audit events the plugin produced by outcome.
+ */
 import { LatencyWindow } from "@auditrail/audit-core";
 
 export class HttpMetrics {
   private readonly counts = new Map<string, number>();
   private readonly latency = new Map<string, LatencyWindow>();
+  private readonly auditEvents = new Map<string, number>();
 
   observe(route: string, status: number, ms: number): void {
     const key = `route="${route}",status="${status}"`;
@@ -11,6 +15,11 @@ export class HttpMetrics {
     let window = this.latency.get(route);
     if (!window) this.latency.set(route, (window = new LatencyWindow(4096)));
     window.add(ms);
+  }
+
+  /** One audit event built by the plugin (before it is written), by outcome. */
+  auditEvent(outcome: string): void {
+    this.auditEvents.set(outcome, (this.auditEvents.get(outcome) ?? 0) + 1);
   }
 
   text(): string {
@@ -23,6 +32,11 @@ export class HttpMetrics {
         lines.push(`http_request_duration_ms{route="${route}",quantile="${q}"} ${v}`);
       }
     }
+    lines.push(
+      "# HELP auditrail_api_audit_events_total Audit events produced by the tRPC plugin, by outcome.",
+      "# TYPE auditrail_api_audit_events_total counter",
+    );
+    for (const [outcome, n] of this.auditEvents) lines.push(`auditrail_api_audit_events_total{outcome="${outcome}"} ${n}`);
     return `${lines.join("\n")}\n`;
   }
 }

@@ -1,10 +1,18 @@
 /** The app router: every procedure family, as plain records. `AppRouter` types the client. */
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { appointmentRouter } from "./routers/appointment.ts";
+import { auditRouter } from "./routers/audit.ts";
 import { authRouter } from "./routers/auth.ts";
+import { patientRouter } from "./routers/patient.ts";
+import { recordRouter } from "./routers/record.ts";
 import { router } from "./trpc.ts";
 
 export const appRouter = router({
   auth: authRouter,
+  patient: patientRouter,
+  record: recordRouter,
+  appointment: appointmentRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

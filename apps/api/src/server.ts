@@ -1,13 +1,16 @@
 /**
- * The HTTP server: tRPC under /trpc, plus GET /health and GET /metrics, with one structured log
- * line per request carrying the request id that also lands in audit entries.
+ * The HTTP server: tRPC under /trpc, plus GET /health, GET /metrics and GET /audit/export, with one
+ * structured log line per request carrying the request id that also lands in audit entries.
+ * close() is the graceful shutdown: stop accepting, let in-flight calls finish (up to a deadline),
+ * then close the audit writers (drain, or spill to disk) and the database.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { prometheusText } from "@auditrail/audit-core";
+import { type AuditWriter, type CloseReport, type WriterStats, prometheusText } from "@auditrail/audit-core";
 import { type DatabaseHandle, pendingMigrations } from "@auditrail/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
-import { type Services, createContext, requestIdOf } from "./context.ts";
+import { type RequestInfo, type Services, createContext, requestIdOf, requestInfoOf } from "./context.ts";
+import { exportAudit } from "./export.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { appRouter } from "./router.ts";
 
@@ -15,42 +18,61 @@ export interface App {
   readonly server: Server;
   /** Resolves with the base URL once listening. */
   listen(port: number, host: string): Promise<string>;
-  /** Stops accepting, lets in-flight requests finish, then closes the writer and the database. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish (connections still open after `deadlineMs`
+   * are cut), then closes the audit writers and the database. Idempotent.
+   */
+  close(options?: { deadlineMs?: number }): Promise<ShutdownReport>;
 }
+
+export interface ShutdownReport {
+  /** False when in-flight requests were cut at the deadline. */
+  readonly requestsFinished: boolean;
+  readonly writers: Record<string, CloseReport>;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse, request: RequestInfo) => Promise<void>;
 
 export function createApp(services: Services, db: DatabaseHandle): App {
   const metrics = new HttpMetrics();
   const requestIds = new WeakMap<IncomingMessage, string>();
+  const procedures = new Set(Object.keys(appRouter._def.procedures));
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    createContext: ({ req }) => createContext(services, req, requestIds.get(req) ?? requestIdOf(req)),
+    createContext: ({ req }) => createContext(services, metrics, req, requestIds.get(req) ?? requestIdOf(req)),
     onError: ({ error, path }) => {
       if (error.code === "INTERNAL_SERVER_ERROR") services.logger.error({ err: error, path }, "procedure failed");
     },
   });
 
-  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
+  const routes: Record<string, Route> = {
     "/health": async (_req, res) => {
       const health = await checkHealth(db);
       send(res, health.status === "ok" ? 200 : 503, "application/json", JSON.stringify(health));
     },
     "/metrics": async (_req, res) => {
-      send(res, 200, "text/plain; version=0.0.4", prometheusText(services.writer.stats()) + metrics.text());
+      send(res, 200, "text/plain; version=0.0.4", metricsText(services, metrics));
     },
+    "/audit/export": (req, res, request) => exportAudit(req, res, services, request),
   };
 
+  let closing: Promise<ShutdownReport> | undefined;
   const server = createServer((req, res) => {
     const started = performance.now();
     const requestId = requestIdOf(req);
     requestIds.set(req, requestId);
     res.setHeader("x-request-id", requestId);
+    // Shutting down: answer, then close the connection instead of keeping it alive.
+    if (closing) res.setHeader("connection", "close");
     const path = (req.url ?? "/").split("?")[0] as string;
+    const procedure = path.startsWith("/trpc/") ? path.slice("/trpc/".length) : undefined;
     res.on("finish", () => {
+      // Shutting down: this connection's call is done; close it unless another call is on it.
+      if (closing) setImmediate(() => server.closeIdleConnections());
       const ms = performance.now() - started;
-      const route = path.startsWith("/trpc/") ? "/trpc" : path;
-      metrics.observe(route, res.statusCode, ms);
+      const route = procedure === undefined ? path : procedures.has(procedure) ? `/trpc/${procedure}` : "/trpc";
+      metrics.observe(route in routes || route.startsWith("/trpc") ? route : "other", res.statusCode, ms);
       services.logger.info(
         { reqId: requestId, method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 },
         "request",
@@ -58,16 +80,38 @@ export function createApp(services: Services, db: DatabaseHandle): App {
     });
     const route = req.method === "GET" ? routes[path] : undefined;
     if (route) {
-      route(req, res).catch((err: unknown) => {
+      route(req, res, requestInfoOf(req, requestId)).catch((err: unknown) => {
         services.logger.error({ err, reqId: requestId }, "route failed");
-        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
+        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: { code: "INTERNAL_SERVER_ERROR", message: "internal error" } }));
+        else res.destroy();
       });
-    } else if (path.startsWith("/trpc/")) {
+    } else if (procedure !== undefined) {
       trpc(req, res);
     } else {
-      send(res, 404, "application/json", JSON.stringify({ error: `No route ${req.method} ${path}` }));
+      send(res, 404, "application/json", JSON.stringify({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${path}` } }));
     }
   });
+
+  const shutdown = async (deadlineMs: number): Promise<ShutdownReport> => {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    // Connections that finish a response while we wait are closed by the connection: close header.
+    let cut = false;
+    const timer = setTimeout(() => {
+      cut = true;
+      server.closeAllConnections();
+    }, deadlineMs);
+    await stopped;
+    clearTimeout(timer);
+    const writers: Record<string, CloseReport> = {};
+    await Promise.all(
+      Object.entries(services.writers).map(async ([mode, writer]: [string, AuditWriter | undefined]) => {
+        if (writer) writers[mode] = await writer.close();
+      }),
+    );
+    await db.close();
+    return { requestsFinished: !cut, writers };
+  };
 
   return {
     server,
@@ -79,15 +123,28 @@ export function createApp(services: Services, db: DatabaseHandle): App {
           resolve(`http://${host.includes(":") ? `[${host}]` : host}:${actual}`);
         });
       }),
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await services.writer.close();
-      await db.close();
-    },
+    close: ({ deadlineMs = 10_000 } = {}) => (closing ??= shutdown(deadlineMs)),
   };
+}
+
+/** The main (async) writer's full exposition, the other writers' counters by mode, and the API's. */
+function metricsText(services: Services, metrics: HttpMetrics): string {
+  const lines: string[] = [];
+  const others = Object.entries(services.writers).filter(([mode, w]) => mode !== "async" && w) as [string, AuditWriter][];
+  if (others.length > 0) {
+    const counters: [keyof WriterStats, string][] = [
+      ["recorded", "entries_recorded_total"],
+      ["written", "entries_written_total"],
+      ["deadLettered", "entries_dead_lettered_total"],
+      ["spilled", "entries_spilled_total"],
+    ];
+    for (const [field, name] of counters) {
+      lines.push(`# HELP auditrail_writer_${name} Per-mode writer counter (the async writer's are unlabelled above).`);
+      lines.push(`# TYPE auditrail_writer_${name} counter`);
+      for (const [mode, writer] of others) lines.push(`auditrail_writer_${name}{mode="${mode}"} ${String(writer.stats()[field])}`);
+    }
+  }
+  return prometheusText(services.writers.async.stats()) + (lines.length ? `${lines.join("\n")}\n` : "") + metrics.text();
 }
 
 export interface Health {

@@ -1,26 +1,53 @@
 /**
- * The tRPC instance and its procedure builders. The context comes from context.ts; `meta` is where
- * procedures declare their audit intent (read by the audit plugin from @auditrail/audit-core/trpc).
+ * The tRPC instance and its procedure builders. Procedures declare their audit intent in
+ * `meta.audit` (typed by AuditMeta); the audit plugin from @auditrail/audit-core/trpc is concat'ed
+ * first, before authentication and input validation, so that every outcome — UNAUTHORIZED,
+ * FORBIDDEN, BAD_REQUEST, NOT_FOUND, success — leaves an entry.
  */
+import { type AuditMeta, createAuditPlugin } from "@auditrail/audit-core/trpc";
+import type { Transaction } from "@auditrail/db";
+import { writeInTransaction } from "@auditrail/db/sink";
 import { TRPCError, initTRPC } from "@trpc/server";
 import { z } from "zod";
 import type { Context } from "./context.ts";
 import { type Permission, can } from "./permissions.ts";
+import { transact } from "./transact.ts";
 
-export const t = initTRPC.context<Context>().create({
-  errorFormatter({ shape, error }) {
-    // BAD_REQUEST from input validation carries zod's issues, flattened for clients.
-    const zodError = error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
-    return { ...shape, data: { ...shape.data, zodError } };
+export const t = initTRPC
+  .context<Context>()
+  .meta<AuditMeta<Context>>()
+  .create({
+    errorFormatter({ shape, error }) {
+      // BAD_REQUEST from input validation carries zod's issues, flattened for clients.
+      const zodError = error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
+      return { ...shape, data: { ...shape.data, zodError } };
+    },
+  });
+
+export const audit = createAuditPlugin<Context, Transaction>({
+  writers: (ctx) => ctx.writers,
+  actor: (ctx) => (ctx.user ? { id: ctx.user.id, role: ctx.user.role } : undefined),
+  request: (ctx) => ({ requestId: ctx.requestId, ip: ctx.ip, userAgent: ctx.userAgent }),
+  // Clinic-specific fields, on top of the defaults (ssn, insuranceNumber, password, token, …).
+  redact: ["searchKey"],
+  transactions: {
+    run: (ctx, fn) => transact(ctx.prisma, fn),
+    write: writeInTransaction,
   },
+  onEntry: (event, call) => {
+    call.ctx.metrics.auditEvent(event.outcome ?? "ok");
+  },
+  onError: (err, call) => call.ctx.log.warn({ err, path: call.path }, "audit"),
 });
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure;
+
+/** Anyone; audited (anonymous calls have no actor). */
+export const publicProcedure = t.procedure.concat(audit.procedure);
 
 /** A signed-in staff member; UNAUTHORIZED otherwise. */
-export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first: missing or expired session token." });
   return next({ ctx: { ...ctx, user: ctx.user } });
 });
@@ -33,3 +60,8 @@ export const allowed = (permission: Permission) =>
     }
     return next();
   });
+
+/** NOT_FOUND with a message naming what was looked for. */
+export function notFound(entity: string, id: string): TRPCError {
+  return new TRPCError({ code: "NOT_FOUND", message: `No ${entity} with id ${id}.` });
+}

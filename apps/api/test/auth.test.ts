@@ -1,6 +1,6 @@
 import { testProviders } from "@auditrail/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, errorOf, startHarness } from "./harness.ts";
+import { type Harness, errorOf, startHarness, storedText } from "./harness.ts";
 
 describe.each(testProviders())("auth over HTTP on %s", (provider) => {
   let h: Harness;
@@ -42,6 +42,43 @@ describe.each(testProviders())("auth over HTTP on %s", (provider) => {
     const err = await errorOf(h.client().auth.login.mutate({ email: "not-an-email", password: "" }));
     expect(err.data?.code).toBe("BAD_REQUEST");
     expect(err.message).toMatch(/email/i);
+  });
+
+  it("a login is audited in sync mode: committed before the token is returned, actor = the user, no secret stored", async () => {
+    const { token, user } = await h.client().auth.login.mutate({ email: "hygienist@clinic.test", password: "hygienist-demo-pass" });
+    // No flush: sync mode waited for the row.
+    const rows = await h.db.prisma.auditEntry.findMany({ where: { action: "auth.login", actorId: user.id } });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ entity: "User", entityId: user.id, outcome: "ok", actorRole: "hygienist", after: null });
+    const session = await h.db.prisma.session.findFirstOrThrow({ where: { userId: user.id } });
+    expect(rows[0]?.metadata).toMatchObject({ sessionId: session.id });
+    const text = storedText(await h.entries());
+    expect(text).not.toContain(token);
+    expect(text).not.toContain("hygienist-demo-pass");
+  });
+
+  it("a failed login is audited as UNAUTHORIZED with the email tried, never the password", async () => {
+    await errorOf(h.client().auth.login.mutate({ email: "mallory@clinic.test", password: "guess-1234" }));
+    const rows = await h.entries({ action: "auth.login", outcome: "UNAUTHORIZED" });
+    expect(rows.at(-1)).toMatchObject({ actorId: null, metadata: { email: "mallory@clinic.test", error: { code: "UNAUTHORIZED" } } });
+    expect(storedText(rows)).not.toContain("guess-1234");
+  });
+
+  it("logout revokes the session and is audited against it", async () => {
+    const { token } = await h.client().auth.login.mutate({ email: "reception@clinic.test", password: "reception-demo-pass" });
+    const me = await h.client(token).auth.me.query();
+    await h.client(token).auth.logout.mutate();
+    const [entry] = await h.entries({ action: "auth.logout", actorId: me.id });
+    const session = await h.db.prisma.session.findUniqueOrThrow({ where: { id: entry?.entityId ?? "" } });
+    expect(session.revokedAt).not.toBeNull();
+    expect(entry).toMatchObject({ entity: "Session", outcome: "ok" });
+  });
+
+  it("an expired session is UNAUTHORIZED", async () => {
+    const { token, user } = await h.client().auth.login.mutate({ email: "admin@clinic.test", password: "admin-demo-pass" });
+    expect(new Date((await h.db.prisma.session.findFirstOrThrow({ where: { userId: user.id }, orderBy: { createdAt: "desc" } })).expiresAt).getTime()).toBeGreaterThan(Date.now());
+    await h.db.prisma.session.updateMany({ where: { userId: user.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect((await errorOf(h.client(token).auth.me.query())).data?.code).toBe("UNAUTHORIZED");
   });
 
   it("refuses auth.me without a token, and after logout", async () => {

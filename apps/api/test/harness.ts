@@ -1,52 +1,136 @@
 /**
- * A real clinic server for tests: a fresh migrated + seeded database of the given provider, a
- * pooled audit writer on the Prisma sink, listening on an ephemeral port of 127.0.0.1.
+ * A real clinic server for tests: a fresh migrated + seeded database of the given provider, the
+ * three audit writers main.ts makes (async, sync, durable) on the Prisma sink, listening on an
+ * ephemeral port of 127.0.0.1. Every SQL statement the app's own client sends is counted (the
+ * writers' workers have their own connections and are not).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuditWriter, createAuditWriter } from "@auditrail/audit-core";
-import { type DatabaseHandle, DEMO_STAFF, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
+import type { AuditWriters } from "@auditrail/audit-core/trpc";
+import { type AuditEntryRow, type DatabaseHandle, DEMO_STAFF, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
 import { createTestDatabase } from "@auditrail/db/testing";
 import { TRPCClientError } from "@trpc/client";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { createClinicClient } from "../src/client.ts";
-import type { AppRouter } from "../src/router.ts";
-import { createApp } from "../src/server.ts";
+import { type AppRouter, appRouter } from "../src/router.ts";
+import { type App, createApp } from "../src/server.ts";
+import { audit } from "../src/trpc.ts";
+
+export type Role = (typeof DEMO_STAFF)[number]["role"];
+export type Client = ReturnType<typeof createClinicClient>;
 
 export interface Harness {
+  readonly provider: Provider;
   readonly base: string;
   readonly db: DatabaseHandle;
+  readonly app: App;
+  /** The async (default) writer. */
   readonly writer: AuditWriter;
-  client(token?: string): ReturnType<typeof createClinicClient>;
+  readonly writers: Required<AuditWriters>;
+  client(token?: string): Client;
   /** Signs in as the demo user of `role` and returns a client carrying the token. */
-  as(role: (typeof DEMO_STAFF)[number]["role"]): Promise<ReturnType<typeof createClinicClient>>;
+  as(role: Role): Promise<Client>;
+  /** The demo user of `role` (id, email). */
+  staff(role: Role): Promise<{ id: string; email: string }>;
+  /** Waits until every entry recorded so far is in the AuditEntry table. */
+  flush(): Promise<void>;
+  /** Flushes, then the AuditEntry rows matching `where`, oldest first. */
+  entries(where?: Partial<Pick<AuditEntryRow, "action" | "entity" | "entityId" | "outcome" | "actorId" | "requestId">>): Promise<AuditEntryRow[]>;
+  /** Runs `fn` and counts the SQL statements the app's client sent meanwhile. */
+  statements<T>(fn: () => Promise<T>): Promise<{ result: T; count: number; sql: string[] }>;
+  /** Makes the database refuse inserts of `ok` audit entries with this action (a fault to inject). */
+  refuseAuditInserts(action: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
-export async function startHarness(provider: Provider): Promise<Harness> {
+export interface HarnessOptions {
+  /** Default: silent. */
+  readonly logger?: Logger;
+  readonly sessionTtlMs?: number;
+}
+
+export async function startHarness(provider: Provider, options: HarnessOptions = {}): Promise<Harness> {
   const database = await createTestDatabase(provider);
-  const db = createDatabase(database.url);
+  let log: string[] | undefined;
+  const db = createDatabase(database.url, { onStatement: (sql) => log?.push(sql) });
   await seedDemoData(db.prisma);
   const spoolDir = await mkdtemp(join(tmpdir(), "auditrail-api-spool-"));
-  const writer = await createAuditWriter({ sink: prismaSinkSpec({ url: database.url }), spoolDir, maxBatchWaitMs: 5 });
-  const app = createApp({ prisma: db.prisma, writer, logger: pino({ level: "silent" }), sessionTtlMs: 60_000 }, db);
+  const sink = prismaSinkSpec({ url: database.url });
+  const writers = {
+    async: await createAuditWriter({ sink, spoolDir, maxBatchWaitMs: 5 }),
+    sync: await createAuditWriter({ sink, mode: "sync", spoolDir }),
+    durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, maxBatchWaitMs: 5 }),
+  };
+  audit.verify(appRouter, writers);
+  const logger = options.logger ?? pino({ level: "silent" });
+  const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: options.sessionTtlMs ?? 60_000 }, db);
   const base = await app.listen(0, "127.0.0.1");
   const client = (token?: string) => createClinicClient(base, token);
+  const flush = async () => {
+    await Promise.all([writers.async.flush(), writers.sync.flush(), writers.durable.flush()]);
+  };
+  const staff = async (role: Role) => {
+    const s = DEMO_STAFF.find((x) => x.role === role);
+    if (!s) throw new Error(`no demo staff with role ${role}`);
+    return db.prisma.user.findUniqueOrThrow({ where: { email: s.email }, select: { id: true, email: true } });
+  };
   return {
+    provider,
     base,
     db,
-    writer,
+    app,
+    writer: writers.async,
+    writers,
     client,
     as: async (role) => {
-      const staff = DEMO_STAFF.find((s) => s.role === role);
-      if (!staff) throw new Error(`no demo staff with role ${role}`);
-      const { token } = await client().auth.login.mutate({ email: staff.email, password: staff.password });
+      const s = DEMO_STAFF.find((x) => x.role === role);
+      if (!s) throw new Error(`no demo staff with role ${role}`);
+      const { token } = await client().auth.login.mutate({ email: s.email, password: s.password });
       return client(token);
     },
+    staff,
+    flush,
+    entries: async (where = {}) => {
+      await flush();
+      return db.prisma.auditEntry.findMany({ where, orderBy: [{ occurredAt: "asc" }, { id: "asc" }] });
+    },
+    statements: async (fn) => {
+      const sql: string[] = [];
+      log = sql;
+      try {
+        const result = await fn();
+        return { result, count: sql.length, sql };
+      } finally {
+        log = undefined;
+      }
+    },
+    refuseAuditInserts: async (action) => {
+      const literal = `'${action.replaceAll("'", "''")}'`;
+      if (provider === "sqlite") {
+        await db.prisma.$executeRawUnsafe(
+          `CREATE TRIGGER refuse_audit BEFORE INSERT ON "AuditEntry" WHEN NEW."action" = ${literal} AND NEW."outcome" = 'ok'
+           BEGIN SELECT RAISE(ABORT, 'audit insert refused (test fault)'); END`,
+        );
+        return async () => void (await db.prisma.$executeRawUnsafe(`DROP TRIGGER refuse_audit`));
+      }
+      await db.prisma.$executeRawUnsafe(
+        `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'audit insert refused (test fault)'; END $$`,
+      );
+      await db.prisma.$executeRawUnsafe(
+        `CREATE TRIGGER refuse_audit BEFORE INSERT ON "AuditEntry" FOR EACH ROW
+         WHEN (NEW."action" = ${literal} AND NEW."outcome" = 'ok') EXECUTE FUNCTION refuse_audit()`,
+      );
+      return async () => {
+        await db.prisma.$executeRawUnsafe(`DROP TRIGGER refuse_audit ON "AuditEntry"`);
+        await db.prisma.$executeRawUnsafe(`DROP FUNCTION refuse_audit()`);
+      };
+    },
     close: async () => {
-      await app.close();
+      await app.close({ deadlineMs: 2_000 });
       await rm(spoolDir, { recursive: true, force: true });
       await database.drop();
     },
@@ -62,4 +146,9 @@ export async function errorOf(promise: Promise<unknown>): Promise<TRPCClientErro
     throw error;
   }
   throw new Error("expected the call to fail");
+}
+
+/** Every text column and JSON column of the audit table, as one string: what "never stored" is checked against. */
+export function storedText(rows: readonly AuditEntryRow[]): string {
+  return JSON.stringify(rows);
 }

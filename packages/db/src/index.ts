@@ -5,9 +5,20 @@
  */
 export { createDatabase } from "./client.ts";
 export type { Database, DatabaseHandle, DatabaseOptions, Transaction } from "./client.ts";
+// Row types and query-argument types, from the client the app codes against (see client.ts).
+export type {
+  Appointment,
+  AuditEntry as AuditEntryRow,
+  DentalRecord,
+  DentalRecordAmendment,
+  Patient,
+  Prisma,
+  Session,
+  User,
+} from "./generated/sqlite/client.ts";
 export { checkedInMigrations, pendingMigrations } from "./migrations.ts";
 export { hashPassword, verifyPassword } from "./password.ts";
-export { DEMO_STAFF, seedDemoData } from "./seed.ts";
+export { DEMO_STAFF, patientSearchKey, seedDemoData } from "./seed.ts";
 export type { SeedReport } from "./seed.ts";
 export {
   PROVIDERS,

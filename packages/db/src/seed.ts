@@ -22,6 +22,11 @@ const DEMO_PATIENTS = [
   { firstName: "Emil", lastName: "Varga", dateOfBirth: "2001-05-17", phone: "+1 555 0105", ssn: "567-89-0123", insuranceNumber: "INS-1005" },
 ] as const;
 
+/** What patient search matches against: the names and email, lower-cased, space-separated. */
+export function patientSearchKey(p: { firstName: string; lastName: string; email?: string | null }): string {
+  return [p.firstName, p.lastName, p.email ?? ""].join(" ").trim().toLowerCase();
+}
+
 export interface SeedReport {
   readonly staff: readonly { email: string; role: string; password: string }[];
   readonly patientsCreated: number;
@@ -39,9 +44,17 @@ export async function seedDemoData(prisma: Database): Promise<SeedReport> {
   let patientsCreated = 0;
   if ((await prisma.patient.count()) === 0) {
     const { count } = await prisma.patient.createMany({
-      data: DEMO_PATIENTS.map((p) => ({ ...p, dateOfBirth: new Date(`${p.dateOfBirth}T00:00:00Z`) })),
+      data: DEMO_PATIENTS.map((p) => ({
+        ...p,
+        dateOfBirth: new Date(`${p.dateOfBirth}T00:00:00Z`),
+        searchKey: patientSearchKey(p),
+      })),
     });
     patientsCreated = count;
+  }
+  // Patients written before the searchKey column existed: fill it in (once; a no-op afterwards).
+  for (const p of await prisma.patient.findMany({ where: { searchKey: "" } })) {
+    await prisma.patient.update({ where: { id: p.id }, data: { searchKey: patientSearchKey(p) } });
   }
   return {
     staff: DEMO_STAFF.map(({ email, role, password }) => ({ email, role, password })),

@@ -1,4 +1,8 @@
-/** Sign-in with email + password → an opaque bearer token (only its SHA-256 is stored). */
+/**
+ * Sign-in with email + password → an opaque bearer token (only its SHA-256 is stored, with an
+ * expiry). Logins — failed ones too, with the email tried — are audited in sync mode: the entry
+ * is committed before the token is handed out.
+ */
 import { randomBytes } from "node:crypto";
 import { verifyPassword } from "@auditrail/db";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
@@ -15,23 +19,53 @@ export const LoginInput = z.object({
 const DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const INVALID_LOGIN = "Invalid email or password.";
 
+interface LoginOutput {
+  readonly user: { readonly id: string; readonly role: string };
+}
+
 export const authRouter = {
-  login: publicProcedure.input(LoginInput).mutation(async ({ ctx, input }) => {
-    const user = await ctx.prisma.user.findUnique({ where: { email: input.email.toLowerCase() } });
-    const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !ok || !user.active) throw new TRPCError({ code: "UNAUTHORIZED", message: INVALID_LOGIN });
-    const token = randomBytes(32).toString("base64url");
-    const expiresAt = new Date(Date.now() + ctx.sessionTtlMs);
-    await ctx.prisma.session.create({ data: { tokenHash: hashToken(token), userId: user.id, expiresAt } });
-    return { token, expiresAt, user: { id: user.id, email: user.email, name: user.name, role: user.role } };
-  }),
+  login: publicProcedure
+    .meta({
+      audit: {
+        action: "auth.login",
+        entity: "User",
+        id: "output.user.id",
+        mode: "sync",
+        after: false,
+        // Nobody is signed in yet: the actor is the user the login succeeded for.
+        actor: (call) => {
+          const out = call.output as LoginOutput | undefined;
+          return out ? { id: out.user.id, role: out.user.role } : undefined;
+        },
+        // A failed attempt records which account was tried (never the password: redacted anyway).
+        metadata: (call) =>
+          call.outcome === "ok" || typeof call.input.email !== "string" ? undefined : { email: call.input.email.slice(0, 254) },
+      },
+    })
+    .input(LoginInput)
+    .mutation(async ({ ctx, input }) => {
+      const user = await ctx.prisma.user.findUnique({ where: { email: input.email.toLowerCase() } });
+      const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_HASH);
+      if (!user || !ok || !user.active) throw new TRPCError({ code: "UNAUTHORIZED", message: INVALID_LOGIN });
+      const token = randomBytes(32).toString("base64url");
+      const expiresAt = new Date(Date.now() + ctx.sessionTtlMs);
+      const session = await ctx.prisma.session.create({ data: { tokenHash: hashToken(token), userId: user.id, expiresAt } });
+      ctx.audit.annotate({ sessionId: session.id, expiresAt: expiresAt.toISOString() });
+      return {
+        token,
+        expiresAt: expiresAt.toISOString(),
+        user: { id: user.id, email: user.email, name: user.name, role: user.role },
+      };
+    }),
 
-  logout: authedProcedure.mutation(async ({ ctx }) => {
-    await ctx.prisma.session.update({ where: { id: ctx.user.sessionId }, data: { revokedAt: new Date() } });
-    return { ok: true as const };
-  }),
+  logout: authedProcedure
+    .meta({ audit: { action: "auth.logout", entity: "Session", id: (call) => call.ctx.user?.sessionId, after: false } })
+    .mutation(async ({ ctx }) => {
+      await ctx.prisma.session.update({ where: { id: ctx.user.sessionId }, data: { revokedAt: new Date() } });
+      return { ok: true as const };
+    }),
 
-  me: authedProcedure.query(({ ctx }) => {
+  me: authedProcedure.meta({ audit: false }).query(({ ctx }) => {
     const { id, email, name, role } = ctx.user;
     return { id, email, name, role };
   }),

@@ -1,0 +1,84 @@
+/**
+ * Reading the audit trail, shared by `audit.list` and the export route: one filter schema, one
+ * where-clause, one order — newest first by (occurredAt, id), the id (a UUIDv7) breaking ties — and
+ * keyset pages over it, so a page walk returns every entry exactly once even while entries are
+ * being written.
+ */
+import type { AuditEntryRow, Database, Prisma } from "@auditrail/db";
+import { z } from "zod";
+import { Instant, iso, toDate } from "./schemas.ts";
+
+export const AuditFilter = z.strictObject({
+  actorId: z.string().min(1).max(128).optional(),
+  entity: z.string().min(1).max(128).optional(),
+  entityId: z.string().min(1).max(256).optional(),
+  /** An action (`patient.update`), or every action under a prefix (`patient.*`). */
+  action: z.string().min(1).max(128).optional(),
+  /** `ok`, `failed` (any error), or one error code (`FORBIDDEN`). */
+  outcome: z.string().min(1).max(64).optional(),
+  /** Inclusive. */
+  from: Instant.optional(),
+  /** Exclusive. */
+  to: Instant.optional(),
+});
+export type AuditFilter = z.infer<typeof AuditFilter>;
+
+export const AuditKey = z.tuple([Instant, z.string()]);
+export type AuditKey = z.infer<typeof AuditKey>;
+
+export const AUDIT_ORDER = [{ occurredAt: "desc" }, { id: "desc" }] satisfies Prisma.AuditEntryOrderByWithRelationInput[];
+
+export function auditWhere(f: AuditFilter, after?: AuditKey): Prisma.AuditEntryWhereInput {
+  const and: Prisma.AuditEntryWhereInput[] = [];
+  if (f.actorId) and.push({ actorId: f.actorId });
+  if (f.entity) and.push({ entity: f.entity });
+  if (f.entityId) and.push({ entityId: f.entityId });
+  if (f.action) and.push(f.action.endsWith(".*") ? { action: { startsWith: f.action.slice(0, -1) } } : { action: f.action });
+  if (f.outcome) and.push(f.outcome === "failed" ? { outcome: { not: "ok" } } : { outcome: f.outcome });
+  if (f.from || f.to) {
+    and.push({ occurredAt: { ...(f.from ? { gte: toDate(f.from) } : {}), ...(f.to ? { lt: toDate(f.to) } : {}) } });
+  }
+  if (after) {
+    const at = toDate(after[0]);
+    and.push({ OR: [{ occurredAt: { lt: at } }, { occurredAt: at, id: { lt: after[1] } }] });
+  }
+  return { AND: and };
+}
+
+export const keyOf = (row: AuditEntryRow): AuditKey => [iso(row.occurredAt), row.id];
+
+/** An entry as the API returns and exports it (the hash-chain columns are internal). */
+export function entryOut(row: AuditEntryRow) {
+  return {
+    id: row.id,
+    occurredAt: iso(row.occurredAt),
+    actorId: row.actorId,
+    actorRole: row.actorRole,
+    action: row.action,
+    entity: row.entity,
+    entityId: row.entityId,
+    outcome: row.outcome,
+    path: row.path,
+    durationMs: row.durationMs,
+    before: row.before,
+    after: row.after,
+    diff: row.diff,
+    metadata: row.metadata,
+    requestId: row.requestId,
+    ip: row.ip,
+    userAgent: row.userAgent,
+  };
+}
+export type EntryOut = ReturnType<typeof entryOut>;
+
+/** Every matching entry, newest first, fetched `chunk` rows per statement. */
+export async function* allEntries(prisma: Database, filter: AuditFilter, chunk = 500): AsyncGenerator<EntryOut> {
+  let after: AuditKey | undefined;
+  for (;;) {
+    const rows = await prisma.auditEntry.findMany({ where: auditWhere(filter, after), orderBy: AUDIT_ORDER, take: chunk });
+    for (const row of rows) yield entryOut(row);
+    const last = rows[rows.length - 1];
+    if (rows.length < chunk || !last) return;
+    after = keyOf(last);
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * GET /audit/export?format=ndjson|csv&<audit.list filters> — the audit trail as a download,
+ * streamed: rows are read in keyset chunks of 500 and written as they come, with backpressure, so
+ * memory stays flat whatever the trail's size.
+ *
+ * Why a plain HTTP route and not a tRPC procedure: a tRPC response is a JSON envelope (or, with a
+ * streaming link, tRPC's own JSON-lines protocol) that only a tRPC client can read, while an export
+ * is for `curl > trail.csv`, spreadsheets and SIEM importers that expect text/csv or
+ * application/x-ndjson bodies. The route keeps the API's rules: bearer token (401), "read audit"
+ * permission (403), the same zod filter schema as `audit.list` (400 with zod's issues), and it is
+ * audited itself (`audit.export`, with its outcome, filters and row count).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AuditEvent } from "@auditrail/audit-core";
+import { z } from "zod";
+import { AuditFilter, type EntryOut, allEntries } from "./audit-query.ts";
+import { type RequestInfo, type Services, type SessionUser, userOf } from "./context.ts";
+import { can } from "./permissions.ts";
+
+const Format = z.enum(["ndjson", "csv"]);
+
+export const CSV_COLUMNS = [
+  "id", "occurredAt", "actorId", "actorRole", "action", "entity", "entityId", "outcome", "path",
+  "durationMs", "before", "after", "diff", "metadata", "requestId", "ip", "userAgent",
+] as const satisfies readonly (keyof EntryOut)[];
+
+const JSON_COLUMNS = new Set<string>(["before", "after", "diff", "metadata"]);
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Null is empty. */
+function csvField(value: unknown, json: boolean): string {
+  if (value === null || value === undefined) return "";
+  const text = json ? JSON.stringify(value) : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export function csvLine(entry: EntryOut): string {
+  return `${CSV_COLUMNS.map((c) => csvField(entry[c], JSON_COLUMNS.has(c))).join(",")}\r\n`;
+}
+
+export async function exportAudit(req: IncomingMessage, res: ServerResponse, services: Services, request: RequestInfo): Promise<void> {
+  const started = performance.now();
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const user = await userOf(services.prisma, req.headers.authorization);
+  const params = Object.fromEntries([...url.searchParams].filter(([key]) => key !== "format"));
+  const audit = (outcome: string, metadata: Record<string, unknown>, who: SessionUser | undefined = user) => {
+    const event: AuditEvent = {
+      action: "audit.export",
+      entity: "AuditEntry",
+      outcome,
+      path: "GET /audit/export",
+      durationMs: performance.now() - started,
+      metadata: JSON.parse(JSON.stringify(metadata)),
+      ...(who ? { actor: { id: who.id, role: who.role } } : {}),
+      requestId: request.requestId,
+      ...(request.ip ? { ip: request.ip } : {}),
+      ...(request.userAgent ? { userAgent: request.userAgent.slice(0, 512) } : {}),
+    };
+    services.writers.async.record(event).catch((err: unknown) => services.logger.warn({ err, reqId: request.requestId }, "audit"));
+  };
+  const fail = (status: number, code: string, message: string) => {
+    audit(code, { params });
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { code, message } }));
+  };
+
+  if (!user) return fail(401, "UNAUTHORIZED", "Sign in first: missing or expired session token.");
+  if (!can(user.role, "read audit")) return fail(403, "FORBIDDEN", `Role "${user.role}" may not read audit.`);
+  const format = Format.safeParse(url.searchParams.get("format") ?? "ndjson");
+  const filter = AuditFilter.safeParse(params);
+  if (!format.success || !filter.success) {
+    const issues = [...(format.success ? [] : format.error.issues.map((i) => ({ ...i, path: ["format"] }))), ...(filter.success ? [] : filter.error.issues)];
+    return fail(400, "BAD_REQUEST", JSON.stringify(issues, null, 2));
+  }
+
+  const csv = format.data === "csv";
+  res.writeHead(200, {
+    "content-type": csv ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+    "content-disposition": `attachment; filename="audit-trail.${csv ? "csv" : "ndjson"}"`,
+    "cache-control": "no-store",
+  });
+  if (csv) res.write(`${CSV_COLUMNS.join(",")}\r\n`);
+  let count = 0;
+  try {
+    for await (const entry of allEntries(services.prisma, filter.data)) {
+      if (res.destroyed) break;
+      count++;
+      if (!res.write(csv ? csvLine(entry) : `${JSON.stringify(entry)}\n`)) await drained(res);
+    }
+  } catch (err) {
+    services.logger.error({ err, reqId: request.requestId }, "audit export failed");
+    audit("INTERNAL_SERVER_ERROR", { format: format.data, filter: filter.data, count });
+    res.destroy();
+    return;
+  }
+  audit(res.destroyed ? "CLIENT_CLOSED_REQUEST" : "ok", { format: format.data, filter: filter.data, count });
+  res.end();
+}
+
+/** Resolves when the response can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * The audit trail itself, for auditors and admins only: list (filters + cursor), get, stats.
+ * Reading the trail is audited too. The streamed export (NDJSON / CSV) is a plain HTTP route next
+ * to tRPC: see ../export.ts for why.
+ */
+import type { TRPCRouterRecord } from "@trpc/server";
+import { z } from "zod";
+import { AUDIT_ORDER, AuditFilter, AuditKey, auditWhere, entryOut, keyOf } from "../audit-query.ts";
+import { Cursor, Limit, decodeCursor, pageOf } from "../pagination.ts";
+import { Id, Instant, toDate } from "../schemas.ts";
+import { allowed, notFound } from "../trpc.ts";
+
+export const AuditList = AuditFilter.extend({ limit: Limit(200, 50), cursor: Cursor.optional() });
+
+export const auditRouter = {
+  list: allowed("read audit")
+    .meta({ audit: { action: "audit.list", entity: "AuditEntry" } })
+    .input(AuditList)
+    .query(async ({ ctx, input }) => {
+      const { limit, cursor, ...filter } = input;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, AuditKey);
+      const rows = await ctx.prisma.auditEntry.findMany({ where: auditWhere(filter, after), orderBy: AUDIT_ORDER, take: limit + 1 });
+      const page = pageOf(rows, limit, keyOf, entryOut);
+      ctx.audit.annotate({ filter, count: page.items.length });
+      return page;
+    }),
+
+  get: allowed("read audit")
+    .meta({ audit: { action: "audit.read", entity: "AuditEntry", id: "input.id" } })
+    .input(z.strictObject({ id: Id }))
+    .query(async ({ ctx, input }) => {
+      const row = await ctx.prisma.auditEntry.findUnique({ where: { id: input.id } });
+      if (!row) throw notFound("audit entry", input.id);
+      return entryOut(row);
+    }),
+
+  /** Counts by outcome and by action over a time range, and the writers' live statistics. */
+  stats: allowed("read audit")
+    .meta({ audit: { action: "audit.stats", entity: "AuditEntry" } })
+    .input(z.strictObject({ from: Instant.optional(), to: Instant.optional() }).default({}))
+    .query(async ({ ctx, input }) => {
+      const where = auditWhere(input);
+      const [byOutcome, byAction] = await Promise.all([
+        ctx.prisma.auditEntry.groupBy({ by: ["outcome"], where, _count: { _all: true } }),
+        ctx.prisma.auditEntry.groupBy({ by: ["action"], where, _count: { _all: true } }),
+      ]);
+      const { async: main, sync, durable } = ctx.writers;
+      return {
+        from: input.from ? toDate(input.from).toISOString() : null,
+        to: input.to ? toDate(input.to).toISOString() : null,
+        total: byOutcome.reduce((n, g) => n + g._count._all, 0),
+        byOutcome: Object.fromEntries(byOutcome.map((g) => [g.outcome, g._count._all])),
+        byAction: byAction
+          .map((g) => ({ action: g.action, count: g._count._all }))
+          .sort((a, b) => b.count - a.count || a.action.localeCompare(b.action)),
+        writers: {
+          async: main.stats(),
+          ...(sync ? { sync: sync.stats() } : {}),
+          ...(durable ? { durable: durable.stats() } : {}),
+        },
+      };
+    }),
+} satisfies TRPCRouterRecord;

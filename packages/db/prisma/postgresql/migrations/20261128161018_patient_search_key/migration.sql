@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Patient" ADD COLUMN     "searchKey" TEXT NOT NULL DEFAULT '';
