@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { AuditWriters } from "@auditrail/audit-core/trpc";
+import type { AuditPluginMode, AuditWriters } from "@auditrail/audit-core/trpc";
 import type { Database } from "@auditrail/db";
 import type { Logger } from "pino";
 import type { HttpMetrics } from "./http-metrics.ts";
@@ -17,6 +17,11 @@ export interface Services {
   readonly logger: Logger;
   /** Session lifetime in milliseconds. */
   readonly sessionTtlMs: number;
+  /**
+   * One audit mode for every procedure instead of each one's declared mode, or "off" (no entries).
+   * Unset in production; the benchmarks use it to run the same procedure in each mode.
+   */
+  readonly auditModeOverride?: AuditPluginMode | "off" | undefined;
 }
 
 export interface SessionUser {

@@ -34,6 +34,7 @@ export const audit = createAuditPlugin<Context, Transaction>({
     run: (ctx, fn) => transact(ctx.prisma, fn),
     write: writeInTransaction,
   },
+  mode: (ctx, declared) => ctx.auditModeOverride ?? declared,
   onEntry: (event, call) => {
     call.ctx.metrics.auditEvent(event.outcome ?? "ok");
   },

@@ -10,14 +10,18 @@ import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import type { Provider } from "@auditrail/db";
 import { testProviders } from "@auditrail/db/testing";
+import { api } from "./cases/api.ts";
 import { batchInsert } from "./cases/batch-insert.ts";
+import { bulk } from "./cases/bulk.ts";
 import { enqueue } from "./cases/enqueue.ts";
 import { memory } from "./cases/memory.ts";
+import { nplus1 } from "./cases/nplus1.ts";
 import { syncVsAsync } from "./cases/seed.ts";
 import { throughput } from "./cases/throughput.ts";
 import { evaluateGates } from "./gates.ts";
 import { PROFILES } from "./profiles.ts";
 import { type RunReport, line, markdown } from "./report.ts";
+import { openClinic } from "./clinic.ts";
 import { openTarget } from "./target.ts";
 
 const { values } = parseArgs({ options: { profile: { type: "string" } }, allowPositionals: true });
@@ -91,13 +95,31 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
     results.memory = mem;
     console.log(line(provider, "memory", { entries: mem.entries, rssGrowthMb: mem.rssGrowthMb, maxQueued: mem.maxQueuedSeen, bound: mem.maxQueueSize, rssAfterFlushMb: mem.rssAfterFlushMb, persisted: mem.persisted }));
 
-    results.persisted = {
-      seed50: seed50.persisted,
-      seed100: seed100.persisted,
-      enqueue: enq.persisted,
-      throughput: tp.persisted,
-      memory: mem.persisted,
-    };
+    const clinic = await openClinic(target);
+    try {
+      const a = await api(clinic, profile.apiRequests);
+      results.api = a;
+      console.log(line(provider, "api", { unauditedP50Ms: a.unaudited.p50, asyncP50Ms: a.async.p50, syncP50Ms: a.sync.p50, txP50Ms: a.transactional.p50, asyncOverhead: a.asyncOverhead, syncOverhead: a.syncOverhead, persisted: a.persisted }));
+
+      const n = await nplus1(clinic);
+      results.nplus1 = n;
+      console.log(line(provider, "nplus1", { page10: n.page10, page100: n.page100, auditList10: n.auditList10, auditList100: n.auditList100, import10: n.importRows10, import100: n.importRows100 }));
+
+      const b = await bulk(clinic, profile.bulk);
+      results.bulk = b;
+      console.log(line(provider, "bulk", { rows: b.rows, ms: b.ms, entriesWritten: b.entriesWritten, statements: b.statements }));
+
+      results.persisted = {
+        seed50: seed50.persisted,
+        seed100: seed100.persisted,
+        enqueue: enq.persisted,
+        throughput: tp.persisted,
+        memory: mem.persisted,
+        api: a.persisted,
+      };
+    } finally {
+      await clinic.close();
+    }
     return results;
   } finally {
     await target.close();

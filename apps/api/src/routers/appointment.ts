@@ -42,7 +42,7 @@ export const AppointmentList = z.strictObject({
   cursor: Cursor.optional(),
 });
 export const AppointmentImport = z.strictObject({
-  appointments: z.array(z.strictObject(booking).refine(slotIssue, { message: SLOT_MESSAGE, path: ["endsAt"] })).min(1).max(500),
+  appointments: z.array(z.strictObject(booking).refine(slotIssue, { message: SLOT_MESSAGE, path: ["endsAt"] })).min(1).max(1_000),
 });
 
 export function appointmentOut(a: Appointment) {

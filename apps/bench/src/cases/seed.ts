@@ -26,7 +26,7 @@ export async function syncVsAsync(target: Target, entries: number): Promise<Sync
   }
   await asyncWriter.flush();
 
-  // Five rounds each, events built before the clock starts; the median round is reported, since
+  // Nine rounds each, events built before the clock starts; the median round is reported, since
   // a 50-call loop lasts a fraction of a millisecond and one scheduler hiccup would decide it.
   const asyncTag = tagFor("async");
   const syncRounds: Timing[] = [];
@@ -52,7 +52,7 @@ export async function syncVsAsync(target: Target, entries: number): Promise<Sync
   };
 }
 
-const ROUNDS = 5;
+const ROUNDS = 9;
 
 interface Timing {
   readonly samples: number[];

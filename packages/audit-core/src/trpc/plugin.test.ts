@@ -401,6 +401,31 @@ describe("the tRPC audit plugin", () => {
   });
 });
 
+describe("the mode option (choosing the mode per call)", () => {
+  it("writes through the chosen mode's writer instead of the declared one", async () => {
+    const { w, caller } = setup({ mode: () => "sync" });
+    await caller().rename({ id: "p1", name: "Bea" });
+    expect(w.async.entries).toHaveLength(0);
+    expect(only(w.sync.entries)).toMatchObject({ action: "patient.update", entityId: "p1" });
+  });
+
+  it("\"off\" skips auditing the call, and the procedure still runs", async () => {
+    const { w, caller, ctx } = setup({ mode: (_c, declared) => (declared === "async" ? "off" : declared) });
+    await caller().rename({ id: "p1", name: "Cy" });
+    expect(ctx.db.get("p1")?.name).toBe("Cy");
+    expect(w.async.entries).toHaveLength(0);
+    await caller().syncRename({ id: "p1" });
+    expect(w.sync.entries).toHaveLength(1);
+  });
+
+  it("makes a procedure that uses ctx.audit.transaction write its entry in the transaction", async () => {
+    const { w, caller, store: s } = setup({ mode: () => "transactional" });
+    await caller().txRename({ id: "p1", name: "Di" });
+    expect(w.async.entries).toHaveLength(0);
+    expect(only(s.committed)).toMatchObject({ action: "patient.update", entityId: "p1" });
+  });
+});
+
 describe("createAuditPlugin options and verify()", () => {
   it("validates options up front with a named error listing each problem", () => {
     const bad = { writers: "nope", actor: () => undefined, redaction: "shred", extra: 1 } as unknown as AuditPluginOptions<Ctx, never>;

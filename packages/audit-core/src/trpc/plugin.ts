@@ -84,7 +84,10 @@ function buildProcedure<TContext extends object, TTx>(options: AuditPluginOption
     // tRPC types ctx through its generic context helpers; at runtime it is the app context as given.
     const ctx = opts.ctx as unknown as TContext;
     const { path, type } = opts;
-    const spec = opts.meta?.audit || undefined;
+    const declaredSpec = opts.meta?.audit || undefined;
+    const declared = declaredSpec ? (declaredSpec.mode ?? "async") : undefined;
+    const chosen = declared && options.mode ? options.mode(ctx, declared) : declared;
+    const spec = chosen === "off" ? undefined : declaredSpec;
     const report = (error: unknown) => {
       try {
         options.onError?.(error instanceof Error ? error : new Error(messageOf(error)), { ctx, path, type });
@@ -95,7 +98,7 @@ function buildProcedure<TContext extends object, TTx>(options: AuditPluginOption
     const actor = attempt(() => options.actor(ctx), report);
     const request = attempt(() => options.request?.(ctx), report) ?? {};
     const auditContext: AuditContext = { actor, ...request };
-    const mode: AuditPluginMode | undefined = spec ? (spec.mode ?? "async") : undefined;
+    const mode: AuditPluginMode | undefined = chosen === "off" ? undefined : chosen;
     const record: CallRecord = { before: undefined, change: undefined, rows: [], annotations: {} };
     let writtenInTransaction = false;
     let transactionStarted = false;

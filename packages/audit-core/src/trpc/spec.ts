@@ -168,6 +168,12 @@ export interface AuditPluginOptions<TContext, TTx> {
   /** Required by procedures in transactional mode (and by `ctx.audit.transaction`). */
   readonly transactions?: AuditTransactions<TContext, TTx>;
   /**
+   * Chooses the mode per call, given the declared one (default: the declared one). `"off"` skips
+   * auditing for the call. For operations — e.g. every procedure `sync` during an investigation —
+   * and for benchmarks that compare the same procedure across modes.
+   */
+  readonly mode?: (ctx: TContext, declared: AuditPluginMode) => AuditPluginMode | "off";
+  /**
    * Sees every event after redaction, before it is written; may return a replacement (which is
    * redacted again), e.g. to add a tenant id, or count entries. Must not throw (if it does, the
    * error is reported and the event written unchanged).
@@ -190,6 +196,7 @@ const OptionsSchema = z.strictObject({
   redact: z.array(z.string()).optional(),
   redaction: z.enum(["mask", "remove"]).optional(),
   transactions: z.strictObject({ run: fn, write: fn }).optional(),
+  mode: fn.optional(),
   onEntry: fn.optional(),
   onError: fn.optional(),
 });
