@@ -3,7 +3,7 @@
  * statement whatever its size: each column travels as one array parameter and `unnest` turns
  * the arrays back into rows, `ON CONFLICT DO NOTHING` skips ids already stored.
  */
-import type { AuditEntry, AuditSink, DeadLetter } from "@auditrail/audit-core";
+import type { AuditEntry, AuditSink, DeadLetter, ErrorKind } from "@auditrail/audit-core";
 import pg from "pg";
 import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
 
@@ -25,13 +25,33 @@ const INSERT_LETTERS =
   `SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::int[], $5::timestamp(3)[]) ` +
   `ON CONFLICT ("id") DO NOTHING`;
 
+export interface PostgresSinkOptions {
+  readonly poolSize: number;
+  readonly connectTimeoutMs: number;
+  readonly queryTimeoutMs: number;
+}
+
+/** pg's own timeout errors carry no code; they mean "try again", never "bad data". */
+const PG_TIMEOUTS = /^(Query read timeout|timeout expired|timeout exceeded when trying to connect|Connection terminated due to connection timeout)$/;
+
 export class PostgresAuditSink implements AuditSink {
   private readonly pool: pg.Pool;
 
-  constructor(url: string, poolSize: number) {
-    this.pool = new pg.Pool({ connectionString: url, max: poolSize });
+  constructor(url: string, options: PostgresSinkOptions) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize,
+      // A silent connection must not hold its pooled client forever (see SqlSinkOptionsSchema):
+      // on either timeout pg fails the call and the pool drops (destroys) that client.
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      query_timeout: options.queryTimeoutMs,
+    });
     // An idle connection dropped by the server must not crash the worker; the next query reconnects.
     this.pool.on("error", () => undefined);
+  }
+
+  classify(error: unknown): ErrorKind | undefined {
+    return error instanceof Error && PG_TIMEOUTS.test(error.message) ? "retryable" : undefined;
   }
 
   async write(entries: readonly AuditEntry[]): Promise<void> {

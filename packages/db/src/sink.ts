@@ -13,20 +13,37 @@ import { providerOf } from "./url.ts";
 
 export const SqlSinkOptionsSchema = z.strictObject({
   url: z.string().min(1),
-  /** SQLite: how long to wait on another writer's lock before SQLITE_BUSY (retried anyway). */
+  /**
+   * SQLite: how long to wait on another writer's lock before SQLITE_BUSY (retried anyway). The wait
+   * blocks the worker thread; keep it below the writer's retry.writeTimeoutMs, which is how long a
+   * closing writer waits for a busy worker before terminating it.
+   */
   sqliteBusyTimeoutMs: z.number().int().min(0).default(5_000),
   /** PostgreSQL: connections per worker. */
   pgPoolSize: z.number().int().min(1).max(50).default(2),
+  /**
+   * PostgreSQL: a connection attempt (or the wait for a free pooled connection) taking longer
+   * fails, retryably. Without it a connect into a silent network hangs for good.
+   */
+  pgConnectTimeoutMs: z.number().int().min(1).max(600_000).default(5_000),
+  /**
+   * PostgreSQL: a query unanswered this long fails (retryably) and its connection is dropped from
+   * the pool. Without it a connection that went silent (network partition, lost NAT/firewall
+   * state, server host gone) keeps its pooled client checked out forever, and once every client
+   * is stuck the writer never writes again, even after the database is back. Keep it at or above
+   * the writer's retry.writeTimeoutMs, which abandons the attempt first.
+   */
+  pgQueryTimeoutMs: z.number().int().min(1).max(600_000).default(15_000),
 });
 
 export type SqlSinkOptions = z.input<typeof SqlSinkOptionsSchema>;
 
 /** The module entry: builds the sink for `options.url` (throws on a URL of no known provider). */
 export function createSink(options: SinkOptions): AuditSink {
-  const { url, sqliteBusyTimeoutMs, pgPoolSize } = SqlSinkOptionsSchema.parse(options);
+  const { url, sqliteBusyTimeoutMs, pgPoolSize, pgConnectTimeoutMs, pgQueryTimeoutMs } = SqlSinkOptionsSchema.parse(options);
   return providerOf(url) === "sqlite"
     ? new SqliteAuditSink(url, sqliteBusyTimeoutMs)
-    : new PostgresAuditSink(url, pgPoolSize);
+    : new PostgresAuditSink(url, { poolSize: pgPoolSize, connectTimeoutMs: pgConnectTimeoutMs, queryTimeoutMs: pgQueryTimeoutMs });
 }
 
 /** The spec naming this module's built file, for createAuditWriter({ sink }). */

@@ -7,17 +7,18 @@
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AuditSink, DeadLetter } from "../sink.ts";
-import { type RetryPolicy, retryRetryable } from "./retry.ts";
+import { type RetryPolicy, type WriteControl, retryRetryable } from "./retry.ts";
 
 /** In a worker: stores letters through the sink; returns those it could not store. */
 export async function keepDeadLetters(
   sink: AuditSink,
   letters: readonly DeadLetter[],
   policy: RetryPolicy,
+  control: WriteControl = {},
 ): Promise<DeadLetter[]> {
   if (letters.length === 0) return [];
   try {
-    await retryRetryable(() => sink.deadLetter(letters), policy);
+    await retryRetryable(() => sink.deadLetter(letters), policy, control);
     return [];
   } catch {
     return [...letters];

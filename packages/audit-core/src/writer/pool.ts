@@ -4,8 +4,10 @@
  * file dist/writer/worker.js (Node 20 workers cannot load TypeScript); the path below resolves to
  * it from src/writer (tests) and from dist/writer alike.
  */
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { BroadcastChannel } from "node:worker_threads";
 import Tinypool from "tinypool";
 import { WorkerEntryMissingError } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
@@ -17,10 +19,11 @@ const WORKER_ENTRY = fileURLToPath(new URL("../../dist/writer/worker.js", import
 
 export class WorkerPool {
   private readonly pool: Tinypool;
+  private readonly stopChannel = `auditrail-writer-stop-${randomUUID()}`;
 
   constructor(sink: SinkSpec, policy: RetryPolicy, readonly threads: number) {
     if (!existsSync(WORKER_ENTRY)) throw new WorkerEntryMissingError(WORKER_ENTRY);
-    const workerData: WorkerData = { sink, policy };
+    const workerData: WorkerData = { sink, policy, stopChannel: this.stopChannel };
     this.pool = new Tinypool({
       filename: WORKER_ENTRY,
       minThreads: threads,
@@ -33,6 +36,13 @@ export class WorkerPool {
   /** Writes one batch in a worker; aborting `signal` terminates that worker (used past a deadline). */
   run(entries: readonly AuditEntry[], signal: AbortSignal): Promise<BatchResult> {
     return this.pool.run(entries, { signal }) as Promise<BatchResult>;
+  }
+
+  /** Tells every worker to abandon its write in progress and not retry: their runs then reject. */
+  stop(): void {
+    const channel = new BroadcastChannel(this.stopChannel);
+    channel.postMessage("stop");
+    channel.close();
   }
 
   destroy(): Promise<void> {

@@ -40,6 +40,10 @@ export class PooledWriter implements AuditWriter {
   private readonly inFlight = new Set<QueueItem[]>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly abort = new AbortController();
+  /** Set once close() gives up draining: from then on, what workers report is ignored (it is spilled). */
+  private stopping = false;
+  /** Worker runs not settled yet. */
+  private readonly running = new Set<Promise<unknown>>();
   private readonly policy: RetryPolicy;
   private replaying = false;
   private workerFailures = 0;
@@ -187,7 +191,7 @@ export class PooledWriter implements AuditWriter {
    * on while close() drains (flush waits for the backlog too) and stops once close gives up.
    */
   private pumpReplay(): void {
-    if (this.replaying || this.abort.signal.aborted || !this.spool.hasReplay) return;
+    if (this.replaying || this.stopping || !this.spool.hasReplay) return;
     const room = Math.min(this.queue.room, this.options.maxBatchSize * this.options.maxWorkers);
     // The read is asynchronous and record() goes on meanwhile: hold the places it will fill.
     if (room <= 0 || !this.queue.reserve(room)) return;
@@ -218,14 +222,17 @@ export class PooledWriter implements AuditWriter {
   private send(batch: QueueItem[]): void {
     const started = performance.now();
     this.inFlight.add(batch);
-    this.pool
-      .run(
-        batch.map((item) => item.entry),
-        this.abort.signal,
-      )
+    const run = this.pool.run(
+      batch.map((item) => item.entry),
+      this.abort.signal,
+    );
+    this.running.add(run);
+    const forget = () => this.running.delete(run);
+    run.then(forget, forget);
+    run
       .then(
         async (result) => {
-          if (this.abort.signal.aborted) return;
+          if (this.stopping) return;
           this.workerFailures = 0;
           this.counters.written += result.written;
           this.counters.retried += result.retries;
@@ -237,7 +244,7 @@ export class PooledWriter implements AuditWriter {
           await this.settleSegments(batch);
         },
         (error: unknown) => {
-          if (this.abort.signal.aborted) return;
+          if (this.stopping) return;
           // The worker died or could not build its sink: nothing is acknowledged, so the batch goes
           // back to the head of the queue and dispatching pauses with backoff.
           this.report(error);
@@ -249,7 +256,7 @@ export class PooledWriter implements AuditWriter {
       )
       .catch((error: unknown) => this.report(error))
       .finally(() => {
-        if (this.abort.signal.aborted) return;
+        if (this.stopping) return;
         this.admitBlocked();
         this.batcher.done();
         this.pumpReplay();
@@ -283,19 +290,42 @@ export class PooledWriter implements AuditWriter {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** Past the close deadline: stop the workers, and put every unacknowledged entry on disk. */
+  /**
+   * Past the close deadline: put every unacknowledged entry on disk, then stop the workers.
+   * Disk first: stopping a worker can take the whole process down (a thread terminated inside a
+   * native call — better-sqlite3 waiting out a lock — aborts the process with a V8 fatal error),
+   * so by then nothing may be left only in memory. Workers are asked to stop by themselves (the
+   * attempt in progress is abandoned, no retry) and only those still busy after one attempt's
+   * time (writeTimeoutMs) are terminated.
+   */
   private async spillRemaining(): Promise<void> {
-    this.abort.abort();
+    this.stopping = true;
     const items = [...[...this.inFlight].flat(), ...this.queue.drain(), ...this.blocked.map((b) => b.item)];
     // Entries that came from the spool (durable mode, replay) are on disk already.
     const entries = items.filter((item) => item.segment === undefined).map((item) => item.entry);
     if (entries.length > 0) await this.spool.append(entries, true);
     this.counters.spilled += entries.length;
     for (const b of this.blocked.splice(0)) b.resolve({ id: b.item.entry.id, state: "spilled" });
+    this.pool.stop();
+    await settledWithin([...this.running], this.options.retry.writeTimeoutMs);
+    this.abort.abort();
   }
 
   private report(error: unknown): void {
     const err = error instanceof Error ? error : new Error(messageOf(error));
     if (this.options.onError) this.options.onError(err);
   }
+}
+
+/** Resolves once every promise settled, or after `ms`, whichever comes first. */
+async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(promises),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -3,7 +3,7 @@ import { AuditWriteError } from "../errors.ts";
 import { type AuditEntry, stampEvent } from "../event.ts";
 import type { AuditSink, DeadLetter } from "../sink.ts";
 import { MemorySink } from "../testing.ts";
-import { type RetryPolicy, WriteTimeoutError, backoffDelay, classifyError, retryRetryable, writeWithRetry } from "./retry.ts";
+import { type RetryPolicy, WriteStoppedError, WriteTimeoutError, backoffDelay, classifyError, retryRetryable, writeWithRetry } from "./retry.ts";
 
 const policy: RetryPolicy = {
   initialDelayMs: 10,
@@ -188,6 +188,44 @@ describe("writeWithRetry", () => {
     expect(classifyError(errors[0])).toBe("retryable");
     expect(outcome).toMatchObject({ written: 3, retries: 1 });
     expect(sink.rows.size).toBe(3);
+  });
+});
+
+describe("writeWithRetry stopped by its signal (the writer closing past its deadline)", () => {
+  it("abandons a hung attempt at once, gives up without dead-lettering, and starts no new attempt", async () => {
+    const sink = new ScriptedSink(() => undefined);
+    sink.write = () => new Promise<void>(() => undefined);
+    const stop = new AbortController();
+    const result = writeWithRetry(sink, entries(3), { ...policy, unknownErrorAttempts: 1 }, { signal: stop.signal });
+    setTimeout(() => stop.abort(), 20);
+    const error = await result.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuditWriteError);
+    expect((error as AuditWriteError).cause).toBeInstanceOf(WriteStoppedError);
+    expect(sink.letters).toEqual([]);
+  });
+
+  it("ends the backoff sleep and makes no further attempt once aborted", async () => {
+    const sink = new ScriptedSink(() => coded("ECONNREFUSED"));
+    const stop = new AbortController();
+    const started = performance.now();
+    const result = writeWithRetry(sink, entries(1), { ...policy, initialDelayMs: 10_000, maxDelayMs: 10_000 }, {
+      signal: stop.signal,
+      onRetry: () => stop.abort(),
+    });
+    await expect(result).rejects.toBeInstanceOf(AuditWriteError);
+    expect(sink.calls).toBe(1);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it("does not start at all when already aborted; retryRetryable likewise", async () => {
+    const sink = new ScriptedSink(() => undefined);
+    const stop = new AbortController();
+    stop.abort();
+    await expect(writeWithRetry(sink, entries(1), policy, { signal: stop.signal })).rejects.toBeInstanceOf(AuditWriteError);
+    expect(sink.calls).toBe(0);
+    let calls = 0;
+    await expect(retryRetryable(async () => void calls++, policy, { signal: stop.signal })).rejects.toBeInstanceOf(WriteStoppedError);
+    expect(calls).toBe(0);
   });
 });
 

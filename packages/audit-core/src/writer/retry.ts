@@ -81,14 +81,38 @@ export interface WriteOutcome {
   deadLetters: DeadLetter[];
 }
 
+/** The attempt in progress was abandoned because the writer is stopping (see WriteControl.signal). */
+export class WriteStoppedError extends Error {
+  override readonly name = "WriteStoppedError";
+  constructor() {
+    super("sink write abandoned: the writer is stopping");
+  }
+}
+
 export interface WriteControl {
   /** Checked before each retry: once true, the write gives up with the current error. */
   readonly stopped?: () => boolean;
+  /**
+   * Once aborted, the attempt in progress is abandoned (it fails with WriteStoppedError, never
+   * classified: a stop is not poison), the backoff sleep ends, and the write gives up.
+   */
+  readonly signal?: AbortSignal;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
 /**
  * Writes `entries`, retrying and isolating poison as described above. Resolves once every entry
@@ -101,15 +125,18 @@ export async function writeWithRetry(
   control: WriteControl = {},
 ): Promise<WriteOutcome> {
   const outcome: WriteOutcome = { written: 0, retries: 0, deadLetters: [] };
-  const sleep = control.sleep ?? defaultSleep;
+  const sleep = control.sleep ?? ((ms: number) => defaultSleep(ms, control.signal));
 
   async function writeChunk(chunk: readonly AuditEntry[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      // Stopping: no new attempt (one may block its thread, as a native busy wait does).
+      if (control.signal?.aborted) throw new AuditWriteError(attempt - 1, new WriteStoppedError());
       try {
-        await withTimeout(sink.write(chunk), policy.writeTimeoutMs);
+        await withTimeout(sink.write(chunk), policy.writeTimeoutMs, control.signal);
         outcome.written += chunk.length;
         return;
       } catch (error) {
+        if (control.signal?.aborted) throw new AuditWriteError(attempt, error);
         const kind = classifyError(error, sink) ?? (attempt >= policy.unknownErrorAttempts ? "poison" : "retryable");
         if (kind === "poison") {
           if (chunk.length === 1) {
@@ -145,13 +172,14 @@ export async function retryRetryable(
   policy: RetryPolicy,
   control: WriteControl = {},
 ): Promise<void> {
-  const sleep = control.sleep ?? defaultSleep;
+  const sleep = control.sleep ?? ((ms: number) => defaultSleep(ms, control.signal));
   for (let attempt = 1; ; attempt++) {
+    if (control.signal?.aborted) throw new WriteStoppedError();
     try {
-      await withTimeout(fn(), policy.writeTimeoutMs);
+      await withTimeout(fn(), policy.writeTimeoutMs, control.signal);
       return;
     } catch (error) {
-      if (classifyError(error) !== "retryable" || attempt >= policy.maxAttempts || control.stopped?.()) {
+      if (control.signal?.aborted || classifyError(error) !== "retryable" || attempt >= policy.maxAttempts || control.stopped?.()) {
         throw error;
       }
       await sleep(backoffDelay(attempt, policy));
@@ -159,10 +187,18 @@ export async function retryRetryable(
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new WriteTimeoutError(ms)), ms);
+    if (!signal) return;
+    onAbort = () => reject(new WriteStoppedError());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  });
 }
