@@ -49,6 +49,11 @@ export const AuditWriterOptionsSchema = z.strictObject({
   spoolDir: z.string().min(1).default(".auditrail/spool"),
   /** Entries per spool segment before a new one starts. */
   segmentMaxEntries: int(1, 1_000_000).default(10_000),
+  /**
+   * Tamper evidence: after this many written entries, record a checkpoint entry per worker chain
+   * ("stream S reached seq N, hash H"), against which a cut-off tail is detected. 0 turns it off.
+   */
+  checkpointEvery: int(0, 10_000_000).default(10_000),
   /** close() default deadline: drain until then, spill what is left. */
   closeDeadlineMs: int(0, 600_000).default(10_000),
   /** Called with errors the writer handled (dropped entries, worker failures); never throws into record(). */

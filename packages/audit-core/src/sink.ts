@@ -21,8 +21,18 @@ export interface DeadLetter {
 export type ErrorKind = "retryable" | "poison";
 
 export interface AuditSink {
-  /** Inserts the entries in one go, skipping ids already stored (a retry never doubles a row). */
+  /**
+   * Inserts the entries in one go, skipping ids already stored (a retry never doubles a row).
+   * Entries from the writer carry their chain link (streamId, seq, prevHash, hash): store it.
+   */
   write(entries: readonly AuditEntry[]): Promise<void>;
+  /**
+   * Which of these ids are stored already. Asked before linking entries that may have been
+   * written before (replayed from the spool, or retried after a worker failed), so that a row
+   * written once is not given a second place in a chain that would then show a gap. Without it,
+   * such replays can make verification report a deletion that did not happen.
+   */
+  existing?(ids: readonly string[]): Promise<ReadonlySet<string>>;
   /** Keeps entries the database rejected, with their error, skipping ids already kept. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /** The sink's own reading of an error, where it knows better than the generic rules. */

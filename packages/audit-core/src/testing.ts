@@ -57,6 +57,10 @@ export class MemorySink implements AuditSink {
     this.post({ type: "attempt", ids, ok: true, at: Date.now() });
   }
 
+  async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
+    return new Set(ids.filter((id) => this.rows.has(id)));
+  }
+
   async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
     if (this.options.rejectDeadLetters) throw Object.assign(new Error("dead-letter table missing"), { code: "42P01" });
     for (const letter of letters) this.deadLetters.set(letter.entry.id, letter);

@@ -2,21 +2,25 @@
  * How an AuditEntry maps to the "AuditEntry" table, shared by both SQL sinks and the
  * transactional path. The column order here is the order of every INSERT.
  */
-import type { AuditEntry } from "@auditrail/audit-core";
+import type { AuditEntry, ChainLink } from "@auditrail/audit-core";
+
+/** An entry as the writer hands it over: with its chain link (absent only in direct sink use). */
+export type SinkEntry = AuditEntry & Partial<ChainLink>;
 
 export const AUDIT_COLUMNS = [
   "id", "occurredAt", "actorId", "actorRole", "action", "entity", "entityId", "outcome", "path",
   "durationMs", "before", "after", "diff", "metadata", "requestId", "ip", "userAgent",
-] as const satisfies readonly (keyof AuditEntry)[];
+  "streamId", "seq", "prevHash", "hash",
+] as const satisfies readonly (keyof SinkEntry)[];
 
 const JSON_COLUMNS = new Set<string>(["before", "after", "diff", "metadata"]);
 
 export type SqlValue = string | number | null;
 
 /** One row's values in AUDIT_COLUMNS order; JSON columns serialised, `occurredAt` via `time`. */
-export function auditRow(entry: AuditEntry, time: (iso: string) => string = (iso) => iso): SqlValue[] {
+export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso) => iso): SqlValue[] {
   return AUDIT_COLUMNS.map((column) => {
-    const value = entry[column];
+    const value = entry[column] ?? null;
     if (column === "occurredAt") return time(entry.occurredAt);
     if (JSON_COLUMNS.has(column)) return value === null ? null : JSON.stringify(value);
     return value as SqlValue;

@@ -11,7 +11,7 @@ const COLUMN_TYPES: Record<(typeof AUDIT_COLUMNS)[number], string> = {
   id: "text", occurredAt: "timestamp(3)", actorId: "text", actorRole: "text", action: "text",
   entity: "text", entityId: "text", outcome: "text", path: "text", durationMs: "float8",
   before: "jsonb", after: "jsonb", diff: "jsonb", metadata: "jsonb", requestId: "text", ip: "text",
-  userAgent: "text",
+  userAgent: "text", streamId: "text", seq: "int", prevHash: "text", hash: "text",
 };
 
 const INSERT_ENTRIES =
@@ -60,6 +60,11 @@ export class PostgresAuditSink implements AuditSink {
       auditRow(entry).forEach((value, i) => (columns[i] as unknown[]).push(value));
     }
     await this.pool.query(INSERT_ENTRIES, columns);
+  }
+
+  async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
+    const { rows } = await this.pool.query<{ id: string }>(`SELECT "id" FROM "AuditEntry" WHERE "id" = ANY($1::text[])`, [ids]);
+    return new Set(rows.map((r) => r.id));
   }
 
   async deadLetter(letters: readonly DeadLetter[]): Promise<void> {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
+import type { DatabaseHandle } from "./client.ts";
 import { type Provider, redactUrl } from "./url.ts";
 
 const run = promisify(execFile);
@@ -84,4 +85,16 @@ async function freshPostgres(): Promise<TestDatabase> {
       await client.end();
     },
   };
+}
+
+/**
+ * Empties the audit tables between tests. On PostgreSQL the audit table is append-only (trigger),
+ * so this goes through the same transaction-local permission the retention purge uses.
+ */
+export async function clearAuditTrail(handle: DatabaseHandle): Promise<void> {
+  await handle.prisma.$transaction(async (tx) => {
+    if (handle.provider === "postgresql") await tx.$queryRawUnsafe(`SELECT set_config('auditrail.purge', 'on', true)`);
+    await tx.auditEntry.deleteMany();
+    await tx.deadLetter.deleteMany();
+  });
 }

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
 import { createSink, prismaSinkSpec, writeInTransaction } from "../src/sink.ts";
 import { sqlitePath } from "../src/sqlite-sink.ts";
-import { type TestDatabase, createTestDatabase, testProviders } from "../src/testing.ts";
+import { type TestDatabase, clearAuditTrail, createTestDatabase, testProviders } from "../src/testing.ts";
 
 function entry(overrides: Partial<AuditEntry> = {}): AuditEntry {
   return {
@@ -62,8 +62,7 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
   afterEach(async () => {
     await writer?.close({ deadlineMs: 5_000 });
     writer = undefined;
-    await handle.prisma.auditEntry.deleteMany();
-    await handle.prisma.deadLetter.deleteMany();
+    await clearAuditTrail(handle);
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
   });
   afterAll(async () => {

@@ -4,6 +4,7 @@
  * wait for the row, so it must learn that there is none. A poison entry is still dead-lettered.
  */
 import type { AuditReceipt, AuditWriter, CloseReport } from "../audit-writer.ts";
+import { ChainStream } from "../chain.ts";
 import { currentAuditContext } from "../context.ts";
 import { AuditWriteError, WriterClosedError } from "../errors.ts";
 import { type AuditEvent, stampEvent } from "../event.ts";
@@ -19,6 +20,8 @@ export class DirectWriter implements AuditWriter {
   private readonly counters = new Counters();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly policy: RetryPolicy;
+  /** This writer's hash chain (see ../chain.ts); hashing here is part of what sync waits for. */
+  private readonly stream = new ChainStream();
   private closing: Promise<CloseReport> | undefined;
 
   constructor(
@@ -39,7 +42,7 @@ export class DirectWriter implements AuditWriter {
     }
     this.counters.recorded++;
     const { id } = entry;
-    const write = writeWithRetry(this.sink, [entry], this.policy).then(async (outcome) => {
+    const write = writeWithRetry(this.sink, this.stream.link([entry]), this.policy).then(async (outcome) => {
       this.counters.written += outcome.written;
       this.counters.retried += outcome.retries;
       const letter = outcome.deadLetters[0];

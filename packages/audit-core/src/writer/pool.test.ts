@@ -34,8 +34,8 @@ describe("WorkerPool", () => {
     const pool = new WorkerPool(memorySinkSpec({ channel: name }), policy, 1);
     try {
       const entries = [1, 2, 3].map((i) => stampEvent({ action: "a.b", entity: "E", entityId: String(i) }, undefined));
-      const result = await pool.run(entries, new AbortController().signal);
-      expect(result).toEqual({ written: 3, retries: 0, deadLettered: 0, unstored: [] });
+      const result = await pool.run({ entries, mayExist: false }, new AbortController().signal);
+      expect(result).toMatchObject({ written: 3, retries: 0, deadLettered: 0, unstored: [], head: { seq: 3 } });
       await vi.waitFor(() => expect(ids).toEqual(entries.map((e) => e.id)));
     } finally {
       await pool.destroy();

@@ -13,7 +13,7 @@ import { WorkerEntryMissingError } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import type { SinkSpec } from "../sink.ts";
 import type { RetryPolicy } from "./retry.ts";
-import type { BatchResult, WorkerData } from "./worker.ts";
+import type { BatchResult, WorkerData, WriteTask } from "./worker.ts";
 
 const WORKER_ENTRY = fileURLToPath(new URL("../../dist/writer/worker.js", import.meta.url));
 
@@ -34,8 +34,8 @@ export class WorkerPool {
   }
 
   /** Writes one batch in a worker; aborting `signal` terminates that worker (used past a deadline). */
-  run(entries: readonly AuditEntry[], signal: AbortSignal): Promise<BatchResult> {
-    return this.pool.run(entries, { signal }) as Promise<BatchResult>;
+  run(task: WriteTask, signal: AbortSignal): Promise<BatchResult> {
+    return this.pool.run(task, { signal }) as Promise<BatchResult>;
   }
 
   /** Tells every worker to abandon its write in progress and not retry: their runs then reject. */

@@ -14,6 +14,7 @@
  * in workers.
  */
 import type { AuditReceipt, AuditWriter, CloseReport } from "../audit-writer.ts";
+import { CHECKPOINT_ACTION } from "../chain.ts";
 import { currentAuditContext } from "../context.ts";
 import { AuditEntryDroppedError, WriterClosedError, messageOf } from "../errors.ts";
 import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
@@ -22,6 +23,7 @@ import type { ResolvedOptions } from "../options.ts";
 import { Batcher } from "./batcher.ts";
 import { appendDeadLetterFile } from "./dead-letter.ts";
 import { WorkerPool } from "./pool.ts";
+import type { BatchResult } from "./worker.ts";
 import { BoundedQueue, type QueueItem } from "./queue.ts";
 import { backoffDelay, type RetryPolicy } from "./retry.ts";
 import { drainOrSpill } from "./shutdown.ts";
@@ -46,6 +48,9 @@ export class PooledWriter implements AuditWriter {
   private readonly running = new Set<Promise<unknown>>();
   private readonly policy: RetryPolicy;
   private replaying = false;
+  /** Chain heads reported since the last checkpoint, by stream. */
+  private readonly heads = new Map<string, NonNullable<BatchResult["head"]>>();
+  private sinceCheckpoint = 0;
   private workerFailures = 0;
   private closing: Promise<CloseReport> | undefined;
 
@@ -223,7 +228,11 @@ export class PooledWriter implements AuditWriter {
     const started = performance.now();
     this.inFlight.add(batch);
     const run = this.pool.run(
-      batch.map((item) => item.entry),
+      {
+        entries: batch.map((item) => item.entry),
+        // From the spool (durable, replay) or retried after a worker failed: may be stored already.
+        mayExist: batch.some((item) => item.segment !== undefined || item.requeued === true),
+      },
       this.abort.signal,
     );
     this.running.add(run);
@@ -234,7 +243,9 @@ export class PooledWriter implements AuditWriter {
         async (result) => {
           if (this.stopping) return;
           this.workerFailures = 0;
-          this.counters.written += result.written;
+          const checkpoints = batch.filter((item) => item.entry.action === CHECKPOINT_ACTION).length;
+          this.counters.written += result.written - checkpoints;
+          this.counters.checkpoints += checkpoints;
           this.counters.retried += result.retries;
           this.counters.deadLettered += result.deadLettered;
           this.counters.writeMs.add(performance.now() - started);
@@ -242,6 +253,7 @@ export class PooledWriter implements AuditWriter {
           this.inFlight.delete(batch);
           this.queue.settle(batch.length);
           await this.settleSegments(batch);
+          this.checkpoint(result.head, result.written - checkpoints);
         },
         (error: unknown) => {
           if (this.stopping) return;
@@ -249,7 +261,7 @@ export class PooledWriter implements AuditWriter {
           // back to the head of the queue and dispatching pauses with backoff.
           this.report(error);
           this.inFlight.delete(batch);
-          this.queue.requeue(batch);
+          this.queue.requeue(batch.map((item) => ({ ...item, requeued: true })));
           this.workerFailures++;
           this.batcher.pausedUntil = Date.now() + backoffDelay(this.workerFailures, this.policy, () => 1);
         },
@@ -262,6 +274,27 @@ export class PooledWriter implements AuditWriter {
         this.pumpReplay();
         this.checkIdle();
       });
+  }
+
+  /**
+   * Every `checkpointEvery` written entries, records where each worker's chain has got to, as an
+   * ordinary entry — which usually lands in another worker's chain, so a chain whose tail was cut
+   * off later contradicts a checkpoint (see ../chain.ts).
+   */
+  private checkpoint(head: BatchResult["head"], written: number): void {
+    if (head) this.heads.set(head.streamId, head);
+    this.sinceCheckpoint += written;
+    const every = this.options.checkpointEvery;
+    if (every === 0 || this.sinceCheckpoint < every) return;
+    this.sinceCheckpoint = 0;
+    for (const h of this.heads.values()) {
+      const entry = stampEvent(
+        { action: CHECKPOINT_ACTION, entity: "AuditStream", entityId: h.streamId, metadata: { streamId: h.streamId, seq: h.seq, hash: h.hash } },
+        undefined,
+      );
+      void this.enqueue(entry).catch((error: unknown) => this.report(error));
+    }
+    this.heads.clear();
   }
 
   private async settleSegments(batch: readonly QueueItem[]): Promise<void> {

@@ -9,6 +9,8 @@ import type { AuditEntry } from "../event.ts";
 export interface QueueItem {
   readonly entry: AuditEntry;
   readonly segment: number | undefined;
+  /** Handed to a worker before, which failed without answering: it may be stored already. */
+  readonly requeued?: boolean;
 }
 
 export class BoundedQueue {

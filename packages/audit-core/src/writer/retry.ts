@@ -167,17 +167,16 @@ export async function writeWithRetry(
 }
 
 /** Retries `fn` while its errors are retryable (dead letters themselves must not be lost). */
-export async function retryRetryable(
-  fn: () => Promise<void>,
+export async function retryRetryable<T>(
+  fn: () => Promise<T>,
   policy: RetryPolicy,
   control: WriteControl = {},
-): Promise<void> {
+): Promise<T> {
   const sleep = control.sleep ?? ((ms: number) => defaultSleep(ms, control.signal));
   for (let attempt = 1; ; attempt++) {
     if (control.signal?.aborted) throw new WriteStoppedError();
     try {
-      await withTimeout(fn(), policy.writeTimeoutMs, control.signal);
-      return;
+      return await withTimeout(fn(), policy.writeTimeoutMs, control.signal);
     } catch (error) {
       if (control.signal?.aborted || classifyError(error) !== "retryable" || attempt >= policy.maxAttempts || control.stopped?.()) {
         throw error;

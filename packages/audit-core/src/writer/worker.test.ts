@@ -55,16 +55,16 @@ describe("worker writeBatch", () => {
   it("builds its sink once from the spec, writes with retry and dead-letters poison through the sink", async () => {
     const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name, failFirst: 1, poisonAction: "bad" }), policy });
     const entries = batch(["ok", "bad", "ok", "ok"]);
-    const result = await writeBatch(entries);
-    expect(result).toEqual({ written: 3, retries: 1, deadLettered: 1, unstored: [] });
-    expect(await writeBatch(batch(["ok"]))).toMatchObject({ written: 1, retries: 0 });
+    const result = await writeBatch({ entries, mayExist: false });
+    expect(result).toMatchObject({ written: 3, retries: 1, deadLettered: 1, unstored: [] });
+    expect(await writeBatch({ entries: batch(["ok"]), mayExist: false })).toMatchObject({ written: 1, retries: 0 });
     await vi.waitFor(() => expect(reports.some((r) => r.type === "deadLetter")).toBe(true));
   });
 
   it("returns the dead letters the sink refused, for the main thread's file", async () => {
     const writeBatch = await loadWorker({ sink: memorySinkSpec({ poisonAction: "bad", rejectDeadLetters: true }), policy });
     const entries = batch(["bad", "ok"]);
-    const result = await writeBatch(entries);
+    const result = await writeBatch({ entries, mayExist: false });
     expect(result.written).toBe(1);
     expect(result.deadLettered).toBe(1);
     expect(result.unstored.map((l) => l.entry.id)).toEqual([entries[0]?.id]);
@@ -75,7 +75,27 @@ describe("worker writeBatch", () => {
     const writeBatch = await loadWorker({ sink: { module: "/nonexistent/sink.js" }, policy });
     // (modules were reset to load the worker, so match the error by name rather than class identity)
     const sinkLoadError = { name: SinkLoadError.name, code: "ERR_AUDIT_SINK_LOAD" };
-    await expect(writeBatch(batch(["ok"]))).rejects.toMatchObject(sinkLoadError);
-    await expect(writeBatch(batch(["ok"]))).rejects.toMatchObject(sinkLoadError);
+    await expect(writeBatch({ entries: batch(["ok"]), mayExist: false })).rejects.toMatchObject(sinkLoadError);
+    await expect(writeBatch({ entries: batch(["ok"]), mayExist: false })).rejects.toMatchObject(sinkLoadError);
+  });
+
+  it("links what it writes into its own chain, batch after batch, and reports the head", async () => {
+    const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name }), policy });
+    const first = await writeBatch({ entries: batch(["a", "b"]), mayExist: false });
+    const second = await writeBatch({ entries: batch(["c"]), mayExist: false });
+    expect(first.head?.seq).toBe(2);
+    expect(second.head).toMatchObject({ streamId: first.head?.streamId, seq: 3 });
+    expect(second.head?.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("does not give a second link to entries the sink already stores (replays)", async () => {
+    const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name }), policy });
+    const entries = batch(["a", "b", "c"]);
+    await writeBatch({ entries: entries.slice(0, 2), mayExist: false });
+    const replay = await writeBatch({ entries, mayExist: true });
+    expect(replay).toMatchObject({ written: 3, deadLettered: 0 });
+    expect(replay.head?.seq).toBe(3); // only the new entry was linked
+    const unchecked = await writeBatch({ entries, mayExist: false });
+    expect(unchecked.head?.seq).toBe(6); // without the check every entry takes a place
   });
 });

@@ -1,0 +1,161 @@
+/**
+ * Tamper evidence on a real database: entries written by the pooled writer verify; rows changed,
+ * deleted, reordered or cut off directly in SQL are each named by verifyAuditTrail; PostgreSQL
+ * refuses UPDATE and DELETE on the audit table by trigger; the retention purge is the one way
+ * out, and verification still passes after it.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CHECKPOINT_ACTION, type ChainedEntry, createAuditWriter } from "@auditrail/audit-core";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DatabaseHandle, createDatabase } from "../src/client.ts";
+import { purgeAuditEntries } from "../src/retention.ts";
+import { createSink, prismaSinkSpec } from "../src/sink.ts";
+import { sqlitePath } from "../src/sqlite-sink.ts";
+import { type TestDatabase, createTestDatabase, testProviders } from "../src/testing.ts";
+import { verifyAuditTrail } from "../src/verify.ts";
+
+/** Runs SQL as an attacker with direct database access would (PostgreSQL: past the triggers). */
+async function tamper(db: TestDatabase, sql: string): Promise<void> {
+  if (db.provider === "sqlite") {
+    const raw = new Database(sqlitePath(db.url));
+    raw.exec(sql);
+    raw.close();
+    return;
+  }
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  await client.query("SET session_replication_role = replica"); // superuser: triggers off
+  await client.query(sql);
+  await client.end();
+}
+
+describe.each(testProviders())("tamper evidence on %s", (provider) => {
+  let db: TestDatabase;
+  let handle: DatabaseHandle;
+  let spoolDir: string;
+  let rows: ChainedEntry[];
+  let secondHalf: Date;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(provider);
+    handle = createDatabase(db.url);
+    spoolDir = await mkdtemp(join(tmpdir(), "auditrail-tamper-"));
+    const writer = await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), spoolDir, maxWorkers: 2, maxBatchSize: 25, checkpointEvery: 100 });
+    // Two halves, 20 ms apart, so the purge below has a cut-off with entries on both sides.
+    for (let i = 0; i < 400; i++) {
+      if (i === 200) {
+        await writer.flush();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        secondHalf = new Date();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await writer.record({ action: "patient.read", entity: "Patient", entityId: `p-${i}`, after: { i } });
+    }
+    await writer.flush();
+    await writer.close();
+    rows = (await handle.prisma.auditEntry.findMany({ where: { streamId: { not: null } }, orderBy: [{ streamId: "asc" }, { seq: "asc" }] })).map(
+      (r) => ({ ...r, occurredAt: r.occurredAt.toISOString() }) as unknown as ChainedEntry,
+    );
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await db?.drop();
+    await rm(spoolDir, { recursive: true, force: true });
+  });
+
+  /** A row of the longest stream at position `index`. */
+  function rowAt(index: number): ChainedEntry {
+    const counts = new Map<string, number>();
+    for (const r of rows) counts.set(r.streamId, (counts.get(r.streamId) ?? 0) + 1);
+    const longest = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+    const row = rows.filter((r) => r.streamId === longest)[index];
+    if (!row) throw new Error("no such row");
+    return row;
+  }
+
+  async function restore(...ids: string[]): Promise<void> {
+    await tamper(db, `DELETE FROM "AuditEntry" WHERE "id" IN (${ids.map((id) => `'${id}'`).join(", ")})`);
+    const sink = createSink({ url: db.url });
+    await sink.write(rows.filter((r) => ids.includes(r.id)));
+    await sink.close();
+    expect((await verifyAuditTrail(handle)).ok).toBe(true);
+  }
+
+  it("verifies what the writer wrote: every worker's chain, with checkpoints", async () => {
+    const report = await verifyAuditTrail(handle);
+    expect(report).toMatchObject({ ok: true, problems: [] });
+    expect(report.entries).toBe(rows.length);
+    expect(report.entries).toBeGreaterThanOrEqual(400);
+    expect(rows.some((r) => r.action === CHECKPOINT_ACTION)).toBe(true);
+  });
+
+  it("names a modified row", async () => {
+    const victim = rowAt(10);
+    await tamper(db, `UPDATE "AuditEntry" SET "outcome" = 'FORBIDDEN' WHERE "id" = '${victim.id}'`);
+    const report = await verifyAuditTrail(handle);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "modified", id: victim.id, seq: victim.seq })]);
+    await restore(victim.id);
+  });
+
+  it("names a deleted row by its missing seq", async () => {
+    const victim = rowAt(20);
+    await tamper(db, `DELETE FROM "AuditEntry" WHERE "id" = '${victim.id}'`);
+    const report = await verifyAuditTrail(handle);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "deleted", streamId: victim.streamId, seq: victim.seq })]);
+    await restore(victim.id);
+  });
+
+  it("names reordered rows", async () => {
+    const [a, b] = [rowAt(30), rowAt(31)];
+    await tamper(db, `UPDATE "AuditEntry" SET "seq" = -1 WHERE "id" = '${a.id}';
+      UPDATE "AuditEntry" SET "seq" = ${a.seq} WHERE "id" = '${b.id}';
+      UPDATE "AuditEntry" SET "seq" = ${b.seq} WHERE "id" = '${a.id}';`);
+    const report = await verifyAuditTrail(handle);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "reordered", streamId: a.streamId, seq: a.seq })]);
+    await restore(a.id, b.id);
+  });
+
+  it("names a truncated tail, checked against a checkpoint", async () => {
+    // A checkpoint about a stream, stored elsewhere than that stream's tail.
+    const claims = rows
+      .filter((r) => r.action === CHECKPOINT_ACTION)
+      .map((r) => ({ row: r, claim: r.metadata as { streamId: string; seq: number } }))
+      .filter(({ row, claim }) => row.streamId !== claim.streamId || row.seq < claim.seq - 1);
+    const { claim } = claims[0] ?? {};
+    if (!claim) throw new Error("no usable checkpoint");
+    const cut = rows.filter((r) => r.streamId === claim.streamId && r.seq >= claim.seq - 1);
+    await tamper(db, `DELETE FROM "AuditEntry" WHERE "streamId" = '${claim.streamId}' AND "seq" >= ${claim.seq - 1}`);
+    const report = await verifyAuditTrail(handle);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "truncated", streamId: claim.streamId, seq: claim.seq - 1 })]);
+    await restore(...cut.map((r) => r.id));
+  });
+
+  it.runIf(provider === "postgresql")("refuses UPDATE and DELETE on the audit table with the trigger's message", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await expect(client.query(`UPDATE "AuditEntry" SET "outcome" = 'x'`)).rejects.toThrow(/AuditEntry is append-only: UPDATE is not allowed/);
+      await expect(client.query(`DELETE FROM "AuditEntry"`)).rejects.toThrow(/AuditEntry is append-only: DELETE is not allowed/);
+      await expect(client.query(`TRUNCATE "AuditEntry"`)).rejects.toThrow(/append-only: TRUNCATE/);
+    } finally {
+      await client.end();
+    }
+    expect(await handle.prisma.auditEntry.count({ where: { streamId: { not: null } } })).toBe(rows.length);
+  });
+
+  it("purges entries older than the cut-off through the controlled path, records it, and still verifies", async () => {
+    const cutoff = secondHalf;
+    const report = await purgeAuditEntries(handle, { olderThan: cutoff, actor: { id: "admin-1", role: "admin" }, reason: "test policy" });
+    expect(report.deleted).toBeGreaterThanOrEqual(200);
+    expect(await handle.prisma.auditEntry.count({ where: { action: "patient.read" } })).toBe(200);
+    expect(await handle.prisma.auditEntry.count({ where: { occurredAt: { lt: cutoff }, streamId: { not: null } } })).toBe(0);
+    const entry = await handle.prisma.auditEntry.findUniqueOrThrow({ where: { id: report.entryId } });
+    expect(entry).toMatchObject({ action: "audit.purge", actorId: "admin-1" });
+    expect(entry.metadata).toMatchObject({ deleted: report.deleted, reason: "test policy" });
+    expect(await verifyAuditTrail(handle)).toMatchObject({ ok: true, problems: [] });
+  });
+});
