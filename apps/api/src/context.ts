@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { AuditPluginMode, AuditWriters } from "@auditrail/audit-core/trpc";
-import type { Database } from "@auditrail/db";
+import type { Database, Provider } from "@auditrail/db";
 import type { Logger } from "pino";
 import type { HttpMetrics } from "./http-metrics.ts";
 
@@ -55,10 +55,12 @@ export function requestInfoOf(req: IncomingMessage, requestId: string): RequestI
   };
 }
 
-export async function createContext(services: Services, metrics: HttpMetrics, req: IncomingMessage, requestId: string) {
+export async function createContext(services: Services, provider: Provider, metrics: HttpMetrics, req: IncomingMessage, requestId: string) {
   const user = await userOf(services.prisma, req.headers.authorization);
   return {
     ...services,
+    /** The database behind `prisma` (the retention purge's controlled path differs per provider). */
+    provider,
     metrics,
     log: services.logger.child({ reqId: requestId }),
     user,

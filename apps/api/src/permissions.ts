@@ -10,6 +10,8 @@ const TABLE = {
   "read appointments": ["admin", "dentist", "hygienist", "receptionist"],
   "write appointments": ["admin", "dentist", "receptionist"],
   "read audit": ["admin", "auditor"],
+  "verify audit": ["auditor"],
+  "purge audit": ["admin"],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof TABLE;

@@ -40,7 +40,7 @@ export function createApp(services: Services, db: DatabaseHandle): App {
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    createContext: ({ req }) => createContext(services, metrics, req, requestIds.get(req) ?? requestIdOf(req)),
+    createContext: ({ req }) => createContext(services, db.provider, metrics, req, requestIds.get(req) ?? requestIdOf(req)),
     onError: ({ error, path }) => {
       if (error.code === "INTERNAL_SERVER_ERROR") services.logger.error({ err: error, path }, "procedure failed");
     },

@@ -18,6 +18,9 @@ export type {
 } from "./generated/sqlite/client.ts";
 export { checkedInMigrations, pendingMigrations } from "./migrations.ts";
 export { hashPassword, verifyPassword } from "./password.ts";
+export { purgeAuditEntries } from "./retention.ts";
+export type { PurgeOptions, PurgeReport } from "./retention.ts";
+export { verifyAuditTrail } from "./verify.ts";
 export { DEMO_STAFF, patientSearchKey, seedDemoData } from "./seed.ts";
 export type { SeedReport } from "./seed.ts";
 export {

@@ -28,7 +28,7 @@ export interface PurgeReport {
   readonly entryId: string;
 }
 
-export async function purgeAuditEntries(handle: DatabaseHandle, options: PurgeOptions): Promise<PurgeReport> {
+export async function purgeAuditEntries(handle: Pick<DatabaseHandle, "prisma" | "provider">, options: PurgeOptions): Promise<PurgeReport> {
   const { olderThan } = options;
   return handle.prisma.$transaction(
     async (tx) => {
@@ -65,6 +65,6 @@ export async function purgeAuditEntries(handle: DatabaseHandle, options: PurgeOp
 }
 
 /** PostgreSQL: lets this transaction (only) delete audit rows past the append-only trigger. */
-async function allowPurge(handle: DatabaseHandle, tx: Transaction): Promise<void> {
+async function allowPurge(handle: Pick<DatabaseHandle, "provider">, tx: Transaction): Promise<void> {
   if (handle.provider === "postgresql") await tx.$queryRawUnsafe(`SELECT set_config('auditrail.purge', 'on', true)`);
 }

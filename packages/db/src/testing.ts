@@ -10,9 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import pg from "pg";
 import type { DatabaseHandle } from "./client.ts";
-import { type Provider, redactUrl } from "./url.ts";
+import { sqlitePath } from "./sqlite-sink.ts";
+import { type Provider, providerOf, redactUrl } from "./url.ts";
 
 const run = promisify(execFile);
 const packageRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -97,4 +99,28 @@ export async function clearAuditTrail(handle: DatabaseHandle): Promise<void> {
     await tx.auditEntry.deleteMany();
     await tx.deadLetter.deleteMany();
   });
+}
+
+/**
+ * Runs SQL as someone with direct database access would — the tamper tests' attacker. On
+ * PostgreSQL it runs as a superuser session with triggers off (the append-only guard included).
+ */
+export async function runRawSql(url: string, sql: string): Promise<void> {
+  if (providerOf(url) === "sqlite") {
+    const raw = new Database(sqlitePath(url));
+    try {
+      raw.exec(sql);
+    } finally {
+      raw.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query("SET session_replication_role = replica");
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }

@@ -13,7 +13,7 @@ import type { DatabaseHandle } from "./client.ts";
 
 type Json = ChainedEntry["before"];
 
-export async function verifyAuditTrail(handle: DatabaseHandle): Promise<VerifyReport> {
+export async function verifyAuditTrail(handle: Pick<DatabaseHandle, "prisma">): Promise<VerifyReport> {
   const { prisma } = handle;
   const [stored, letters, purges] = await Promise.all([
     prisma.auditEntry.findMany({ where: { streamId: { not: null } } }),

@@ -8,30 +8,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHECKPOINT_ACTION, type ChainedEntry, createAuditWriter } from "@auditrail/audit-core";
-import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
 import { purgeAuditEntries } from "../src/retention.ts";
 import { createSink, prismaSinkSpec } from "../src/sink.ts";
-import { sqlitePath } from "../src/sqlite-sink.ts";
-import { type TestDatabase, createTestDatabase, testProviders } from "../src/testing.ts";
+import { type TestDatabase, createTestDatabase, runRawSql, testProviders } from "../src/testing.ts";
 import { verifyAuditTrail } from "../src/verify.ts";
 
-/** Runs SQL as an attacker with direct database access would (PostgreSQL: past the triggers). */
-async function tamper(db: TestDatabase, sql: string): Promise<void> {
-  if (db.provider === "sqlite") {
-    const raw = new Database(sqlitePath(db.url));
-    raw.exec(sql);
-    raw.close();
-    return;
-  }
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  await client.query("SET session_replication_role = replica"); // superuser: triggers off
-  await client.query(sql);
-  await client.end();
-}
+const tamper = (db: TestDatabase, sql: string) => runRawSql(db.url, sql);
 
 describe.each(testProviders())("tamper evidence on %s", (provider) => {
   let db: TestDatabase;

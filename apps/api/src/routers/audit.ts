@@ -3,12 +3,16 @@
  * Reading the trail is audited too. The streamed export (NDJSON / CSV) is a plain HTTP route next
  * to tRPC: see ../export.ts for why.
  */
-import type { TRPCRouterRecord } from "@trpc/server";
+import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
 import { AUDIT_ORDER, AuditFilter, AuditKey, auditWhere, entryOut, keyOf } from "../audit-query.ts";
 import { Cursor, Limit, decodeCursor, pageOf } from "../pagination.ts";
 import { Id, Instant, toDate } from "../schemas.ts";
+import { purgeAuditEntries, verifyAuditTrail } from "@auditrail/db";
 import { allowed, notFound } from "../trpc.ts";
+
+/** The shortest retention the purge accepts: nothing younger than this can be purged. */
+export const MINIMUM_RETENTION_DAYS = 30;
 
 export const AuditList = AuditFilter.extend({ limit: Limit(200, 50), cursor: Cursor.optional() });
 
@@ -32,6 +36,43 @@ export const auditRouter = {
       const row = await ctx.prisma.auditEntry.findUnique({ where: { id: input.id } });
       if (!row) throw notFound("audit entry", input.id);
       return entryOut(row);
+    }),
+
+  /**
+   * Checks every hash chain in the trail: OK, or per chain the first broken link and what it
+   * shows (modified, deleted, reordered, truncated). Writers are flushed first, so what was
+   * recorded before the call is checked too.
+   */
+  verify: allowed("verify audit")
+    .meta({ audit: { action: "audit.verify", entity: "AuditEntry", kind: "access" } })
+    .query(async ({ ctx }) => {
+      await Promise.all([ctx.writers.async.flush(), ctx.writers.sync?.flush(), ctx.writers.durable?.flush()]);
+      const report = await verifyAuditTrail(ctx);
+      ctx.audit.annotate({ ok: report.ok, streams: report.streams, entries: report.entries, problems: report.problems.length });
+      return report;
+    }),
+
+  /**
+   * Retention: deletes entries older than `olderThan` through the one controlled path (whole chain
+   * prefixes, one transaction, recorded as an `audit.purge` entry, verification still passing).
+   * Refuses a cut-off less than `minimumRetentionDays` ago.
+   */
+  purge: allowed("purge audit")
+    .meta({ audit: { action: "audit.purge.request", entity: "AuditEntry", kind: "change", after: false } })
+    .input(z.strictObject({ olderThan: Instant, reason: z.string().trim().min(1).max(500) }))
+    .mutation(async ({ ctx, input }) => {
+      const olderThan = toDate(input.olderThan);
+      const earliest = Date.now() - MINIMUM_RETENTION_DAYS * 86_400_000;
+      if (olderThan.getTime() > earliest) {
+        throw new TRPCError({
+          code: "BAD_REQUEST",
+          message: `olderThan must be at least ${MINIMUM_RETENTION_DAYS} days ago: the trail keeps everything younger.`,
+        });
+      }
+      await ctx.writers.async.flush();
+      const report = await purgeAuditEntries(ctx, { olderThan, actor: { id: ctx.user.id, role: ctx.user.role }, reason: input.reason });
+      ctx.audit.annotate({ deleted: report.deleted, purgeEntryId: report.entryId });
+      return report;
     }),
 
   /** Counts by outcome and by action over a time range, and the writers' live statistics. */
