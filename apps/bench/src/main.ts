@@ -7,14 +7,16 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
-import { parseArgs } from "node:util";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
 import type { Provider } from "@auditrail/db";
 import { testProviders } from "@auditrail/db/testing";
 import { api } from "./cases/api.ts";
 import { batchInsert } from "./cases/batch-insert.ts";
 import { bulk } from "./cases/bulk.ts";
 import { enqueue } from "./cases/enqueue.ts";
-import { memory } from "./cases/memory.ts";
+import type { MemoryResult } from "./cases/memory.ts";
 import { nplus1 } from "./cases/nplus1.ts";
 import { syncVsAsync } from "./cases/seed.ts";
 import { throughput } from "./cases/throughput.ts";
@@ -32,6 +34,7 @@ if (profileName !== "quick" && profileName !== "full") {
 }
 const profile = PROFILES[profileName];
 const resultsDir = new URL("../results/", import.meta.url);
+const run = promisify(execFile);
 
 const report: RunReport = {
   profile: profile.name,
@@ -67,6 +70,13 @@ if (failed.length > 0 && profile.name === "quick") {
 }
 process.exit(0);
 
+/** The memory case runs in a fresh process: earlier cases' heaps would blur what it measures. */
+async function memoryInChild(provider: Provider, entries: number): Promise<MemoryResult> {
+  const script = fileURLToPath(new URL("./memory-run.js", import.meta.url));
+  const { stdout } = await run(process.execPath, ["--expose-gc", script, provider, String(entries)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as MemoryResult;
+}
+
 async function runProvider(provider: Provider): Promise<Record<string, unknown>> {
   const target = await openTarget(provider);
   const results: Record<string, unknown> = {};
@@ -91,7 +101,7 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
     results.batchInsert = bi;
     console.log(line(provider, "batchInsert", { batch: bi.batch, createManyMs: bi.createManyMs, sinkMs: bi.sinkMs, sinkSpeedup: bi.sinkSpeedup }));
 
-    const mem = await memory(target, profile.memory);
+    const mem = await memoryInChild(provider, profile.memory);
     results.memory = mem;
     console.log(line(provider, "memory", { entries: mem.entries, rssGrowthMb: mem.rssGrowthMb, maxQueued: mem.maxQueuedSeen, bound: mem.maxQueueSize, rssAfterFlushMb: mem.rssAfterFlushMb, persisted: mem.persisted }));
 

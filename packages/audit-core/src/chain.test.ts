@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CHECKPOINT_ACTION, type ChainedEntry, ChainStream, canonicalJson, chainHash, verifyChain } from "./chain.ts";
 import { stampEvent } from "./event.ts";
@@ -32,6 +33,13 @@ describe("ChainStream", () => {
     expect(third?.seq).toBe(3);
     expect(third?.prevHash).toBe(first[1]?.hash);
     expect(stream.head).toEqual({ seq: 3, hash: third?.hash });
+  });
+
+  it("hashes exactly the canonical JSON of the entry's fields, the stream and the link", () => {
+    const [a] = chainOf(1);
+    if (!a) throw new Error("no entry");
+    const { seq: _seq, hash: _hash, ...fields } = a;
+    expect(a.hash).toBe(createHash("sha256").update(canonicalJson(fields)).digest("hex"));
   });
 
   it("hashes content, stream and link, not the seq", () => {

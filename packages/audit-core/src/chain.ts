@@ -28,12 +28,22 @@ export type ChainedEntry = AuditEntry & ChainLink;
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? "" : ",") + canonicalJson(value[i]);
+    return `${out}]`;
+  }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record)
-    .filter((k) => record[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(",")}}`;
+  const keys = Object.keys(record).sort();
+  let out = "{";
+  let first = true;
+  for (const key of keys) {
+    const v = record[key];
+    if (v === undefined) continue;
+    out += `${first ? "" : ","}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 const ENTRY_FIELDS = [
@@ -41,11 +51,23 @@ const ENTRY_FIELDS = [
   "durationMs", "before", "after", "diff", "metadata", "requestId", "ip", "userAgent",
 ] as const satisfies readonly (keyof AuditEntry)[];
 
-/** The hash of `entry` as a link of `streamId` after `prevHash`. Reads only the entry's own fields. */
+/** The hashed fields in canonical (sorted) order, with their JSON-quoted names, computed once. */
+const HASHED = [...ENTRY_FIELDS, "streamId", "prevHash"].sort().map((name) => ({ name, quoted: JSON.stringify(name) }));
+
+/**
+ * The hash of `entry` as a link of `streamId` after `prevHash`: SHA-256 of the canonical JSON of
+ * the entry's own fields plus those two (the same text canonicalJson gives; built field by field
+ * because workers hash every entry they write).
+ */
 export function chainHash(entry: AuditEntry, streamId: string, prevHash: string | null): string {
-  const fields: Record<string, unknown> = { streamId, prevHash };
-  for (const f of ENTRY_FIELDS) fields[f] = entry[f];
-  return createHash("sha256").update(canonicalJson(fields)).digest("hex");
+  const source = entry as unknown as Record<string, unknown>;
+  let text = "{";
+  for (let i = 0; i < HASHED.length; i++) {
+    const { name, quoted } = HASHED[i] as (typeof HASHED)[number];
+    const value = name === "streamId" ? streamId : name === "prevHash" ? prevHash : source[name];
+    text += `${i === 0 ? "" : ","}${quoted}:${canonicalJson(value === undefined ? null : value)}`;
+  }
+  return createHash("sha256").update(`${text}}`).digest("hex");
 }
 
 /** One stream: hands out seq numbers and links, in order. */

@@ -29,6 +29,10 @@ export class WorkerPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.POSITIVE_INFINITY,
+      // A worker holds one batch at a time: a small heap makes V8 collect early instead of
+      // growing each thread's heap under a flood (halves the process RSS growth measured by the
+      // bench's memory case). A worker that ran out would be replaced and its batch retried.
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 96 },
       workerData,
     });
   }
