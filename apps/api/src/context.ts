@@ -22,6 +22,8 @@ export interface Services {
    * Unset in production; the benchmarks use it to run the same procedure in each mode.
    */
   readonly auditModeOverride?: AuditPluginMode | "off" | undefined;
+  /** Believe X-Forwarded-For for the client IP (only behind a proxy that sets it). Default false. */
+  readonly trustProxy?: boolean | undefined;
 }
 
 export interface SessionUser {
@@ -46,8 +48,12 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === "string" && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
-export function requestInfoOf(req: IncomingMessage, requestId: string): RequestInfo {
-  const forwarded = req.headers["x-forwarded-for"];
+/**
+ * Where a request comes from. X-Forwarded-For is believed only behind a proxy that sets it
+ * (`trustProxy`): otherwise any client could write the IP its audit entries record.
+ */
+export function requestInfoOf(req: IncomingMessage, requestId: string, trustProxy = false): RequestInfo {
+  const forwarded = trustProxy ? req.headers["x-forwarded-for"] : undefined;
   return {
     requestId,
     ip: (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) || req.socket.remoteAddress,
@@ -64,7 +70,7 @@ export async function createContext(services: Services, provider: Provider, metr
     metrics,
     log: services.logger.child({ reqId: requestId }),
     user,
-    ...requestInfoOf(req, requestId),
+    ...requestInfoOf(req, requestId, services.trustProxy),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Starts the clinic API: DATABASE_URL (default: the embedded SQLite file), PORT (3000), HOST
- * (127.0.0.1), LOG_LEVEL (info), AUDIT_SPOOL_DIR (.auditrail/spool; the durable writer uses its
+ * (127.0.0.1), LOG_LEVEL (info), TRUST_PROXY (1: take the client IP from X-Forwarded-For), AUDIT_SPOOL_DIR (.auditrail/spool; the durable writer uses its
  * `durable` subfolder). Refuses to start on a database with pending migrations, or with a
  * procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
@@ -34,7 +34,8 @@ const writers = {
 };
 audit.verify(appRouter, writers);
 
-const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: 8 * 60 * 60 * 1000 }, db);
+const trustProxy = process.env.TRUST_PROXY === "1";
+const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: 8 * 60 * 60 * 1000, trustProxy }, db);
 const base = await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1");
 
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });

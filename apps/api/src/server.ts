@@ -80,7 +80,7 @@ export function createApp(services: Services, db: DatabaseHandle): App {
     });
     const route = req.method === "GET" ? routes[path] : undefined;
     if (route) {
-      route(req, res, requestInfoOf(req, requestId)).catch((err: unknown) => {
+      route(req, res, requestInfoOf(req, requestId, services.trustProxy)).catch((err: unknown) => {
         services.logger.error({ err, reqId: requestId }, "route failed");
         if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: { code: "INTERNAL_SERVER_ERROR", message: "internal error" } }));
         else res.destroy();

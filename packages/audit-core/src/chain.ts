@@ -169,6 +169,7 @@ function walk(
   let prevHash: string | null = start?.prevHash ?? null;
   let prevWasGap = false;
   for (const row of list) {
+    if (start && row.seq < start.firstSeq) continue; // purged meanwhile (read before the purge was)
     if (row.seq < expectedSeq) {
       return { kind: "reordered", streamId, seq: row.seq, id: row.id, detail: `seq ${row.seq} appears after seq ${expectedSeq - 1}` };
     }

@@ -17,7 +17,7 @@ export {
   WorkerEntryMissingError,
   WriterClosedError,
 } from "./errors.ts";
-export { CHECKPOINT_ACTION, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
+export { CHECKPOINT_ACTION, ChainStream, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
 export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";
 export { AuditEntrySchema, AuditEventSchema, stampEvent } from "./event.ts";
 export type { AuditEntry, AuditEvent } from "./event.ts";

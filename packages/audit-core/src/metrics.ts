@@ -38,7 +38,7 @@ export interface LatencySummary {
 }
 
 export interface WriterStats {
-  /** Entries accepted by record() (and entries found in the spool at start, as `replayed`). */
+  /** Entries accepted by record(). Entries found in the spool at start are counted in `replayed`. */
   readonly recorded: number;
   /** Waiting in memory for a batch (including callers blocked by the `block` policy). */
   readonly queued: number;
@@ -56,9 +56,9 @@ export interface WriterStats {
   readonly replayed: number;
   /** Refused by the `drop` overflow policy. */
   readonly dropped: number;
-  /** Checkpoint entries the writer recorded itself (not counted in recorded or written). */
+  /** Checkpoint entries the writer wrote itself (not in recorded or written; like any entry they may be spilled and replayed). */
   readonly checkpoints: number;
-  /** Entries in spool segments still to be replayed. */
+  /** Entries in spool segments not yet written (including those read back and now queued or in flight). */
   readonly spoolBacklog: number;
   /** Time spent inside record() per entry, in microseconds. */
   readonly enqueueUs: LatencySummary;

@@ -56,7 +56,11 @@ export const AuditWriterOptionsSchema = z.strictObject({
   checkpointEvery: int(0, 10_000_000).default(10_000),
   /** close() default deadline: drain until then, spill what is left. */
   closeDeadlineMs: int(0, 600_000).default(10_000),
-  /** Called with errors the writer handled (dropped entries, worker failures); never throws into record(). */
+  /**
+   * Called with errors the writer handled (dropped entries, worker failures, unreadable spool
+   * lines). In async mode record() rejects only for an invalid event, after close(), or when the
+   * queue is full and the spill to disk fails.
+   */
   onError: z.custom<(error: Error) => void>((v) => typeof v === "function").optional(),
 });
 

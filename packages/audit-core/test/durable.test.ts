@@ -120,7 +120,7 @@ describe("durable writer", () => {
     expect(await segmentFiles(spoolDir)).toEqual([]);
   });
 
-  it("reports SpoolCorruptError for a corrupt middle line and keeps the segment for inspection", async () => {
+  it("reports a corrupt middle line (SpoolCorruptError), sets it aside, and replays every valid entry", async () => {
     const spoolDir = await cleanup.tempDir();
     const [a, b] = stamped(2);
     await writeFile(join(spoolDir, segmentName(1)), `${JSON.stringify(a)}\nnot json\n${JSON.stringify(b)}\n`);
@@ -128,8 +128,10 @@ describe("durable writer", () => {
     const writer = await createAuditWriter({ sink: memorySinkSpec(), spoolDir, onError: (e) => errors.push(e) });
     await vi.waitFor(() => expect(errors[0]).toBeInstanceOf(SpoolCorruptError));
     expect(errors[0]?.message).toMatch(/segment-0000000000000001\.ndjson line 2 is not a valid entry/);
-    const report = await writer.close({ deadlineMs: 50 });
-    expect(report).toMatchObject({ drained: false, replayed: 0 });
-    expect(await segmentFiles(spoolDir)).toEqual([segmentName(1)]);
+    await writer.flush();
+    const report = await writer.close({ deadlineMs: 1_000 });
+    expect(report).toMatchObject({ drained: true, replayed: 2, written: 2 });
+    expect(await segmentFiles(spoolDir)).toEqual([]);
+    expect(await readFile(join(spoolDir, "corrupt.ndjson"), "utf8")).toContain('"text":"not json"');
   });
 });

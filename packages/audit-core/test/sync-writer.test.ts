@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createAuditWriter } from "../src/audit-writer.ts";
+import { type ChainedEntry, verifyChain } from "../src/chain.ts";
 import { withAuditContext } from "../src/context.ts";
 import { AuditWriteError, InvalidAuditEventError, WriterClosedError } from "../src/errors.ts";
 import { parseOptions } from "../src/options.ts";
@@ -98,6 +99,19 @@ describe("DirectWriter (with a MemorySink in this thread)", () => {
     const writer = await open(sink);
     const { id } = await writer.record(auditEvent(1));
     expect(sink.rows.get(id)).toMatchObject({ id, action: "patient.update", entityId: "p-1" });
+  });
+
+  it("chains its writes in order, and after a write that failed for good starts a new chain, so no gap is left", async () => {
+    const sink = new MemorySink({ failFirst: 3 }); // the first record's three attempts all fail
+    const writer = cleanup.writer(
+      new DirectWriter(parseOptions({ sink: { module: "unused" }, mode: "sync", spoolDir: await cleanup.tempDir(), retry: { initialDelayMs: 1, maxDelayMs: 2 } }), sink),
+    );
+    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => writer.record(auditEvent(i))));
+    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled", "fulfilled"]);
+    const rows = [...sink.rows.values()] as ChainedEntry[];
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(new Set(rows.map((r) => r.streamId)).size).toBe(1);
+    expect(verifyChain({ rows })).toMatchObject({ ok: true });
   });
 
   it("stamps the audit context of the caller; explicit event fields win", async () => {

@@ -63,7 +63,11 @@ export class PostgresAuditSink implements AuditSink {
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
-    const { rows } = await this.pool.query<{ id: string }>(`SELECT "id" FROM "AuditEntry" WHERE "id" = ANY($1::text[])`, [ids]);
+    // Dead letters count too: a rejected entry replayed again must not take a new place in a chain.
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT "id" FROM "AuditEntry" WHERE "id" = ANY($1::text[]) UNION SELECT "id" FROM "DeadLetter" WHERE "id" = ANY($1::text[])`,
+      [ids],
+    );
     return new Set(rows.map((r) => r.id));
   }
 

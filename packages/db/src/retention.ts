@@ -1,9 +1,11 @@
 /**
- * Retention: the one controlled way audit entries leave the table. Everything older than the
- * cut-off goes, stream by stream as whole prefixes (so no stream is left with a hole), inside one
- * transaction that also records the purge as an audit entry. That entry says where each purged
- * stream now starts (first seq kept, and the hash it links to), so `verifyAuditTrail` still
- * passes afterwards — and a deletion made any other way still fails it.
+ * Retention: the one controlled way audit entries leave the table. Entries older than the cut-off
+ * go, stream by stream as whole prefixes (so no stream is left with a hole: a prefix stops before
+ * the first entry young enough to keep), inside one transaction that also records the purge as an
+ * audit entry. That entry says where each purged stream now starts (first seq kept, and the hash
+ * it links to), so `verifyAuditTrail` still passes afterwards, while a deletion made any other way
+ * fails it. Limitation: purge entries themselves are not chained, so someone who can write SQL
+ * can forge one to hide a deleted prefix.
  *
  * On PostgreSQL the append-only trigger (migration audit_append_only) refuses every UPDATE and
  * DELETE unless `auditrail.purge` is set for the transaction, which only this module does.
@@ -33,21 +35,26 @@ export async function purgeAuditEntries(handle: Pick<DatabaseHandle, "prisma" | 
   return handle.prisma.$transaction(
     async (tx) => {
       await allowPurge(handle, tx);
-      const cuts = await tx.auditEntry.groupBy({
-        by: ["streamId"],
-        where: { occurredAt: { lt: olderThan }, streamId: { not: null } },
-        _max: { seq: true },
-      });
+      const [oldest, youngest] = await Promise.all([
+        tx.auditEntry.groupBy({ by: ["streamId"], where: { occurredAt: { lt: olderThan }, streamId: { not: null } }, _max: { seq: true } }),
+        tx.auditEntry.groupBy({ by: ["streamId"], where: { occurredAt: { gte: olderThan }, streamId: { not: null } }, _min: { seq: true } }),
+      ]);
+      // seq order is not time order (a replayed entry is linked late): a prefix stops before the
+      // first entry young enough to keep, so nothing younger than the cut-off goes.
+      const firstKept = new Map(youngest.map((y) => [y.streamId as string, y._min.seq as number]));
       const streams: PurgeStart[] = [];
       let deleted = 0;
-      for (const cut of cuts) {
+      for (const cut of oldest) {
         const streamId = cut.streamId as string;
-        const lastSeq = cut._max.seq as number;
+        const lastSeq = Math.min(cut._max.seq as number, (firstKept.get(streamId) ?? Number.POSITIVE_INFINITY) - 1);
+        if (lastSeq < 1) continue;
         const last = await tx.auditEntry.findFirst({ where: { streamId, seq: lastSeq }, select: { hash: true } });
         streams.push({ streamId, firstSeq: lastSeq + 1, prevHash: last?.hash ?? null });
         deleted += (await tx.auditEntry.deleteMany({ where: { streamId, seq: { lte: lastSeq } } })).count;
       }
-      deleted += (await tx.auditEntry.deleteMany({ where: { streamId: null, occurredAt: { lt: olderThan } } })).count;
+      // Unchained rows (transactional writes) go by time; earlier purges' own entries stay, since
+      // they say where purged streams start.
+      deleted += (await tx.auditEntry.deleteMany({ where: { streamId: null, occurredAt: { lt: olderThan }, action: { not: PURGE_ACTION } } })).count;
       const entry = stampEvent(
         {
           action: PURGE_ACTION,

@@ -20,7 +20,7 @@ export class SqliteAuditSink implements AuditSink {
   private readonly db: Database.Database;
   private readonly insertBatch: (entries: readonly AuditEntry[]) => void;
   private readonly insertLetters: (letters: readonly DeadLetter[]) => void;
-  private readonly selectExisting: Database.Statement<[string], { id: string }>;
+  private readonly selectExisting: Database.Statement<[{ ids: string }], { id: string }>;
 
   constructor(url: string, busyTimeoutMs: number) {
     this.db = new Database(sqlitePath(url), { timeout: busyTimeoutMs, fileMustExist: true });
@@ -34,7 +34,11 @@ export class SqliteAuditSink implements AuditSink {
       `INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") VALUES (?, ?, ?, ?, ?)
        ON CONFLICT ("id") DO NOTHING`,
     );
-    this.selectExisting = this.db.prepare(`SELECT "id" FROM "AuditEntry" WHERE "id" IN (SELECT value FROM json_each(?))`);
+    // Dead letters count too: a rejected entry replayed again must not take a new place in a chain.
+    this.selectExisting = this.db.prepare(
+      `SELECT "id" FROM "AuditEntry" WHERE "id" IN (SELECT value FROM json_each(@ids))
+       UNION SELECT "id" FROM "DeadLetter" WHERE "id" IN (SELECT value FROM json_each(@ids))`,
+    );
     this.insertBatch = this.db.transaction((entries: readonly AuditEntry[]) => {
       for (const entry of entries) insert.run(auditRow(entry, sqliteTime));
     });
@@ -50,7 +54,7 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
-    return new Set(this.selectExisting.all(JSON.stringify(ids)).map((r) => r.id));
+    return new Set(this.selectExisting.all({ ids: JSON.stringify(ids) }).map((r) => r.id));
   }
 
   async deadLetter(letters: readonly DeadLetter[]): Promise<void> {

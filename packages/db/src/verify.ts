@@ -15,11 +15,11 @@ type Json = ChainedEntry["before"];
 
 export async function verifyAuditTrail(handle: Pick<DatabaseHandle, "prisma">): Promise<VerifyReport> {
   const { prisma } = handle;
-  const [stored, letters, purges] = await Promise.all([
-    prisma.auditEntry.findMany({ where: { streamId: { not: null } } }),
-    prisma.deadLetter.findMany({ select: { entry: true } }),
-    prisma.auditEntry.findMany({ where: { action: PURGE_ACTION }, select: { metadata: true } }),
-  ]);
+  // In this order, one after the other: a batch's dead letters commit after its rows, and a purge
+  // that commits meanwhile only adds starts below which rows are then skipped.
+  const stored = await prisma.auditEntry.findMany({ where: { streamId: { not: null } } });
+  const letters = await prisma.deadLetter.findMany({ select: { entry: true } });
+  const purges = await prisma.auditEntry.findMany({ where: { action: PURGE_ACTION }, select: { metadata: true } });
   const rows: ChainedEntry[] = stored.map((r) => ({
     id: r.id,
     occurredAt: r.occurredAt.toISOString(),

@@ -124,6 +124,15 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     expect(await handle.prisma.auditEntry.count()).toBe(4);
   });
 
+  it("tells which ids are stored already, as rows or as dead letters (so a replay is not linked twice)", async () => {
+    const sink = createSink({ url: db.url });
+    const [stored, rejected, fresh] = [entry(), entry(), entry()];
+    await sink.write([stored]);
+    await sink.deadLetter([{ entry: rejected, error: "rejected", attempts: 1, failedAt: new Date().toISOString() }]);
+    expect(await sink.existing?.([stored.id, rejected.id, fresh.id])).toEqual(new Set([stored.id, rejected.id]));
+    await sink.close();
+  });
+
   it("dead-letters entries the database rejects, with the error, and writes their neighbours once", async () => {
     const w = await newWriter({ maxBatchSize: 100 });
     const recorded = [];

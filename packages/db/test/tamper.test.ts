@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CHECKPOINT_ACTION, type ChainedEntry, createAuditWriter } from "@auditrail/audit-core";
+import { CHECKPOINT_ACTION, ChainStream, type ChainedEntry, createAuditWriter, stampEvent } from "@auditrail/audit-core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
@@ -141,6 +141,25 @@ describe.each(testProviders())("tamper evidence on %s", (provider) => {
     const entry = await handle.prisma.auditEntry.findUniqueOrThrow({ where: { id: report.entryId } });
     expect(entry).toMatchObject({ action: "audit.purge", actorId: "admin-1" });
     expect(entry.metadata).toMatchObject({ deleted: report.deleted, reason: "test policy" });
+    expect(await verifyAuditTrail(handle)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("purges whole chain prefixes only: an old entry linked after a younger one stays, and a second purge keeps the first one's starts", async () => {
+    const stream = new ChainStream();
+    const now = Date.now();
+    const at = (daysAgo: number, i: number) =>
+      stampEvent({ action: "record.read", entity: "DentalRecord", entityId: `r-${i}`, occurredAt: new Date(now - daysAgo * 86_400_000) }, undefined);
+    // Linked in this order: very old, old, young, old again (a late replay, say).
+    const chained = stream.link([at(500, 0), at(400, 1), at(1, 2), at(400, 3)]);
+    const sink = createSink({ url: db.url });
+    await sink.write(chained);
+    await sink.close();
+    await purgeAuditEntries(handle, { olderThan: new Date(now - 450 * 86_400_000), reason: "first" });
+    const second = await purgeAuditEntries(handle, { olderThan: new Date(now - 300 * 86_400_000), reason: "second" });
+    const left = await handle.prisma.auditEntry.findMany({ where: { streamId: stream.streamId }, orderBy: { seq: "asc" } });
+    expect(left.map((r) => r.entityId)).toEqual(["r-2", "r-3"]); // r-3 is old but linked after r-2
+    expect(second.streams).toEqual([expect.objectContaining({ streamId: stream.streamId, firstSeq: 3 })]);
+    expect(await handle.prisma.auditEntry.count({ where: { action: "audit.purge" } })).toBe(3);
     expect(await verifyAuditTrail(handle)).toMatchObject({ ok: true, problems: [] });
   });
 });

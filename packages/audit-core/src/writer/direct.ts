@@ -21,7 +21,9 @@ export class DirectWriter implements AuditWriter {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly policy: RetryPolicy;
   /** This writer's hash chain (see ../chain.ts); hashing here is part of what sync waits for. */
-  private readonly stream = new ChainStream();
+  private stream = new ChainStream();
+  /** The write before this one: sync writes are linked and written in order. */
+  private turn: Promise<void> = Promise.resolve();
   private closing: Promise<CloseReport> | undefined;
 
   constructor(
@@ -42,7 +44,15 @@ export class DirectWriter implements AuditWriter {
     }
     this.counters.recorded++;
     const { id } = entry;
-    const write = writeWithRetry(this.sink, this.stream.link([entry]), this.policy).then(async (outcome) => {
+    // Link and write one at a time: an entry whose write finally fails must not leave a seq that
+    // later entries link past (verification would report a deletion). After such a failure the
+    // stream is abandoned at its last stored link and a new one starts.
+    const write = this.turn.then(() =>
+      writeWithRetry(this.sink, this.stream.link([entry]), this.policy).catch((error: unknown) => {
+        this.stream = new ChainStream();
+        throw error;
+      }),
+    ).then(async (outcome) => {
       this.counters.written += outcome.written;
       this.counters.retried += outcome.retries;
       const letter = outcome.deadLetters[0];
@@ -57,6 +67,10 @@ export class DirectWriter implements AuditWriter {
       this.counters.enqueueUs.add(elapsed * 1000);
       return { id, state: "written" } as const;
     });
+    this.turn = write.then(
+      () => undefined,
+      () => undefined,
+    );
     this.pending.add(write);
     void write.finally(() => this.pending.delete(write)).catch(() => undefined);
     return write;

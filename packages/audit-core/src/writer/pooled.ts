@@ -150,11 +150,20 @@ export class PooledWriter implements AuditWriter {
       case "block":
         return new Promise((resolve) => this.blocked.push({ item, resolve }));
       case "spill": {
+        // The one way record() rejects in async mode: the queue is full and the disk refuses the
+        // entry too. Then it was not accepted, and the caller is told so.
         this.counters.spilled++;
-        return this.spool.append([entry], true).then(() => {
-          this.pumpReplay();
-          return { id: entry.id, state: "spilled" } as const;
-        });
+        return this.spool.append([entry], true).then(
+          () => {
+            this.pumpReplay();
+            return { id: entry.id, state: "spilled" } as const;
+          },
+          (error: unknown) => {
+            this.counters.spilled--;
+            this.counters.recorded--;
+            throw error;
+          },
+        );
       }
     }
   }
@@ -177,6 +186,7 @@ export class PooledWriter implements AuditWriter {
         if (queued) this.queue.fulfil(undefined);
         else this.counters.spilled--;
         this.counters.recorded--;
+        this.checkIdle();
         throw error;
       },
     );
@@ -208,7 +218,7 @@ export class PooledWriter implements AuditWriter {
         const entries = chunk?.entries ?? [];
         for (let i = 0; i < room; i++) {
           const entry = entries[i];
-          this.queue.fulfil(entry && chunk ? { entry, segment: chunk.segment } : undefined);
+          this.queue.fulfil(entry && chunk ? { entry, segment: chunk.segment, replayed: true } : undefined);
         }
         this.counters.replayed += entries.length;
         if (!chunk) return this.checkIdle();
@@ -219,6 +229,8 @@ export class PooledWriter implements AuditWriter {
         this.replaying = false;
         for (let i = 0; i < room; i++) this.queue.fulfil(undefined);
         this.report(error);
+        this.pumpReplay(); // a corrupt line was set aside: go on with the rest
+        this.checkIdle();
       });
   }
 
@@ -230,8 +242,8 @@ export class PooledWriter implements AuditWriter {
     const run = this.pool.run(
       {
         entries: batch.map((item) => item.entry),
-        // From the spool (durable, replay) or retried after a worker failed: may be stored already.
-        mayExist: batch.some((item) => item.segment !== undefined || item.requeued === true),
+        // Replayed from the spool or retried after a worker failed: may be stored already.
+        mayExist: batch.some((item) => item.replayed === true || item.requeued === true),
       },
       this.abort.signal,
     );
@@ -249,11 +261,11 @@ export class PooledWriter implements AuditWriter {
           this.counters.retried += result.retries;
           this.counters.deadLettered += result.deadLettered;
           this.counters.writeMs.add(performance.now() - started);
-          await appendDeadLetterFile(this.options.spoolDir, result.unstored);
           this.inFlight.delete(batch);
           this.queue.settle(batch.length);
-          await this.settleSegments(batch);
           this.checkpoint(result.head, result.written - checkpoints);
+          await appendDeadLetterFile(this.options.spoolDir, result.unstored).catch((error: unknown) => this.report(error));
+          await this.settleSegments(batch);
         },
         (error: unknown) => {
           if (this.stopping) return;
@@ -339,6 +351,9 @@ export class PooledWriter implements AuditWriter {
     if (entries.length > 0) await this.spool.append(entries, true);
     this.counters.spilled += entries.length;
     for (const b of this.blocked.splice(0)) b.resolve({ id: b.item.entry.id, state: "spilled" });
+    // What was in flight is on disk now: it is no longer counted as in flight.
+    this.queue.settle(this.queue.flying);
+    this.inFlight.clear();
     this.pool.stop();
     await settledWithin([...this.running], this.options.retry.writeTimeoutMs);
     this.abort.abort();

@@ -1,7 +1,7 @@
 /**
  * Step 1, enqueue: a bounded FIFO of entries waiting for a batch. Capacity counts entries queued
  * and entries in flight in workers, so memory stays bounded however slow the database is. What
- * happens when it is full is the overflow policy's business (writer.ts); the queue only says so.
+ * happens when it is full is the overflow policy's business (pooled.ts); the queue only says so.
  */
 import type { AuditEntry } from "../event.ts";
 
@@ -11,6 +11,8 @@ export interface QueueItem {
   readonly segment: number | undefined;
   /** Handed to a worker before, which failed without answering: it may be stored already. */
   readonly requeued?: boolean;
+  /** Read back from the spool: written before a crash or a forced close, perhaps. */
+  readonly replayed?: boolean;
 }
 
 export class BoundedQueue {

@@ -4,7 +4,7 @@
  *   deadlocks): wait — exponential backoff with full jitter, capped — and write the same rows again.
  * - poison (constraint or data errors): the batch is split in halves until the offending entries
  *   stand alone; each is dead-lettered with its error, every other entry is written.
- * - unknown errors are retried `unknownErrorAttempts` times, then treated as poison, so a bug can
+ * - unknown errors are retried until the chunk's `unknownErrorAttempts`-th attempt, then treated as poison, so a bug can
  *   neither block the writer forever nor lose an entry (dead letters are kept and replayable).
  */
 import { AuditWriteError, messageOf } from "../errors.ts";

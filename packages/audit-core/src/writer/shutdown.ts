@@ -21,8 +21,11 @@ export async function drainOrSpill(target: DrainTarget, deadlineMs: number): Pro
   });
   const drained = await Promise.race([target.flush().then(() => true as const), deadline]);
   clearTimeout(timer);
-  if (!drained) await target.spillRemaining();
-  await target.release();
+  try {
+    if (!drained) await target.spillRemaining();
+  } finally {
+    await target.release(); // workers and files go even if spilling failed: nothing keeps the process alive
+  }
   return drained;
 }
 
@@ -45,10 +48,16 @@ export function closeOnSignals(writer: AuditWriter, options: SignalOptions = {})
   const handler = (signal: NodeJS.Signals) => {
     remove();
     const closing = options.deadlineMs === undefined ? writer.close() : writer.close({ deadlineMs: options.deadlineMs });
-    void closing.then((report) => {
-      options.onClosed?.(report, signal);
-      if (options.exit ?? true) process.exit(0);
-    });
+    void closing.then(
+      (report) => {
+        options.onClosed?.(report, signal);
+        if (options.exit ?? true) process.exit(0);
+      },
+      (error: unknown) => {
+        console.error("auditrail: closing the audit writer failed", error);
+        if (options.exit ?? true) process.exit(1);
+      },
+    );
   };
   const remove = () => {
     for (const s of signals) process.off(s, handler);

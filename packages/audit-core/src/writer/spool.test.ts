@@ -142,16 +142,25 @@ describe("Spool", () => {
     await spool.close();
   });
 
-  it("raises SpoolCorruptError for a corrupt line that is not the last, naming file and line", async () => {
+  it("sets a corrupt line aside in corrupt.ndjson, raises SpoolCorruptError once naming file and line, and replays the rest", async () => {
     const [a, b] = entries(2);
     await writeFile(join(dir, segmentName(1)), `${JSON.stringify(a)}\n{"not":"an entry"}\n${JSON.stringify(b)}\n`);
     const spool = await Spool.open(dir, 100);
+    expect((await spool.nextReplay(10))?.entries).toEqual([a]);
     const error = await spool.nextReplay(10).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SpoolCorruptError);
     expect((error as SpoolCorruptError).code).toBe("ERR_AUDIT_SPOOL_CORRUPT");
     expect((error as SpoolCorruptError).message).toBe(`Spool segment ${join(dir, segmentName(1))} line 2 is not a valid entry`);
+    expect((await spool.nextReplay(10))?.entries).toEqual([b]);
+    expect(JSON.parse(await readFile(join(dir, "corrupt.ndjson"), "utf8"))).toEqual({
+      file: join(dir, segmentName(1)),
+      line: 2,
+      text: '{"not":"an entry"}',
+    });
+    await spool.settle(1, 2);
+    expect(spool.hasReplay).toBe(false);
     await spool.close();
-    expect(await listSegments()).toEqual([segmentName(1)]);
+    expect(await listSegments()).toEqual([]);
   });
 
   it("treats a segment deleted behind its back as empty", async () => {

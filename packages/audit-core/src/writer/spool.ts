@@ -8,7 +8,7 @@
  * it is written or dead-lettered. Segments left by an earlier process are replayed at start;
  * an entry written twice that way is skipped by the sink (ids are unique), never doubled.
  */
-import { type FileHandle, mkdir, open, readdir, readFile, unlink } from "node:fs/promises";
+import { type FileHandle, appendFile, mkdir, open, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { SpoolCorruptError } from "../errors.ts";
 import { type AuditEntry, AuditEntrySchema } from "../event.ts";
@@ -32,6 +32,8 @@ export interface ReplayChunk {
 }
 
 const SEGMENT = /^segment-(\d{16})\.ndjson$/;
+/** Where unreadable spool lines are set aside. */
+export const CORRUPT_FILE = "corrupt.ndjson";
 
 export class Spool {
   private readonly segments = new Map<number, Segment>();
@@ -110,9 +112,31 @@ export class Spool {
     // Lines are parsed (and validated) a chunk at a time, so one large segment never blocks the
     // event loop for long.
     const reading = this.reading;
-    const end = Math.min(reading.lines.length, reading.index + max);
+    let end = Math.min(reading.lines.length, reading.index + max);
     const entries: AuditEntry[] = [];
-    for (let i = reading.index; i < end; i++) entries.push(parseLine(reading.file, i, reading.lines[i] as string));
+    for (let i = reading.index; i < end; i++) {
+      const line = reading.lines[i] as string;
+      let entry: AuditEntry;
+      try {
+        entry = parseLine(reading.file, i, line);
+      } catch (error) {
+        if (entries.length > 0) {
+          end = i; // hand over what parsed; the bad line comes first next time
+          break;
+        }
+        // Set the line aside (corrupt.ndjson, with where it came from), count it settled and move
+        // past it, so the replay goes on; the caller learns of it from the error.
+        reading.index = i + 1;
+        await appendFile(join(this.dir, CORRUPT_FILE), `${JSON.stringify({ file: reading.file, line: i + 1, text: line })}\n`);
+        if (reading.index >= reading.lines.length) {
+          this.readDone.add(reading.segment);
+          this.reading = undefined;
+        }
+        await this.settle(reading.segment, 1);
+        throw error;
+      }
+      entries.push(entry);
+    }
     reading.index = end;
     if (reading.index >= reading.lines.length) {
       this.readDone.add(reading.segment);
