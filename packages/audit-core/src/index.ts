@@ -16,6 +16,7 @@ export {
   SpoolCorruptError,
   WorkerEntryMissingError,
   WriterClosedError,
+  messageOf,
 } from "./errors.ts";
 export { CHECKPOINT_ACTION, ChainStream, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
 export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";

@@ -69,12 +69,11 @@ export interface WriterStats {
 /** Prometheus text exposition of a writer's stats, metric names prefixed `auditrail_`. */
 export function prometheusText(stats: WriterStats): string {
   const lines: string[] = [];
-  const counter = (name: string, help: string, value: number) => {
-    lines.push(`# HELP auditrail_${name} ${help}`, `# TYPE auditrail_${name} counter`, `auditrail_${name} ${value}`);
+  const metric = (type: "counter" | "gauge") => (name: string, help: string, value: number) => {
+    lines.push(`# HELP auditrail_${name} ${help}`, `# TYPE auditrail_${name} ${type}`, `auditrail_${name} ${value}`);
   };
-  const gauge = (name: string, help: string, value: number) => {
-    lines.push(`# HELP auditrail_${name} ${help}`, `# TYPE auditrail_${name} gauge`, `auditrail_${name} ${value}`);
-  };
+  const counter = metric("counter");
+  const gauge = metric("gauge");
   const summary = (name: string, help: string, s: LatencySummary) => {
     lines.push(`# HELP auditrail_${name} ${help}`, `# TYPE auditrail_${name} summary`);
     for (const [q, v] of [["0.5", s.p50], ["0.95", s.p95], ["0.99", s.p99]] as const) {

@@ -6,7 +6,7 @@
  * a row) and its letter is marked `replayedAt`. Letters still rejected stay pending, with the new
  * error and one more attempt counted.
  */
-import { type AuditEntry, AuditEntrySchema, classifyError } from "@auditrail/audit-core";
+import { type AuditEntry, AuditEntrySchema, classifyError, messageOf } from "@auditrail/audit-core";
 import { type DatabaseHandle, createDatabase } from "./client.ts";
 import { createSink } from "./sink.ts";
 
@@ -111,7 +111,6 @@ export async function replayDeadLetters(
   return { replayed, failed };
 }
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 async function withHandle<T>(db: DatabaseHandle | string, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
   if (typeof db !== "string") return fn(db);

@@ -72,6 +72,6 @@ export async function purgeAuditEntries(handle: Pick<DatabaseHandle, "prisma" | 
 }
 
 /** PostgreSQL: lets this transaction (only) delete audit rows past the append-only trigger. */
-async function allowPurge(handle: Pick<DatabaseHandle, "provider">, tx: Transaction): Promise<void> {
+export async function allowPurge(handle: Pick<DatabaseHandle, "provider">, tx: Transaction): Promise<void> {
   if (handle.provider === "postgresql") await tx.$queryRawUnsafe(`SELECT set_config('auditrail.purge', 'on', true)`);
 }

@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import pg from "pg";
 import type { DatabaseHandle } from "./client.ts";
+import { allowPurge } from "./retention.ts";
 import { sqlitePath } from "./sqlite-sink.ts";
 import { type Provider, providerOf, redactUrl } from "./url.ts";
 
@@ -95,7 +96,7 @@ async function freshPostgres(): Promise<TestDatabase> {
  */
 export async function clearAuditTrail(handle: DatabaseHandle): Promise<void> {
   await handle.prisma.$transaction(async (tx) => {
-    if (handle.provider === "postgresql") await tx.$queryRawUnsafe(`SELECT set_config('auditrail.purge', 'on', true)`);
+    await allowPurge(handle, tx);
     await tx.auditEntry.deleteMany();
     await tx.deadLetter.deleteMany();
   });

@@ -3,8 +3,8 @@
  * `prisma.auditEntry.createMany` and through the sink's own path (SQLite: one transaction of
  * prepared statements; PostgreSQL: one `unnest` statement), best of `rounds`, in one run.
  */
-import { type AuditEntry, uuidv7 } from "@auditrail/audit-core";
-import { createSink } from "@auditrail/db/sink";
+import { type AuditEntry, stampEvent } from "@auditrail/audit-core";
+import { createSink, writeInTransaction } from "@auditrail/db/sink";
 import { type Target, patientUpdate, tagFor } from "../target.ts";
 
 export interface BatchInsertResult {
@@ -16,15 +16,7 @@ export interface BatchInsertResult {
 }
 
 function entries(n: number, action: string): AuditEntry[] {
-  return Array.from({ length: n }, () => {
-    const e = patientUpdate(action);
-    return {
-      id: uuidv7(), occurredAt: new Date().toISOString(), action, entity: e.entity, entityId: e.entityId ?? null,
-      outcome: "ok", actorId: e.actor?.id ?? null, actorRole: e.actor?.role ?? null, path: e.path ?? null,
-      durationMs: e.durationMs ?? null, before: e.before ?? null, after: e.after ?? null, diff: e.diff ?? null,
-      metadata: null, requestId: e.requestId ?? null, ip: e.ip ?? null, userAgent: e.userAgent ?? null,
-    };
-  });
+  return Array.from({ length: n }, () => stampEvent(patientUpdate(action), undefined));
 }
 
 export async function batchInsert(target: Target, batch: number, rounds: number): Promise<BatchInsertResult> {
@@ -34,9 +26,7 @@ export async function batchInsert(target: Target, batch: number, rounds: number)
   for (let round = 0; round < rounds + 1; round++) {
     const a = entries(batch, tagFor("createMany"));
     let t0 = performance.now();
-    await target.db.prisma.auditEntry.createMany({
-      data: a.map((e) => ({ ...e, occurredAt: new Date(e.occurredAt), before: e.before ?? undefined, after: e.after ?? undefined, diff: e.diff ?? undefined, metadata: undefined })),
-    });
+    await writeInTransaction(target.db.prisma, a); // Prisma's createMany, as transactional mode uses it
     const cm = performance.now() - t0;
     const b = entries(batch, tagFor("sinkWrite"));
     t0 = performance.now();

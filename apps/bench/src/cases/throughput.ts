@@ -8,6 +8,7 @@
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { type AuditReceipt, uuidv7 } from "@auditrail/audit-core";
+import { sqlitePath } from "@auditrail/db";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
@@ -68,7 +69,6 @@ async function writerThroughput(target: Target, n: number): Promise<{ rate: numb
   return { rate: n / seconds, persisted: rows / n };
 }
 
-const sqlitePath = (url: string) => url.slice("file:".length);
 const placeholders = COLUMNS.map(() => "?").join(", ");
 const quotedColumns = COLUMNS.map((c) => `"${c}"`).join(", ");
 

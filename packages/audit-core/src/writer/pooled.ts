@@ -46,7 +46,6 @@ export class PooledWriter implements AuditWriter {
   private stopping = false;
   /** Worker runs not settled yet. */
   private readonly running = new Set<Promise<unknown>>();
-  private readonly policy: RetryPolicy;
   private replaying = false;
   /** Chain heads reported since the last checkpoint, by stream. */
   private readonly heads = new Map<string, NonNullable<BatchResult["head"]>>();
@@ -56,10 +55,11 @@ export class PooledWriter implements AuditWriter {
 
   private constructor(
     private readonly options: ResolvedOptions,
+    /** Retryable errors are retried until written (workers and this thread share the policy). */
+    private readonly policy: RetryPolicy,
     private readonly spool: Spool,
     private readonly pool: WorkerPool,
   ) {
-    this.policy = { ...options.retry, maxAttempts: Number.POSITIVE_INFINITY };
     this.queue = new BoundedQueue(options.maxQueueSize);
     this.batcher = new Batcher(
       this.queue,
@@ -75,8 +75,8 @@ export class PooledWriter implements AuditWriter {
   /** Opens the spool (replaying what an earlier process left there) and starts the workers. */
   static async start(options: ResolvedOptions): Promise<PooledWriter> {
     const spool = await Spool.open(options.spoolDir, options.segmentMaxEntries);
-    const pool = new WorkerPool(options.sink, { ...options.retry, maxAttempts: Number.POSITIVE_INFINITY }, options.maxWorkers);
-    const writer = new PooledWriter(options, spool, pool);
+    const policy: RetryPolicy = { ...options.retry, maxAttempts: Number.POSITIVE_INFINITY };
+    const writer = new PooledWriter(options, policy, spool, new WorkerPool(options.sink, policy, options.maxWorkers));
     writer.pumpReplay();
     return writer;
   }
