@@ -25,6 +25,19 @@ export class InvalidAuditEventError extends AuditrailError {
   }
 }
 
+/**
+ * An event larger than `maxEntryBytes` (estimated size of its JSON text); nothing was enqueued.
+ * The size is where measuring stopped: measuring ends as soon as the limit is passed.
+ */
+export class EntryTooLargeError extends AuditrailError {
+  constructor(readonly bytes: number, readonly maxEntryBytes: number) {
+    super(
+      "ERR_AUDIT_ENTRY_TOO_LARGE",
+      `Audit entry too large: at least ${bytes} bytes, over maxEntryBytes (${maxEntryBytes}). Record less (ids, a diff), raise maxEntryBytes, or set oversize: "truncate".`,
+    );
+  }
+}
+
 /** `record` was called after `close` began. */
 export class WriterClosedError extends AuditrailError {
   constructor() {
@@ -73,6 +86,23 @@ export class WorkerEntryMissingError extends AuditrailError {
 export class AuditEntryDroppedError extends AuditrailError {
   constructor(readonly id: string, capacity: number) {
     super("ERR_AUDIT_DROPPED", `Audit entry ${id} dropped: the queue is full (${capacity} entries) and overflow is "drop".`);
+  }
+}
+
+/** Another live process holds the spool directory's lock: one writer per spool directory. */
+export class SpoolLockedError extends AuditrailError {
+  constructor(readonly dir: string, readonly pid: number) {
+    super(
+      "ERR_AUDIT_SPOOL_LOCKED",
+      `The spool directory ${dir} is in use by process ${pid}: give each writer (each server process) its own spoolDir.`,
+    );
+  }
+}
+
+/** A batch whose worker thread died (out of memory, crashed) without answering. */
+export class WorkerDiedError extends AuditrailError {
+  constructor(cause: unknown) {
+    super("ERR_AUDIT_WORKER_DIED", `The audit worker writing this entry died: ${messageOf(cause)}`, { cause });
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { AuditContext } from "./context.ts";
-import { InvalidAuditEventError } from "./errors.ts";
+import { EntryTooLargeError, InvalidAuditEventError } from "./errors.ts";
 import { uuidv7 } from "./id.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
@@ -86,9 +86,26 @@ export const AuditEntrySchema = z.object({
 
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 
-/** Validates `event` and stamps it: a fresh UUIDv7, the time, and what `context` knows. */
-export function stampEvent(event: unknown, context: AuditContext | undefined): AuditEntry {
-  const e = isPlainValidEvent(event) ? event : parseEvent(event);
+/** How record() bounds an entry's size (see EntryLimits in options.ts: maxEntryBytes, oversize). */
+export interface EntryLimits {
+  /** The most an entry may weigh, in estimated bytes of its JSON text (see `fitEvent`). */
+  readonly maxEntryBytes: number;
+  /** reject: record() throws EntryTooLargeError. truncate: JSON fields are replaced by a marker. */
+  readonly oversize: "reject" | "truncate";
+}
+
+/** 256 KiB: ample for an audit entry, and a 500-entry batch stays within a worker's heap. */
+export const DEFAULT_MAX_ENTRY_BYTES = 262_144;
+export const DEFAULT_ENTRY_LIMITS: EntryLimits = { maxEntryBytes: DEFAULT_MAX_ENTRY_BYTES, oversize: "reject" };
+
+/**
+ * Validates `event` and stamps it: a fresh UUIDv7, the time, and what `context` knows. Before
+ * anything else every string is normalised (see `normalizeText`) and the size bounded (see
+ * `fitEvent`), so what is stamped — and later hashed — is what every database stores.
+ */
+export function stampEvent(event: unknown, context: AuditContext | undefined, limits: EntryLimits = DEFAULT_ENTRY_LIMITS): AuditEntry {
+  const fitted = fitEvent(event, limits);
+  const e = isPlainValidEvent(fitted) ? fitted : parseEvent(fitted);
   const now = Date.now();
   const actor = e.actor ?? context?.actor;
   return {
@@ -98,18 +115,151 @@ export function stampEvent(event: unknown, context: AuditContext | undefined): A
     entity: e.entity,
     entityId: e.entityId ?? null,
     outcome: e.outcome ?? "ok",
-    actorId: actor?.id ?? null,
-    actorRole: actor?.role ?? null,
+    actorId: textOrNull(actor?.id),
+    actorRole: textOrNull(actor?.role),
     path: e.path ?? null,
     durationMs: e.durationMs ?? null,
     before: jsonOrNull(e.before),
     after: jsonOrNull(e.after),
     diff: jsonOrNull(e.diff),
     metadata: jsonOrNull(e.metadata),
-    requestId: e.requestId ?? context?.requestId ?? null,
-    ip: e.ip ?? context?.ip ?? null,
-    userAgent: e.userAgent ?? context?.userAgent ?? null,
+    requestId: textOrNull(e.requestId ?? context?.requestId),
+    ip: textOrNull(e.ip ?? context?.ip),
+    userAgent: textOrNull(e.userAgent ?? context?.userAgent),
   };
+}
+
+// ── one text form ─────────────────────────────────────────────────────────────────────────────
+
+/** A lone surrogate (high without low, low without high) or U+0000. */
+const IRREGULAR = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\0/g;
+const MAYBE_IRREGULAR = /[\0\ud800-\udfff]/;
+
+/**
+ * The one text form every stored string has: well-formed UTF-16, each lone surrogate replaced by
+ * U+FFFD (as TextEncoder and PostgreSQL's UTF-8 would refuse or mangle it), and U+0000 replaced
+ * by U+FFFD too (PostgreSQL text and jsonb cannot hold it; SQLite could, but both must agree).
+ * Lengths are unchanged. The common case (nothing to replace) is one native regex test.
+ */
+export function normalizeText(text: string): string {
+  if (!MAYBE_IRREGULAR.test(text)) return text;
+  return text.replace(IRREGULAR, "\ufffd");
+}
+
+function textOrNull(value: string | undefined): string | null {
+  return value === undefined ? null : normalizeText(value);
+}
+
+/** Thrown inside the walk once the budget is spent: ends it at once, whatever the payload's size. */
+class OverBudget {}
+
+/**
+ * Estimated size of an entry apart from its strings and JSON fields: the id, the time, field
+ * names, quotes and separators of its JSON text.
+ */
+const ENTRY_OVERHEAD_BYTES = 400;
+
+/**
+ * Returns the event with every string normalised (columns, actor, JSON keys and values), copying
+ * only what changes, and bounded in size. The size is an estimate of the entry's JSON text in
+ * UTF-8 (strings by their UTF-8 length plus quotes, numbers as 8 bytes, a fixed overhead for the
+ * stamped fields); the walk stops as soon as it passes `maxEntryBytes`, so a huge payload costs
+ * about as much as a payload of the limit before it is refused (EntryTooLargeError) or, with
+ * `oversize: "truncate"`, has its largest JSON fields replaced by a marker `{ "$truncated": … }`.
+ * Anything that is not JSON is left as it is, for validation to name.
+ */
+export function fitEvent(event: unknown, limits: EntryLimits): unknown {
+  if (typeof event !== "object" || event === null || Array.isArray(event)) return event;
+  const source = event as Record<string, unknown>;
+  const budget = { left: limits.maxEntryBytes - ENTRY_OVERHEAD_BYTES };
+  try {
+    return fitJson(source, budget, 0);
+  } catch (error) {
+    if (!(error instanceof OverBudget)) throw error;
+    if (limits.oversize === "reject") {
+      throw new EntryTooLargeError(limits.maxEntryBytes - budget.left, limits.maxEntryBytes);
+    }
+    return truncateEvent(source, limits);
+  }
+}
+
+const JSON_FIELDS = new Set(["before", "after", "diff", "metadata"]);
+
+/**
+ * oversize "truncate": the text fields first (bounded by the schema), then each JSON field in the
+ * order before, after, diff, metadata if it fits in what is left, else `{ "$truncated": … }`.
+ */
+function truncateEvent(source: Record<string, unknown>, limits: EntryLimits): Record<string, unknown> {
+  const budget = { left: limits.maxEntryBytes - ENTRY_OVERHEAD_BYTES };
+  const rest: Record<string, unknown> = {};
+  for (const key in source) if (!JSON_FIELDS.has(key)) rest[key] = source[key];
+  let out: Record<string, unknown>;
+  try {
+    out = fitJson(rest, budget, 0) as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof OverBudget)) throw error;
+    throw new EntryTooLargeError(limits.maxEntryBytes - budget.left, limits.maxEntryBytes);
+  }
+  out = out === rest ? { ...rest } : out;
+  for (const key of JSON_FIELDS) {
+    if (!(key in source)) continue;
+    const trial = { left: budget.left };
+    try {
+      out[key] = fitJson(source[key], trial, 1);
+      budget.left = trial.left;
+    } catch (error) {
+      if (!(error instanceof OverBudget)) throw error;
+      out[key] = { $truncated: { maxEntryBytes: limits.maxEntryBytes } };
+      budget.left -= 48;
+    }
+  }
+  return out;
+}
+
+/** Normalises and measures one value (see fitEvent); throws OverBudget once the budget is spent. */
+function fitJson(value: unknown, budget: { left: number }, depth: number): unknown {
+  if (typeof value === "string") {
+    budget.left -= (value.length < 64 && !MAYBE_IRREGULAR.test(value) ? value.length : Buffer.byteLength(value)) + 2;
+    if (budget.left < 0) throw new OverBudget();
+    return normalizeText(value);
+  }
+  if (typeof value !== "object" || value === null) {
+    budget.left -= 8;
+    if (budget.left < 0) throw new OverBudget();
+    return value;
+  }
+  if (depth > 33) return value; // not JSON (isJsonValue stops at 32): validation names it
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      budget.left -= 1;
+      const fitted = fitJson(item, budget, depth + 1);
+      if (fitted !== item) {
+        out ??= value.slice();
+        out[i] = fitted;
+      }
+    }
+    return out ?? value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value; // a Date, a Map…: validation names it
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  let out: Record<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const item = record[key];
+    const name = fitJson(key, budget, depth + 1) as string;
+    const fitted = fitJson(item, budget, depth + 1);
+    if (out === undefined && (name !== key || fitted !== item)) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j] as string] = record[keys[j] as string];
+    }
+    // Two keys that differ only by irregular text become one; the later value wins, as in JSON.
+    if (out) out[name] = fitted;
+  }
+  return out ?? value;
 }
 
 /** The schema's verdict and parsed value; throws InvalidAuditEventError naming every bad field. */

@@ -58,6 +58,8 @@ export interface WriterStats {
   readonly dropped: number;
   /** Checkpoint entries the writer wrote itself (not in recorded or written; like any entry they may be spilled and replayed). */
   readonly checkpoints: number;
+  /** Errors the writer handled (reported to onError, or as process warnings without it). */
+  readonly errors: number;
   /** Entries in spool segments not yet written (including those read back and now queued or in flight). */
   readonly spoolBacklog: number;
   /** Time spent inside record() per entry, in microseconds. */
@@ -88,6 +90,7 @@ export function prometheusText(stats: WriterStats): string {
   counter("entries_dropped_total", "Audit entries refused by the drop overflow policy.", stats.dropped);
   counter("write_retries_total", "Failed sink writes that were retried.", stats.retried);
   counter("checkpoints_total", "Chain checkpoint entries written.", stats.checkpoints);
+  counter("errors_total", "Errors the writer handled (worker failures, dead-letter file failures, spool corruption).", stats.errors);
   gauge("queue_entries", "Audit entries waiting in memory.", stats.queued);
   gauge("in_flight_entries", "Audit entries being written by workers.", stats.inFlight);
   gauge("spool_backlog_entries", "Audit entries in the spool waiting for replay.", stats.spoolBacklog);
@@ -106,6 +109,7 @@ export class Counters {
   replayed = 0;
   dropped = 0;
   checkpoints = 0;
+  errors = 0;
   readonly enqueueUs = new LatencyWindow();
   readonly writeMs = new LatencyWindow();
 
@@ -119,6 +123,7 @@ export class Counters {
       replayed: this.replayed,
       dropped: this.dropped,
       checkpoints: this.checkpoints,
+      errors: this.errors,
       ...gauges,
       enqueueUs: this.enqueueUs.summary(),
       writeMs: this.writeMs.summary(),

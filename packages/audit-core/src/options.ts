@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 import { InvalidOptionsError } from "./errors.ts";
+import { DEFAULT_MAX_ENTRY_BYTES } from "./event.ts";
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -15,7 +16,9 @@ export const AuditWriterOptionsSchema = z.strictObject({
     options: z.record(z.string(), z.unknown()).optional(),
   }),
   /**
-   * async (default): record() enqueues and returns; workers write in batches.
+   * async (default): record() enqueues; its receipt resolves once the entry is appended to the
+   * spool (the kernel's page cache, no fsync: survives kill -9, not power loss); workers write in
+   * batches and acknowledged entries are dropped from the spool.
    * sync: record() resolves once the row is committed (the main thread writes, one row a call).
    * durable: record() resolves once the entry is fsynced to the spool; workers write as in async.
    */
@@ -54,12 +57,24 @@ export const AuditWriterOptionsSchema = z.strictObject({
    * ("stream S reached seq N, hash H"), against which a cut-off tail is detected. 0 turns it off.
    */
   checkpointEvery: int(0, 10_000_000).default(10_000),
-  /** close() default deadline: drain until then, spill what is left. */
+  /**
+   * The most an entry may weigh: an estimate of its JSON text in UTF-8 bytes, measured in
+   * record() with an early exit (a 12 MB payload costs about what a payload of the limit does).
+   */
+  maxEntryBytes: int(4_096, 64 * 1024 * 1024).default(DEFAULT_MAX_ENTRY_BYTES),
+  /**
+   * An entry over maxEntryBytes: reject (record() rejects with EntryTooLargeError) or truncate
+   * (its JSON fields that do not fit are replaced by `{ "$truncated": { maxEntryBytes } }`).
+   */
+  oversize: z.enum(["reject", "truncate"]).default("reject"),
+  /** close() default deadline: drain until then, spill what is left (returns within it + CLOSE_MARGIN_MS). */
   closeDeadlineMs: int(0, 600_000).default(10_000),
   /**
    * Called with errors the writer handled (dropped entries, worker failures, unreadable spool
-   * lines). In async mode record() rejects only for an invalid event, after close(), or when the
-   * queue is full and the spill to disk fails.
+   * lines, dead-letter file failures). Without it they go to process.emitWarning (at most one per
+   * error code every 10 s) — never nowhere; either way stats().errors counts them. In async mode
+   * record() rejects only for an invalid or oversized event, after close(), or when the disk
+   * refuses the entry.
    */
   onError: z.custom<(error: Error) => void>((v) => typeof v === "function").optional(),
 });

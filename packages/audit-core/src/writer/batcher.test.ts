@@ -63,7 +63,7 @@ describe("Batcher", () => {
 
   it("sends what waits on the next turn while urgent (flush), without waiting for it to age", () => {
     const { batches, batcher, add } = setup({ maxBatchSize: 100, maxBatchWaitMs: 1_000, slots: 3 });
-    batcher.urgent = true;
+    batcher.hurry();
     add(1);
     add(1);
     vi.advanceTimersByTime(0);
@@ -75,7 +75,7 @@ describe("Batcher", () => {
 
   it("holds batches while paused and sends them when the pause ends", () => {
     const { batches, batcher, add } = setup({ maxBatchSize: 2, maxBatchWaitMs: 1, slots: 1 });
-    batcher.pausedUntil = Date.now() + 50;
+    batcher.pauseFor(50);
     add(4);
     vi.advanceTimersByTime(30);
     expect(batches).toHaveLength(0);

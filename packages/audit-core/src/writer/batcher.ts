@@ -17,10 +17,10 @@ export class Batcher {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private busy = 0;
-  /** Set by flush: send partial batches without waiting for them to age. */
-  urgent = false;
-  /** Set while the writer backs off after a worker failure. */
-  pausedUntil = 0;
+  /** A flush waits: send partial batches without waiting for them to age. */
+  private urgent = false;
+  /** Until then no batch leaves (the writer backs off after a worker failure). */
+  private pausedUntil = 0;
 
   constructor(
     private readonly queue: BoundedQueue,
@@ -31,6 +31,21 @@ export class Batcher {
   /** Batches being written now. */
   get active(): number {
     return this.busy;
+  }
+
+  /** A flush waits: partial batches leave now, until `relax`. */
+  hurry(): void {
+    this.urgent = true;
+    this.notify();
+  }
+
+  relax(): void {
+    this.urgent = false;
+  }
+
+  /** Holds every batch back for `ms` (backoff after a worker failure). */
+  pauseFor(ms: number): void {
+    this.pausedUntil = Date.now() + ms;
   }
 
   notify(): void {

@@ -38,7 +38,7 @@ export class DirectWriter implements AuditWriter {
     const started = performance.now();
     let entry;
     try {
-      entry = stampEvent(event, currentAuditContext());
+      entry = stampEvent(event, currentAuditContext(), this.options);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -13,7 +13,7 @@ import { WorkerEntryMissingError } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import type { SinkSpec } from "../sink.ts";
 import type { RetryPolicy } from "./retry.ts";
-import type { BatchResult, WorkerData, WriteTask } from "./worker.ts";
+import type { WorkerAnswer, WorkerData, WriteTask } from "./worker.ts";
 
 const WORKER_ENTRY = fileURLToPath(new URL("../../dist/writer/worker.js", import.meta.url));
 
@@ -37,9 +37,12 @@ export class WorkerPool {
     });
   }
 
-  /** Writes one batch in a worker; aborting `signal` terminates that worker (used past a deadline). */
-  run(task: WriteTask, signal: AbortSignal): Promise<BatchResult> {
-    return this.pool.run(task, { signal }) as Promise<BatchResult>;
+  /**
+   * Writes one batch in a worker; aborting `signal` terminates that worker (used past a
+   * deadline). Rejects only when the thread died (the worker answers its own failures).
+   */
+  run(task: WriteTask, signal: AbortSignal): Promise<WorkerAnswer> {
+    return this.pool.run(task, { signal }) as Promise<WorkerAnswer>;
   }
 
   /** Tells every worker to abandon its write in progress and not retry: their runs then reject. */

@@ -2,51 +2,56 @@
  * Async and durable modes: the pooled life cycle, one step per file in this folder.
  *
  *   record ─► queue.ts ─► batcher.ts ─► pool.ts ─► worker.ts ─► sink
- *                │ full:        (size/age)              │ retry.ts: backoff, isolate poison
- *                ├ block: wait for room                 └ dead-letter.ts: keep rejected entries
- *                ├ spill: spool.ts (replayed as room frees)
- *                └ drop: counted + reported
- *   durable: every entry is fsynced to spool.ts before record() resolves.
- *   close: shutdown.ts — drain until the deadline, spill the rest; replayed by the next writer.
+ *     │          │ full: overflow.ts            │ retry.ts: backoff, isolate poison
+ *     │          ├ block: wait for room         └ dead-letter.ts: keep rejected entries
+ *     │          ├ spill: spool.ts only (replay.ts reads it back as room frees)
+ *     │          └ drop: counted + reported
+ *     └ spool.ts: each turn's entries appended before receipts resolve (async: page cache,
+ *       durable: fsynced); a segment is deleted once every entry in it is acknowledged.
+ *   flush: watermark.ts. close: shutdown.ts — drain until the deadline, spill the rest, stop the
+ *   workers last; the next writer replays the spool.
  *
  * Every entry ends in exactly one of: written, dead-lettered, dropped (policy), or on disk in
- * the spool. The main thread only validates, stamps and enqueues; serialisation and SQL happen
- * in workers.
+ * the spool. A worker that dies is a poison signal: its batch is retried once, then split in
+ * halves until the entry that kills workers stands alone and is dead-lettered with the reason.
  */
 import type { AuditReceipt, AuditWriter, CloseReport } from "../audit-writer.ts";
 import { CHECKPOINT_ACTION } from "../chain.ts";
 import { currentAuditContext } from "../context.ts";
-import { AuditEntryDroppedError, WriterClosedError, messageOf } from "../errors.ts";
+import { WorkerDiedError, WriterClosedError, messageOf } from "../errors.ts";
 import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
 import { Counters, type WriterStats } from "../metrics.ts";
 import type { ResolvedOptions } from "../options.ts";
+import type { DeadLetter } from "../sink.ts";
 import { Batcher } from "./batcher.ts";
 import { appendDeadLetterFile } from "./dead-letter.ts";
+import { Overflow } from "./overflow.ts";
 import { WorkerPool } from "./pool.ts";
-import type { BatchResult } from "./worker.ts";
 import { BoundedQueue, type QueueItem } from "./queue.ts";
+import { Replayer } from "./replay.ts";
+import { ErrorReporter } from "./report.ts";
 import { backoffDelay, type RetryPolicy } from "./retry.ts";
-import { drainOrSpill } from "./shutdown.ts";
+import { CLOSE_DESTROY_WAIT_MS, CLOSE_STOP_WAIT_MS, drainOrSpill, settledWithin } from "./shutdown.ts";
 import { Spool } from "./spool.ts";
-
-interface Blocked {
-  readonly item: QueueItem;
-  readonly resolve: (receipt: AuditReceipt) => void;
-}
+import { Watermark } from "./watermark.ts";
+import type { BatchResult } from "./worker.ts";
 
 export class PooledWriter implements AuditWriter {
   private readonly counters = new Counters();
+  private readonly reporter: ErrorReporter;
   private readonly queue: BoundedQueue;
   private readonly batcher: Batcher;
-  private readonly blocked: Blocked[] = [];
+  private readonly overflow: Overflow;
+  private readonly replayer: Replayer;
+  private readonly watermark = new Watermark();
+  /** Entries only on disk, by spool segment and flush epoch: settled when the segment is deleted. */
+  private readonly onDisk = new Map<number, Map<number, number>>();
   private readonly inFlight = new Set<QueueItem[]>();
-  private readonly idleWaiters: Array<() => void> = [];
   private readonly abort = new AbortController();
   /** Set once close() gives up draining: from then on, what workers report is ignored (it is spilled). */
   private stopping = false;
   /** Worker runs not settled yet. */
   private readonly running = new Set<Promise<unknown>>();
-  private replaying = false;
   /** Chain heads reported since the last checkpoint, by stream. */
   private readonly heads = new Map<string, NonNullable<BatchResult["head"]>>();
   private sinceCheckpoint = 0;
@@ -60,24 +65,68 @@ export class PooledWriter implements AuditWriter {
     private readonly spool: Spool,
     private readonly pool: WorkerPool,
   ) {
+    this.reporter = new ErrorReporter(this.counters, options.onError);
     this.queue = new BoundedQueue(options.maxQueueSize);
     this.batcher = new Batcher(
       this.queue,
       { maxBatchSize: options.maxBatchSize, maxBatchWaitMs: options.maxBatchWaitMs, slots: options.maxWorkers },
       (batch) => this.send(batch),
     );
+    const report = (error: unknown) => this.reporter.report(error);
+    this.overflow = new Overflow({
+      policy: options.overflow,
+      queue: this.queue,
+      spool,
+      counters: this.counters,
+      fsync: this.durable,
+      accept: (item) => this.appendThenQueue(item),
+      spilled: (segment, epoch) => {
+        if (epoch !== undefined) this.countOnDisk(segment, epoch);
+        this.replayer.pump();
+      },
+      abandoned: (item) => this.abandon(item),
+      report,
+    });
+    this.replayer = new Replayer({
+      spool,
+      queue: this.queue,
+      counters: this.counters,
+      chunk: options.maxBatchSize * options.maxWorkers,
+      stopped: () => this.stopping,
+      queued: () => this.batcher.notify(),
+      report,
+    });
   }
 
   get mode(): "async" | "durable" {
-    return this.options.mode === "durable" ? "durable" : "async";
+    return this.durable ? "durable" : "async";
   }
 
-  /** Opens the spool (replaying what an earlier process left there) and starts the workers. */
+  private get durable(): boolean {
+    return this.options.mode === "durable";
+  }
+
+  /**
+   * Opens the spool (taking its lock, replaying what an earlier process left there) and starts
+   * the workers.
+   */
   static async start(options: ResolvedOptions): Promise<PooledWriter> {
-    const spool = await Spool.open(options.spoolDir, options.segmentMaxEntries);
+    let writer: PooledWriter | undefined;
+    const spool = await Spool.open(options.spoolDir, options.segmentMaxEntries, {
+      onRemoved: (segment) => writer?.segmentRemoved(segment),
+    });
     const policy: RetryPolicy = { ...options.retry, maxAttempts: Number.POSITIVE_INFINITY };
-    const writer = new PooledWriter(options, policy, spool, new WorkerPool(options.sink, policy, options.maxWorkers));
-    writer.pumpReplay();
+    let pool: WorkerPool;
+    try {
+      pool = new WorkerPool(options.sink, policy, options.maxWorkers);
+    } catch (error) {
+      await spool.close();
+      throw error;
+    }
+    writer = new PooledWriter(options, policy, spool, pool);
+    // What an earlier process left was recorded before any flush: epoch 0, one count a segment.
+    for (const segment of spool.leftover) writer.countOnDisk(segment, 0);
+    writer.replayer.pump();
     return writer;
   }
 
@@ -86,24 +135,24 @@ export class PooledWriter implements AuditWriter {
     if (this.closing) return Promise.reject(new WriterClosedError());
     let entry: AuditEntry;
     try {
-      entry = stampEvent(event, currentAuditContext());
+      entry = stampEvent(event, currentAuditContext(), this.options);
     } catch (error) {
       return Promise.reject(error);
     }
     this.counters.recorded++;
-    const receipt = this.options.mode === "durable" ? this.spoolThenQueue(entry) : this.enqueue(entry);
+    const receipt = this.enqueue(entry);
     this.counters.enqueueUs.add((performance.now() - started) * 1000);
     return receipt;
   }
 
+  /** Resolves once every entry recorded before the call is written, dead-lettered or (at close) spilled. */
   flush(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.idleWaiters.push(resolve);
-      this.batcher.urgent = true;
-      this.batcher.notify();
-      this.pumpReplay();
-    });
+    const reached = this.watermark.mark();
+    if (this.watermark.waiting) {
+      this.batcher.hurry();
+      this.replayer.pump();
+    }
+    return reached;
   }
 
   close(options: { deadlineMs?: number } = {}): Promise<CloseReport> {
@@ -114,7 +163,8 @@ export class PooledWriter implements AuditWriter {
           spillRemaining: () => this.spillRemaining(),
           release: async () => {
             this.batcher.stop();
-            await this.pool.destroy();
+            // Bounded: a thread stuck in a native call may take long to go; nothing is left in it.
+            await settledWithin([this.pool.destroy()], CLOSE_DESTROY_WAIT_MS);
             await this.spool.close();
           },
         },
@@ -127,7 +177,7 @@ export class PooledWriter implements AuditWriter {
 
   stats(): WriterStats {
     return this.counters.snapshot({
-      queued: this.queue.queued + this.blocked.length + this.queue.reservations,
+      queued: this.queue.queued + this.overflow.waiting + this.queue.reservations,
       inFlight: this.queue.flying,
       spoolBacklog: this.spool.backlog,
     });
@@ -136,102 +186,52 @@ export class PooledWriter implements AuditWriter {
   // ── enqueue ────────────────────────────────────────────────────────────────────────────────
 
   private enqueue(entry: AuditEntry): Promise<AuditReceipt> {
-    const item: QueueItem = { entry, segment: undefined };
-    if (this.queue.offer(item)) {
-      this.batcher.notify();
-      return Promise.resolve({ id: entry.id, state: "queued" });
-    }
-    switch (this.options.overflow) {
-      case "drop": {
-        this.counters.dropped++;
-        this.options.onError?.(new AuditEntryDroppedError(entry.id, this.queue.capacity));
-        return Promise.resolve({ id: entry.id, state: "dropped" });
-      }
-      case "block":
-        return new Promise((resolve) => this.blocked.push({ item, resolve }));
-      case "spill": {
-        // The one way record() rejects in async mode: the queue is full and the disk refuses the
-        // entry too. Then it was not accepted, and the caller is told so.
-        this.counters.spilled++;
-        return this.spool.append([entry], true).then(
-          () => {
-            this.pumpReplay();
-            return { id: entry.id, state: "spilled" } as const;
-          },
-          (error: unknown) => {
-            this.counters.spilled--;
-            this.counters.recorded--;
-            throw error;
-          },
-        );
-      }
-    }
+    const epoch = this.watermark.current;
+    this.watermark.add(epoch);
+    const item: QueueItem = { entry, segment: undefined, epoch };
+    return this.queue.reserve() ? this.appendThenQueue(item) : this.overflow.full(item);
   }
 
-  /** Durable mode: fsync first; queue it too when there is room, else it waits in the spool. */
-  private spoolThenQueue(entry: AuditEntry): Promise<AuditReceipt> {
-    const queued = this.queue.reserve();
-    if (!queued) this.counters.spilled++;
-    return this.spool.append([entry], !queued).then(
+  /**
+   * Into a place the queue reserved: the entry is appended to the spool first (async: written to
+   * the page cache, which a killed process leaves to the kernel; durable: fsynced), then queued.
+   * One write serves every entry appended in the same turn.
+   */
+  private appendThenQueue(item: QueueItem): Promise<AuditReceipt> {
+    const { entry } = item;
+    return this.spool.append([entry], false, this.durable).then(
       (segment) => {
-        if (queued) {
-          this.queue.fulfil({ entry, segment });
-          this.batcher.notify();
-        } else {
-          this.pumpReplay();
-        }
-        return { id: entry.id, state: queued ? "spooled" : "spilled" } as const;
+        this.queue.fulfil({ ...item, segment });
+        this.batcher.notify();
+        return { id: entry.id, state: this.durable ? "spooled" : "queued" } as const;
       },
       (error: unknown) => {
-        if (queued) this.queue.fulfil(undefined);
-        else this.counters.spilled--;
-        this.counters.recorded--;
-        this.checkIdle();
+        this.queue.fulfil(undefined);
+        this.abandon(item);
         throw error;
       },
     );
   }
 
-  /** Moves callers blocked by the `block` policy into the room that just freed. */
-  private admitBlocked(): void {
-    while (this.blocked.length > 0 && this.queue.room > 0) {
-      const next = this.blocked.shift() as Blocked;
-      this.queue.offer(next.item);
-      next.resolve({ id: next.item.entry.id, state: "queued" });
-    }
+  /** An entry not kept after all (dropped, or the disk refused it). */
+  private abandon(item: QueueItem): void {
+    if (item.entry.action !== CHECKPOINT_ACTION) this.counters.recorded--;
+    if (item.epoch !== undefined) this.watermark.settle(item.epoch);
   }
 
-  /**
-   * Reads spooled entries back into the queue while there is room (one reader at a time). It goes
-   * on while close() drains (flush waits for the backlog too) and stops once close gives up.
-   */
-  private pumpReplay(): void {
-    if (this.replaying || this.stopping || !this.spool.hasReplay) return;
-    const room = Math.min(this.queue.room, this.options.maxBatchSize * this.options.maxWorkers);
-    // The read is asynchronous and record() goes on meanwhile: hold the places it will fill.
-    if (room <= 0 || !this.queue.reserve(room)) return;
-    this.replaying = true;
-    this.spool
-      .nextReplay(room)
-      .then((chunk) => {
-        this.replaying = false;
-        const entries = chunk?.entries ?? [];
-        for (let i = 0; i < room; i++) {
-          const entry = entries[i];
-          this.queue.fulfil(entry && chunk ? { entry, segment: chunk.segment, replayed: true } : undefined);
-        }
-        this.counters.replayed += entries.length;
-        if (!chunk) return this.checkIdle();
-        this.batcher.notify();
-        this.pumpReplay();
-      })
-      .catch((error: unknown) => {
-        this.replaying = false;
-        for (let i = 0; i < room; i++) this.queue.fulfil(undefined);
-        this.report(error);
-        this.pumpReplay(); // a corrupt line was set aside: go on with the rest
-        this.checkIdle();
-      });
+  private countOnDisk(segment: number, epoch: number): void {
+    const epochs = this.onDisk.get(segment) ?? new Map<number, number>();
+    epochs.set(epoch, (epochs.get(epoch) ?? 0) + 1);
+    this.onDisk.set(segment, epochs);
+    if (epoch === 0) this.watermark.add(0);
+  }
+
+  /** A spool segment is gone: all its entries are written or dead-lettered. */
+  private segmentRemoved(segment: number): void {
+    const epochs = this.onDisk.get(segment);
+    if (!epochs) return;
+    this.onDisk.delete(segment);
+    for (const [epoch, count] of epochs) this.watermark.settle(epoch, count);
   }
 
   // ── batch → worker → ack ───────────────────────────────────────────────────────────────────
@@ -252,8 +252,10 @@ export class PooledWriter implements AuditWriter {
     run.then(forget, forget);
     run
       .then(
-        async (result) => {
+        async (answer) => {
           if (this.stopping) return;
+          if ("failed" in answer) return this.retryLater(batch, new Error(answer.failed));
+          const result = answer;
           this.workerFailures = 0;
           const checkpoints = batch.filter((item) => item.entry.action === CHECKPOINT_ACTION).length;
           this.counters.written += result.written - checkpoints;
@@ -264,28 +266,73 @@ export class PooledWriter implements AuditWriter {
           this.inFlight.delete(batch);
           this.queue.settle(batch.length);
           this.checkpoint(result.head, result.written - checkpoints);
-          await appendDeadLetterFile(this.options.spoolDir, result.unstored).catch((error: unknown) => this.report(error));
-          await this.settleSegments(batch);
+          await this.keepUnstored(result.unstored);
+          await this.settleItems(batch);
         },
         (error: unknown) => {
           if (this.stopping) return;
-          // The worker died or could not build its sink: nothing is acknowledged, so the batch goes
-          // back to the head of the queue and dispatching pauses with backoff.
-          this.report(error);
-          this.inFlight.delete(batch);
-          this.queue.requeue(batch.map((item) => ({ ...item, requeued: true })));
-          this.workerFailures++;
-          this.batcher.pausedUntil = Date.now() + backoffDelay(this.workerFailures, this.policy, () => 1);
+          return this.workerDied(batch, error);
         },
       )
-      .catch((error: unknown) => this.report(error))
+      .catch((error: unknown) => this.reporter.report(error))
       .finally(() => {
         if (this.stopping) return;
-        this.admitBlocked();
+        this.overflow.admit();
         this.batcher.done();
-        this.pumpReplay();
-        this.checkIdle();
+        this.replayer.pump();
+        if (!this.watermark.waiting) this.batcher.relax();
       });
+  }
+
+  /**
+   * The worker answered that it could not write (its sink could not be built, say): nothing is
+   * acknowledged, so the batch goes back to the head of the queue and dispatching pauses with
+   * backoff.
+   */
+  private retryLater(batch: QueueItem[], error: Error): void {
+    this.reporter.report(error);
+    this.inFlight.delete(batch);
+    this.queue.requeue(batch.map((item) => ({ ...item, requeued: true })));
+    this.workerFailures++;
+    this.batcher.pauseFor(backoffDelay(this.workerFailures, this.policy, () => 1));
+  }
+
+  /**
+   * The worker thread died writing `batch` (out of memory, a crash): a poison signal. The batch
+   * is retried once as it was; if its worker dies again it is split in halves, and so on, until
+   * an entry that kills workers on its own is dead-lettered with the reason. The rest flows.
+   */
+  private async workerDied(batch: QueueItem[], error: unknown): Promise<void> {
+    const died = new WorkerDiedError(error);
+    this.reporter.report(died);
+    this.inFlight.delete(batch);
+    const suspect = batch.some((item) => (item.deaths ?? 0) > 0);
+    const only = batch[0] as QueueItem;
+    if (batch.length === 1 && suspect) {
+      this.queue.settle(1);
+      await this.deadLetterHere({ entry: only.entry, error: died.message, attempts: (only.deaths ?? 0) + 1, failedAt: new Date().toISOString() });
+      await this.settleItems(batch);
+      return;
+    }
+    const isolate = suspect ? Math.ceil(batch.length / 2) : batch.length;
+    this.queue.requeue(batch.map((item) => ({ ...item, requeued: true, deaths: (item.deaths ?? 0) + 1, isolate })));
+    this.workerFailures++;
+    this.batcher.pauseFor(backoffDelay(this.workerFailures, this.policy, () => 1));
+  }
+
+  /** A dead letter decided here: kept through a worker's sink, else in the fallback file. */
+  private async deadLetterHere(letter: DeadLetter): Promise<void> {
+    this.counters.deadLettered++;
+    const unstored = await this.pool.run({ entries: [], mayExist: false, letters: [letter] }, this.abort.signal).then(
+      (answer) => ("failed" in answer ? [letter] : answer.unstored),
+      () => [letter],
+    );
+    await this.keepUnstored(unstored);
+  }
+
+  /** Dead letters no sink would take: the file in the spool folder (the database is unreachable). */
+  private async keepUnstored(letters: readonly DeadLetter[]): Promise<void> {
+    await appendDeadLetterFile(this.options.spoolDir, letters).catch((error: unknown) => this.reporter.report(error));
   }
 
   /**
@@ -309,71 +356,48 @@ export class PooledWriter implements AuditWriter {
     this.heads.clear();
   }
 
-  private async settleSegments(batch: readonly QueueItem[]): Promise<void> {
+  private report(error: unknown): void {
+    this.reporter.report(error);
+  }
+
+  /** Acknowledged items: their flush epochs and spool segments settle. */
+  private async settleItems(batch: readonly QueueItem[]): Promise<void> {
     const counts = new Map<number, number>();
-    for (const { segment } of batch) {
+    for (const { segment, epoch } of batch) {
+      if (epoch !== undefined) this.watermark.settle(epoch);
       if (segment !== undefined) counts.set(segment, (counts.get(segment) ?? 0) + 1);
     }
     for (const [segment, count] of counts) await this.spool.settle(segment, count);
   }
 
-  // ── flush and shutdown ─────────────────────────────────────────────────────────────────────
-
-  private isIdle(): boolean {
-    return (
-      this.queue.queued === 0 &&
-      this.queue.flying === 0 &&
-      this.queue.reservations === 0 &&
-      this.blocked.length === 0 &&
-      !this.spool.hasReplay
-    );
-  }
-
-  private checkIdle(): void {
-    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
-    this.batcher.urgent = false;
-    for (const resolve of this.idleWaiters.splice(0)) resolve();
-  }
+  // ── shutdown ───────────────────────────────────────────────────────────────────────────────
 
   /**
    * Past the close deadline: put every unacknowledged entry on disk, then stop the workers.
    * Disk first: stopping a worker can take the whole process down (a thread terminated inside a
    * native call — better-sqlite3 waiting out a lock — aborts the process with a V8 fatal error),
    * so by then nothing may be left only in memory. Workers are asked to stop by themselves (the
-   * attempt in progress is abandoned, no retry) and only those still busy after one attempt's
-   * time (writeTimeoutMs) are terminated.
+   * attempt in progress is abandoned, no retry); those still busy after CLOSE_STOP_WAIT_MS are
+   * terminated. Either way close() returns within its deadline plus CLOSE_MARGIN_MS.
    */
   private async spillRemaining(): Promise<void> {
     this.stopping = true;
-    const items = [...[...this.inFlight].flat(), ...this.queue.drain(), ...this.blocked.map((b) => b.item)];
-    // Entries that came from the spool (durable mode, replay) are on disk already.
+    const items = [...[...this.inFlight].flat(), ...this.queue.drain(), ...this.overflow.takeBlocked()];
+    // Entries already in a segment (every appended one) are on disk: the next writer replays them.
     const entries = items.filter((item) => item.segment === undefined).map((item) => item.entry);
-    if (entries.length > 0) await this.spool.append(entries, true);
-    this.counters.spilled += entries.length;
-    for (const b of this.blocked.splice(0)) b.resolve({ id: b.item.entry.id, state: "spilled" });
-    // What was in flight is on disk now: it is no longer counted as in flight.
-    this.queue.settle(this.queue.flying);
-    this.inFlight.clear();
-    this.pool.stop();
-    await settledWithin([...this.running], this.options.retry.writeTimeoutMs);
-    this.abort.abort();
+    try {
+      if (entries.length > 0) await this.spool.append(entries, true, true);
+      // Left in the spool for the next writer (those read back from it were counted when they went there).
+      this.counters.spilled += items.filter((item) => item.replayed !== true).length;
+      this.overflow.resolveBlockedAsSpilled();
+    } finally {
+      // What was in flight is on disk now: it is no longer counted as in flight.
+      this.queue.settle(this.queue.flying);
+      this.inFlight.clear();
+      this.watermark.releaseAll();
+      this.pool.stop();
+      await settledWithin([...this.running], Math.min(CLOSE_STOP_WAIT_MS, this.options.retry.writeTimeoutMs));
+      this.abort.abort();
+    }
   }
-
-  private report(error: unknown): void {
-    const err = error instanceof Error ? error : new Error(messageOf(error));
-    if (this.options.onError) this.options.onError(err);
-  }
-}
-
-/** Resolves once every promise settled, or after `ms`, whichever comes first. */
-async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
-  if (promises.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.allSettled(promises),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
 }

@@ -13,6 +13,12 @@ export interface QueueItem {
   readonly requeued?: boolean;
   /** Read back from the spool: written before a crash or a forced close, perhaps. */
   readonly replayed?: boolean;
+  /** flush()'s epoch (./watermark.ts); absent when its spool segment stands for it. */
+  readonly epoch?: number;
+  /** Workers that died while writing a batch holding it (a poison signal, see pooled.ts). */
+  readonly deaths?: number;
+  /** Suspect (its worker died): it leaves in batches of at most this many suspects. */
+  readonly isolate?: number;
 }
 
 export class BoundedQueue {
@@ -70,9 +76,21 @@ export class BoundedQueue {
     this.inFlight -= items.length;
   }
 
-  /** Takes up to `max` items, oldest first, and counts them in flight until `settle`. */
+  /**
+   * Takes up to `max` items, oldest first, and counts them in flight until `settle`. Suspects
+   * (requeued after their worker died) leave on their own, at most `isolate` at a time.
+   */
   take(max: number): QueueItem[] {
-    const end = Math.min(this.items.length, this.head + max);
+    const limit = this.items[this.head]?.isolate;
+    let end = Math.min(this.items.length, this.head + (limit ?? max));
+    if (limit !== undefined) {
+      for (let i = this.head; i < end; i++) {
+        if ((this.items[i] as QueueItem).isolate === undefined) {
+          end = i;
+          break;
+        }
+      }
+    }
     const batch = this.items.slice(this.head, end);
     this.head = end;
     this.inFlight += batch.length;

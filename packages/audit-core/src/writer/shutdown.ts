@@ -4,6 +4,15 @@
  */
 import type { AuditWriter, CloseReport } from "../audit-writer.ts";
 
+/**
+ * What close() may take past its deadline: spilling (a write and an fsync), then up to
+ * CLOSE_STOP_WAIT_MS for workers to stop by themselves, then up to CLOSE_DESTROY_WAIT_MS for
+ * terminated threads to go. Whatever the workers and the sink do, close() returns by then.
+ */
+export const CLOSE_STOP_WAIT_MS = 400;
+export const CLOSE_DESTROY_WAIT_MS = 400;
+export const CLOSE_MARGIN_MS = 1_000;
+
 export interface DrainTarget {
   /** Resolves when everything accepted so far is written (may never, if the database is down). */
   flush(): Promise<void>;
@@ -64,4 +73,17 @@ export function closeOnSignals(writer: AuditWriter, options: SignalOptions = {})
   };
   for (const s of signals) process.on(s, handler);
   return remove;
+}
+
+/** Resolves once every promise settled, or after `ms`, whichever comes first. */
+export async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(promises),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -32,7 +32,7 @@ describe("Spool", () => {
   it("resolves an append once its lines are on disk, one JSON entry per line", async () => {
     const spool = await Spool.open(join(dir, "nested", "spool"), 100);
     const batch = entries(3);
-    const segment = await spool.append(batch, false);
+    const segment = await spool.append(batch, false, true);
     const text = await readFile(join(dir, "nested", "spool", segmentName(segment)), "utf8");
     expect(text).toBe(lines(batch));
     await spool.close();
@@ -41,7 +41,7 @@ describe("Spool", () => {
   it("group-commits concurrent appends into the same segment", async () => {
     const spool = await Spool.open(dir, 100);
     const batch = entries(20);
-    const segments = await Promise.all(batch.map((e) => spool.append([e], true)));
+    const segments = await Promise.all(batch.map((e) => spool.append([e], true, true)));
     expect(new Set(segments).size).toBe(1);
     expect(spool.backlog).toBe(20);
     const text = await readFile(join(dir, segmentName(segments[0] as number)), "utf8");
@@ -52,10 +52,10 @@ describe("Spool", () => {
   it("starts a new segment when one is full or the replay flag changes", async () => {
     const spool = await Spool.open(dir, 2);
     const [a, b, c, d] = await Promise.all([
-      spool.append(entries(2), true),
-      spool.append(entries(1), true),
-      spool.append(entries(1), false),
-      spool.append(entries(1), true),
+      spool.append(entries(2), true, true),
+      spool.append(entries(1), true, true),
+      spool.append(entries(1), false, true),
+      spool.append(entries(1), true, true),
     ]);
     expect([a, b, c, d]).toEqual([1, 2, 3, 4]);
     expect(await listSegments()).toEqual([1, 2, 3, 4].map(segmentName));
@@ -65,7 +65,7 @@ describe("Spool", () => {
   it("replays spilled entries oldest segment first, in chunks, and deletes a segment once all its entries settle", async () => {
     const spool = await Spool.open(dir, 3);
     const batch = entries(5);
-    await Promise.all(batch.map((e) => spool.append([e], true)));
+    await Promise.all(batch.map((e) => spool.append([e], true, true)));
     expect(spool.hasReplay).toBe(true);
     const chunks = await readAll(spool, 2);
     expect(chunks.map((c) => [c.segment, c.ids.length])).toEqual([[1, 2], [1, 1], [2, 2]]);
@@ -84,7 +84,7 @@ describe("Spool", () => {
 
   it("does not replay segments whose entries were queued as well (durable), and deletes them on close once settled", async () => {
     const spool = await Spool.open(dir, 100);
-    const segment = await spool.append(entries(2), false);
+    const segment = await spool.append(entries(2), false, true);
     expect(spool.hasReplay).toBe(false);
     expect(await spool.nextReplay(10)).toBeUndefined();
     await spool.settle(segment, 2); // still the active segment: kept until sealed
@@ -97,8 +97,8 @@ describe("Spool", () => {
     const first = await Spool.open(dir, 100);
     const durable = entries(2);
     const spilled = entries(3);
-    await first.append(durable, false);
-    await first.append(spilled, true);
+    await first.append(durable, false, true);
+    await first.append(spilled, true, true);
     await first.close();
     expect(await listSegments()).toEqual([segmentName(1), segmentName(2)]);
 
@@ -107,7 +107,7 @@ describe("Spool", () => {
     const chunks = await readAll(second);
     expect(chunks.flatMap((c) => c.ids)).toEqual([...durable, ...spilled].map((e) => e.id));
     expect(second.backlog).toBe(5);
-    const next = await second.append(entries(1), true);
+    const next = await second.append(entries(1), true, true);
     expect(next).toBe(3);
     await second.settle(1, 2);
     await second.settle(2, 3);
@@ -177,14 +177,14 @@ describe("Spool", () => {
     await writeFile(join(dir, "segment-1.ndjson"), "x");
     const spool = await Spool.open(dir, 100);
     expect(spool.hasReplay).toBe(false);
-    expect(await spool.append(entries(1), true)).toBe(1);
+    expect(await spool.append(entries(1), true, true)).toBe(1);
     await spool.close();
   });
 
   it("rejects an append whose write fails", async () => {
     const spool = await Spool.open(join(dir, "gone"), 100);
     await rm(join(dir, "gone"), { recursive: true });
-    await expect(spool.append(entries(1), true)).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(spool.append(entries(1), true, true)).rejects.toMatchObject({ code: "ENOENT" });
     await spool.close();
   });
 });

@@ -1,9 +1,13 @@
 /**
  * The spool: append-only segment files of entries (one JSON line each) on local disk.
+ * - async mode: every entry is appended, and `record` resolves once the bytes are written (the
+ *   kernel's page cache: they survive the process being killed, not a power loss);
  * - durable mode: every entry is appended, and `record` resolves once its segment is fsynced;
  * - overflow `spill`: entries that find the queue full go here instead of memory;
  * - shutdown: what could not be written before the deadline is spilled here.
- * Appends are group-committed: all appends made while one fsync runs share the next one.
+ * Appends are group-committed: all appends made while one write (and fsync) runs share the next
+ * one, so an event-loop turn's entries cost one write call, not one per entry.
+ * One process owns the folder at a time (./lock.ts).
  * Segments are read back ("replayed") oldest first, and a segment is deleted once every entry in
  * it is written or dead-lettered. Segments left by an earlier process are replayed at start;
  * an entry written twice that way is skipped by the sink (ids are unique), never doubled.
@@ -12,6 +16,7 @@ import { type FileHandle, appendFile, mkdir, open, readdir, readFile, unlink } f
 import { join } from "node:path";
 import { SpoolCorruptError } from "../errors.ts";
 import { type AuditEntry, AuditEntrySchema } from "../event.ts";
+import { lockSpool } from "./lock.ts";
 
 interface Segment {
   readonly id: number;
@@ -21,7 +26,10 @@ interface Segment {
   appended: number;
   settled: number;
   sealed: boolean;
-  pending: string[];
+  /** Entries appended and not written yet; serialised when written, never inside record(). */
+  pending: AuditEntry[];
+  /** Some waiter asked for an fsync (durable mode, spills at close). */
+  fsync: boolean;
   waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
   handle: FileHandle | undefined;
 }
@@ -35,9 +43,15 @@ const SEGMENT = /^segment-(\d{16})\.ndjson$/;
 /** Where unreadable spool lines are set aside. */
 export const CORRUPT_FILE = "corrupt.ndjson";
 
+export interface SpoolHooks {
+  /** A segment was deleted: every entry in it is written or dead-lettered. */
+  readonly onRemoved?: (segment: number) => void;
+}
+
 export class Spool {
   private readonly segments = new Map<number, Segment>();
-  private active: Segment | undefined;
+  /** The segment appends go to, one for entries also queued and one for entries only on disk. */
+  private readonly active = new Map<boolean, Segment>();
   private nextId: number;
   private syncing: Promise<void> = Promise.resolve();
   private syncScheduled = false;
@@ -46,24 +60,33 @@ export class Spool {
   private constructor(
     readonly dir: string,
     private readonly maxSegmentEntries: number,
-    existing: number[],
+    /** Segments left by an earlier process, found at open; replayed first. */
+    readonly leftover: readonly number[],
+    private readonly unlock: () => Promise<void>,
+    private readonly hooks: SpoolHooks,
   ) {
-    for (const id of existing) {
+    for (const id of leftover) {
       this.segments.set(id, this.segment(id, true, true));
     }
-    this.nextId = (existing.at(-1) ?? 0) + 1;
+    this.nextId = (leftover.at(-1) ?? 0) + 1;
   }
 
-  /** Opens (creating) the spool folder; segments already there are queued for replay. */
-  static async open(dir: string, maxSegmentEntries: number): Promise<Spool> {
+  /**
+   * Opens (creating) the spool folder and takes its lock (SpoolLockedError if another live writer
+   * holds it); segments already there are queued for replay.
+   */
+  static async open(dir: string, maxSegmentEntries: number, hooks: SpoolHooks = {}): Promise<Spool> {
     await mkdir(dir, { recursive: true });
+    const unlock = await lockSpool(dir);
     const ids = (await readdir(dir))
       .map((name) => SEGMENT.exec(name)?.[1])
       .filter((id): id is string => id !== undefined)
       .map(Number)
       .sort((a, b) => a - b);
-    return new Spool(dir, maxSegmentEntries, ids);
+    return new Spool(dir, maxSegmentEntries, ids, unlock, hooks);
   }
+
+
 
   /** Entries on disk waiting to be replayed (known segments only; those from a previous run count once read). */
   get backlog(): number {
@@ -79,20 +102,22 @@ export class Spool {
   }
 
   /**
-   * Appends entries to the active segment (rotating when full or when `replay` differs) and
-   * resolves with the segment id once the bytes are fsynced.
+   * Appends entries to the active segment of their kind (`replay`: only on disk, to be read back;
+   * else also queued in memory), rotating when full, and resolves with the segment id once the
+   * bytes are written — and fsynced, if `fsync`.
    */
-  append(entries: readonly AuditEntry[], replay: boolean): Promise<number> {
-    let segment = this.active;
-    if (!segment || segment.replay !== replay || segment.appended >= this.maxSegmentEntries) {
-      this.seal();
+  append(entries: readonly AuditEntry[], replay: boolean, fsync: boolean): Promise<number> {
+    let segment = this.active.get(replay);
+    if (!segment || segment.appended >= this.maxSegmentEntries) {
+      this.seal(replay);
       segment = this.segment(this.nextId++, replay, false);
       this.segments.set(segment.id, segment);
-      this.active = segment;
+      this.active.set(replay, segment);
     }
     const target = segment;
-    for (const entry of entries) target.pending.push(`${JSON.stringify(entry)}\n`);
+    for (const entry of entries) target.pending.push(entry);
     target.appended += entries.length;
+    if (fsync) target.fsync = true;
     const synced = new Promise<void>((resolve, reject) => target.waiters.push({ resolve, reject }));
     this.scheduleSync();
     return synced.then(() => target.id);
@@ -103,7 +128,7 @@ export class Spool {
     if (!this.reading) {
       const next = [...this.segments.values()].find((s) => s.replay && !this.isRead(s));
       if (!next) return undefined;
-      if (!next.sealed) this.seal();
+      if (!next.sealed) this.seal(true);
       await this.syncing;
       const lines = await this.readLines(next);
       next.appended = lines.length;
@@ -162,20 +187,26 @@ export class Spool {
       await s.handle?.close();
       s.handle = undefined;
       await unlink(s.file).catch(() => undefined);
+      this.hooks.onRemoved?.(segment);
     }
   }
 
   /** Waits for pending appends to be synced, closes every file, deletes fully settled segments. */
   async close(): Promise<void> {
-    this.seal();
-    await this.drainSync();
-    for (const s of [...this.segments.values()]) {
-      await s.handle?.close();
-      s.handle = undefined;
-      if (s.settled >= s.appended && (!s.replay || this.readDone.has(s.id))) {
-        this.segments.delete(s.id);
-        await unlink(s.file).catch(() => undefined);
+    this.seal(true);
+    this.seal(false);
+    try {
+      await this.drainSync();
+      for (const s of [...this.segments.values()]) {
+        await s.handle?.close();
+        s.handle = undefined;
+        if (s.settled >= s.appended && (!s.replay || this.readDone.has(s.id))) {
+          this.segments.delete(s.id);
+          await unlink(s.file).catch(() => undefined);
+        }
       }
+    } finally {
+      await this.unlock();
     }
   }
 
@@ -185,14 +216,15 @@ export class Spool {
     return this.readDone.has(s.id) || this.reading?.segment === s.id;
   }
 
-  private seal(): void {
-    if (this.active) this.active.sealed = true;
-    this.active = undefined;
+  private seal(replay: boolean): void {
+    const active = this.active.get(replay);
+    if (active) active.sealed = true;
+    this.active.delete(replay);
   }
 
   private segment(id: number, replay: boolean, sealed: boolean): Segment {
     const file = join(this.dir, `segment-${String(id).padStart(16, "0")}.ndjson`);
-    return { id, file, replay, appended: 0, settled: 0, sealed, pending: [], waiters: [], handle: undefined };
+    return { id, file, replay, appended: 0, settled: 0, sealed, pending: [], fsync: false, waiters: [], handle: undefined };
   }
 
   private scheduleSync(): void {
@@ -211,18 +243,23 @@ export class Spool {
     }
   }
 
-  /** One group commit: every segment's pending lines written, then fdatasync, then waiters resolved. */
+  /**
+   * One group commit: every segment's pending entries serialised and written in one call, then
+   * fdatasync if any waiter asked for it, then waiters resolved.
+   */
   private async syncAll(): Promise<void> {
     for (const s of [...this.segments.values()]) {
       if (s.pending.length === 0) continue;
-      const data = s.pending.join("");
-      const waiters = s.waiters;
+      let data = "";
+      for (const entry of s.pending) data += `${JSON.stringify(entry)}\n`;
+      const { waiters, fsync } = s;
       s.pending = [];
       s.waiters = [];
+      s.fsync = false;
       try {
         s.handle ??= await open(s.file, "a");
         await s.handle.write(data);
-        await s.handle.datasync();
+        if (fsync) await s.handle.datasync();
         for (const w of waiters) w.resolve();
       } catch (error) {
         for (const w of waiters) w.reject(error);

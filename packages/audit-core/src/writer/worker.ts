@@ -6,6 +6,7 @@
 import { BroadcastChannel } from "node:worker_threads";
 import Tinypool from "tinypool";
 import { ChainStream } from "../chain.ts";
+import { messageOf } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import { type AuditSink, type DeadLetter, type SinkSpec, loadSink } from "../sink.ts";
 import { keepDeadLetters } from "./dead-letter.ts";
@@ -22,7 +23,15 @@ export interface WriteTask {
   readonly entries: AuditEntry[];
   /** Some entries may be stored already (they come from the spool, or are retried): check first. */
   readonly mayExist: boolean;
+  /** Dead letters decided in the main thread (an entry that killed workers): keep them too. */
+  readonly letters?: DeadLetter[];
 }
+
+/**
+ * What a worker answers. It never throws: a failure it saw itself (the sink could not be built,
+ * the write was stopped) comes back as `failed`, so a rejected run always means the thread died.
+ */
+export type WorkerAnswer = BatchResult | { readonly failed: string };
 
 export interface BatchResult {
   readonly written: number;
@@ -49,7 +58,15 @@ if (stopChannel) {
   channel.unref();
 }
 
-export default async function writeBatch({ entries, mayExist }: WriteTask): Promise<BatchResult> {
+export default async function writeBatch(task: WriteTask): Promise<WorkerAnswer> {
+  try {
+    return await write(task);
+  } catch (error) {
+    return { failed: messageOf(error) };
+  }
+}
+
+async function write({ entries, mayExist, letters = [] }: WriteTask): Promise<BatchResult> {
   sink ??= loadSink(spec).catch((error: unknown) => {
     sink = undefined;
     throw error;
@@ -59,12 +76,12 @@ export default async function writeBatch({ entries, mayExist }: WriteTask): Prom
   const stored = mayExist && target.existing ? await retryRetryable(() => existingIds(target, entries), policy, control) : undefined;
   const fresh = stored && stored.size > 0 ? entries.filter((e) => !stored.has(e.id)) : entries;
   const outcome = await writeWithRetry(target, stream.link(fresh), policy, control);
-  const unstored = await keepDeadLetters(target, outcome.deadLetters, policy, control);
+  const unstored = await keepDeadLetters(target, [...letters, ...outcome.deadLetters], policy, control);
   const head = stream.head;
   return {
     written: outcome.written + (entries.length - fresh.length),
     retries: outcome.retries,
-    deadLettered: outcome.deadLetters.length,
+    deadLettered: outcome.deadLetters.length + letters.length,
     unstored,
     head: head && { streamId: stream.streamId, ...head },
   };
