@@ -34,6 +34,7 @@ describe("prometheusText", () => {
     c.replayed = 2;
     c.dropped = 4;
     c.checkpoints = 9;
+    c.errors = 11;
     c.enqueueUs.add(5);
     c.writeMs.add(12);
     const stats = c.snapshot({ queued: 5, inFlight: 6, spoolBacklog: 8 });
@@ -49,6 +50,7 @@ describe("prometheusText", () => {
       "auditrail_entries_dropped_total 4",
       "auditrail_write_retries_total 3",
       "auditrail_checkpoints_total 9",
+      "auditrail_errors_total 11",
       "# TYPE auditrail_queue_entries gauge",
       "auditrail_queue_entries 5",
       "auditrail_in_flight_entries 6",
@@ -60,6 +62,6 @@ describe("prometheusText", () => {
       expect(text.split("\n")).toContain(line);
     }
     expect(text.endsWith("\n")).toBe(true);
-    expect(text.split("\n").filter((l) => l.startsWith("# HELP"))).toHaveLength(13);
+    expect(text.split("\n").filter((l) => l.startsWith("# HELP"))).toHaveLength(14);
   });
 });

@@ -30,6 +30,8 @@ describe("parseOptions", () => {
       spoolDir: resolve(".auditrail/spool"),
       segmentMaxEntries: 10_000,
       checkpointEvery: 10_000,
+      maxEntryBytes: 262_144,
+      oversize: "reject",
       closeDeadlineMs: 10_000,
     });
   });

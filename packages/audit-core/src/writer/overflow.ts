@@ -22,8 +22,10 @@ export interface OverflowDeps {
   readonly accept: (item: QueueItem) => Promise<AuditReceipt>;
   /** The entry is on disk only, in `segment`; `epoch` is its flush epoch. */
   readonly spilled: (segment: number, epoch: number | undefined) => void;
-  /** The entry was not kept (dropped, or the disk refused it): its flush epoch no longer waits. */
-  readonly abandoned: (item: QueueItem) => void;
+  /** The entry was dropped by the policy (still counted as recorded): its flush epoch no longer waits. */
+  readonly dropped: (item: QueueItem) => void;
+  /** The disk refused the entry: record() rejects, so it was never accepted. */
+  readonly refused: (item: QueueItem) => void;
   readonly report: (error: unknown) => void;
 }
 
@@ -49,7 +51,7 @@ export class Overflow {
     switch (deps.policy) {
       case "drop": {
         deps.counters.dropped++;
-        deps.abandoned(item);
+        deps.dropped(item);
         deps.report(new AuditEntryDroppedError(id, deps.queue.capacity));
         return Promise.resolve({ id, state: "dropped" });
       }
@@ -66,7 +68,7 @@ export class Overflow {
           },
           (error: unknown) => {
             deps.counters.spilled--;
-            deps.abandoned(item);
+            deps.refused(item);
             throw error;
           },
         );

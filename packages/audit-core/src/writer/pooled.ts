@@ -84,7 +84,8 @@ export class PooledWriter implements AuditWriter {
         if (epoch !== undefined) this.countOnDisk(segment, epoch);
         this.replayer.pump();
       },
-      abandoned: (item) => this.abandon(item),
+      dropped: (item) => this.settleEpoch(item),
+      refused: (item) => this.abandon(item),
       report,
     });
     this.replayer = new Replayer({
@@ -213,9 +214,13 @@ export class PooledWriter implements AuditWriter {
     );
   }
 
-  /** An entry not kept after all (dropped, or the disk refused it). */
+  /** An entry not accepted after all: the disk refused it, and record() rejects. */
   private abandon(item: QueueItem): void {
     if (item.entry.action !== CHECKPOINT_ACTION) this.counters.recorded--;
+    this.settleEpoch(item);
+  }
+
+  private settleEpoch(item: QueueItem): void {
     if (item.epoch !== undefined) this.watermark.settle(item.epoch);
   }
 
@@ -363,11 +368,12 @@ export class PooledWriter implements AuditWriter {
   /** Acknowledged items: their flush epochs and spool segments settle. */
   private async settleItems(batch: readonly QueueItem[]): Promise<void> {
     const counts = new Map<number, number>();
-    for (const { segment, epoch } of batch) {
-      if (epoch !== undefined) this.watermark.settle(epoch);
+    for (const { segment } of batch) {
       if (segment !== undefined) counts.set(segment, (counts.get(segment) ?? 0) + 1);
     }
+    // The spool first: a flush resolved by these entries finds their segments compacted.
     for (const [segment, count] of counts) await this.spool.settle(segment, count);
+    for (const { epoch } of batch) if (epoch !== undefined) this.watermark.settle(epoch);
   }
 
   // ── shutdown ───────────────────────────────────────────────────────────────────────────────

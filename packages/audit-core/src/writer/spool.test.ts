@@ -49,16 +49,18 @@ describe("Spool", () => {
     await spool.close();
   });
 
-  it("starts a new segment when one is full or the replay flag changes", async () => {
+  it("keeps one active segment for queued entries and one for spilled ones, each rotating when full", async () => {
     const spool = await Spool.open(dir, 2);
-    const [a, b, c, d] = await Promise.all([
-      spool.append(entries(2), true, true),
-      spool.append(entries(1), true, true),
-      spool.append(entries(1), false, true),
-      spool.append(entries(1), true, true),
+    const [a, b, c, d, e] = await Promise.all([
+      spool.append(entries(2), true, false),
+      spool.append(entries(1), true, false),
+      spool.append(entries(1), false, false),
+      spool.append(entries(1), true, false),
+      spool.append(entries(1), false, false),
     ]);
-    expect([a, b, c, d]).toEqual([1, 2, 3, 4]);
-    expect(await listSegments()).toEqual([1, 2, 3, 4].map(segmentName));
+    // interleaving the two kinds does not rotate: only a full segment does
+    expect([a, b, c, d, e]).toEqual([1, 2, 3, 2, 3]);
+    expect(await listSegments()).toEqual([1, 2, 3].map(segmentName));
     await spool.close();
   });
 
@@ -82,15 +84,18 @@ describe("Spool", () => {
     await spool.close();
   });
 
-  it("does not replay segments whose entries were queued as well (durable), and deletes them on close once settled", async () => {
+  it("does not replay segments whose entries were queued as well, and deletes each once all its entries are acknowledged", async () => {
     const spool = await Spool.open(dir, 100);
     const segment = await spool.append(entries(2), false, true);
     expect(spool.hasReplay).toBe(false);
     expect(await spool.nextReplay(10)).toBeUndefined();
-    await spool.settle(segment, 2); // still the active segment: kept until sealed
+    await spool.settle(segment, 1); // one entry still unacknowledged: kept
     expect(await listSegments()).toEqual([segmentName(segment)]);
-    await spool.close();
+    await spool.settle(segment, 1); // all acknowledged: deleted at once, even though it was active
     expect(await listSegments()).toEqual([]);
+    expect(await spool.append(entries(1), false, false)).toBe(segment + 1);
+    await spool.close();
+    expect(await listSegments()).toEqual([segmentName(segment + 1)]); // unacknowledged: the next writer replays it
   });
 
   it("keeps unsettled segments on close, and a new spool replays them", async () => {

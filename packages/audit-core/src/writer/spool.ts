@@ -180,6 +180,9 @@ export class Spool {
     const s = this.segments.get(segment);
     if (!s) return;
     s.settled += count;
+    // An active segment of queued entries, all acknowledged: done with it (the next append starts
+    // a new one), so an idle writer leaves no file behind.
+    if (!s.replay && !s.sealed && s.settled >= s.appended && s.pending.length === 0) this.seal(false);
     if (s.sealed && s.settled >= s.appended && s.pending.length === 0 && (!s.replay || this.isRead(s))) {
       this.segments.delete(segment);
       this.readDone.delete(segment);
