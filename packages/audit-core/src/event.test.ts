@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { InvalidAuditEventError } from "./errors.ts";
-import { AuditEntrySchema, AuditEventSchema, isPlainValidEvent, stampEvent } from "./event.ts";
+import { EntryTooLargeError, InvalidAuditEventError } from "./errors.ts";
+import { AuditEntrySchema, AuditEventSchema, DEFAULT_MAX_ENTRY_BYTES, isPlainValidEvent, normalizeText, stampEvent } from "./event.ts";
 
 function issuesOf(event: unknown): readonly string[] {
   try {
@@ -154,5 +154,119 @@ describe("the hot-path shortcut (isPlainValidEvent)", () => {
     const viaShortcut = stampEvent(event, undefined);
     const viaSchema = stampEvent({ ...event, occurredAt: viaShortcut.occurredAt }, undefined);
     expect({ ...viaSchema, id: "" }).toEqual({ ...viaShortcut, id: "" });
+  });
+});
+
+describe("one text form (normalizeText, in stampEvent)", () => {
+  it("replaces lone surrogates and U+0000 by U+FFFD, keeps well-formed pairs, and returns the same string when clean", () => {
+    expect(normalizeText("a\ud800b")).toBe("a\ufffdb");
+    expect(normalizeText("a\udc00")).toBe("a\ufffd");
+    expect(normalizeText("\udc00\ud800")).toBe("\ufffd\ufffd");
+    expect(normalizeText("x\u0000y")).toBe("x\ufffdy");
+    expect(normalizeText("smile \ud83d\ude00")).toBe("smile \ud83d\ude00");
+    const clean = "plain text";
+    expect(normalizeText(clean)).toBe(clean);
+    for (const s of ["a\ud800b", "\u0000", "\udfff\ud83d\ude00\ud83d"]) {
+      const n = normalizeText(s);
+      expect(n.length).toBe(s.length);
+      expect(new TextDecoder("utf-8", { fatal: true }).decode(new TextEncoder().encode(n))).toBe(n); // round-trips: well-formed
+      expect(n).not.toContain("\u0000");
+    }
+  });
+
+  it("normalises every string of an entry: columns, actor, context, JSON keys and values at any depth", () => {
+    const bad = "x\ud800\u0000";
+    const good = "x\ufffd\ufffd";
+    const entry = stampEvent(
+      {
+        action: `a.${bad}`,
+        entity: bad,
+        entityId: bad,
+        outcome: bad,
+        actor: { id: bad, role: bad },
+        path: bad,
+        before: { [bad]: [bad, { deep: bad }], n: 1 },
+        after: bad,
+        metadata: [{ [bad]: null }],
+        userAgent: bad,
+      },
+      { requestId: bad, ip: bad },
+    );
+    expect(entry).toMatchObject({
+      action: `a.${good}`,
+      entity: good,
+      entityId: good,
+      outcome: good,
+      actorId: good,
+      actorRole: good,
+      path: good,
+      before: { [good]: [good, { deep: good }], n: 1 },
+      after: good,
+      metadata: [{ [good]: null }],
+      userAgent: good,
+      requestId: good,
+      ip: good,
+    });
+    expect(JSON.stringify(entry)).not.toMatch(/\\u0000|\\ud[89a-f]/i);
+  });
+
+  it("does not copy or change an event with nothing to normalise", () => {
+    const after = { name: "B", tags: ["x"] };
+    expect(stampEvent({ action: "a.b", entity: "E", after }, undefined).after).toBe(after);
+  });
+});
+
+describe("maxEntryBytes", () => {
+  const limits = { maxEntryBytes: 8_192, oversize: "reject" } as const;
+
+  it("refuses an entry over the limit with EntryTooLargeError naming the size and the limit", () => {
+    const error = (() => {
+      try {
+        stampEvent({ action: "a.b", entity: "E", after: { blob: "x".repeat(10_000) } }, undefined, limits);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(EntryTooLargeError);
+    expect(error).toMatchObject({ code: "ERR_AUDIT_ENTRY_TOO_LARGE", maxEntryBytes: 8_192 });
+    expect((error as EntryTooLargeError).bytes).toBeGreaterThan(8_192);
+    expect((error as EntryTooLargeError).message).toMatch(/at least \d+ bytes, over maxEntryBytes \(8192\)/);
+  });
+
+  it("counts UTF-8 bytes, not UTF-16 units", () => {
+    const accepted = stampEvent({ action: "a.b", entity: "E", after: "é".repeat(3_500) }, undefined, limits);
+    expect(accepted.after).toHaveLength(3_500);
+    expect(() => stampEvent({ action: "a.b", entity: "E", after: "é".repeat(4_000) }, undefined, limits)).toThrow(EntryTooLargeError);
+  });
+
+  it("stops measuring as soon as the limit is passed: the rest of a huge payload is never read", () => {
+    let reads = 0;
+    const items = Array.from({ length: 100_000 }, (_, i) => {
+      const item: Record<string, unknown> = { i };
+      Object.defineProperty(item, "v", { enumerable: true, get: () => (reads++, "0123456789") });
+      return item;
+    });
+    expect(() => stampEvent({ action: "a.b", entity: "E", after: items }, undefined, limits)).toThrow(EntryTooLargeError);
+    expect(reads).toBeGreaterThan(0);
+    expect(reads).toBeLessThan(1_000); // of 100,000: the walk ended near the 8 KiB mark
+  });
+
+  it("with oversize truncate, replaces the JSON fields that do not fit by a marker and keeps the rest", () => {
+    const entry = stampEvent(
+      { action: "a.b", entity: "E", before: { small: true }, after: { blob: "x".repeat(20_000) }, diff: [1, 2] },
+      undefined,
+      { maxEntryBytes: 8_192, oversize: "truncate" },
+    );
+    expect(entry.before).toEqual({ small: true });
+    expect(entry.after).toEqual({ $truncated: { maxEntryBytes: 8_192 } });
+    expect(entry.diff).toEqual([1, 2]);
+    expect(entry.action).toBe("a.b");
+  });
+
+  it("applies the documented default (256 KiB) when no limits are given", () => {
+    expect(DEFAULT_MAX_ENTRY_BYTES).toBe(262_144);
+    expect(() => stampEvent({ action: "a.b", entity: "E", metadata: "x".repeat(300_000) }, undefined)).toThrow(EntryTooLargeError);
+    expect(stampEvent({ action: "a.b", entity: "E", metadata: "x".repeat(200_000) }, undefined).metadata).toHaveLength(200_000);
   });
 });

@@ -19,6 +19,14 @@ export const MemorySinkOptionsSchema = z.strictObject({
   poisonAction: z.string().optional(),
   /** Every write takes this long. */
   latencyMs: z.number().min(0).default(0),
+  /**
+   * A write containing an entry with this action crashes its worker thread (an uncaught error,
+   * as a native crash or running out of memory would end it).
+   */
+  crashAction: z.string().optional(),
+  /** The first N write calls block their thread for blockMs (a native busy wait: deaf to stop requests). */
+  blockFirst: z.number().int().min(0).default(0),
+  blockMs: z.number().int().min(0).default(0),
   /** deadLetter() fails with a non-retryable error (so letters fall back to the writer's file). */
   rejectDeadLetters: z.boolean().default(false),
 });
@@ -44,8 +52,21 @@ export class MemorySink implements AuditSink {
 
   async write(entries: readonly AuditEntry[]): Promise<void> {
     const call = ++this.writes;
-    const { failFirst, hangFirst, poisonAction, latencyMs } = this.options;
+    const { failFirst, hangFirst, poisonAction, latencyMs, crashAction, blockFirst, blockMs } = this.options;
     const ids = entries.map((e) => e.id);
+    if (crashAction !== undefined && entries.some((e) => e.action === crashAction)) {
+      this.post({ type: "attempt", ids, ok: false, at: Date.now(), error: "CRASH" });
+      setImmediate(() => {
+        throw new Error(`worker crashed on an entry with action ${crashAction}`);
+      });
+      return new Promise<void>(() => undefined);
+    }
+    if (call <= blockFirst) {
+      const until = Date.now() + blockMs;
+      while (Date.now() < until) {
+        // a thread busy in a native call: no event loop turn, no stop request heard
+      }
+    }
     if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
     if (call <= failFirst) return this.fail(ids, Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }));
     if (call <= failFirst + hangFirst) return new Promise<void>(() => undefined);
