@@ -18,8 +18,8 @@ const stamped = (n: number): AuditEntry[] => Array.from({ length: n }, (_, i) =>
 const lines = (entries: readonly AuditEntry[]) => entries.map((e) => `${JSON.stringify(e)}\n`).join("");
 
 /** Runs the fixture until it has printed `atLeast` resolved ids, SIGKILLs it, returns the ids. */
-async function killMidLoad(spoolDir: string, atLeast: number): Promise<string[]> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("./fixtures/durable-child.mjs", import.meta.url)), spoolDir], {
+async function killMidLoad(spoolDir: string, atLeast: number, mode: "durable" | "async" = "durable"): Promise<string[]> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL("./fixtures/durable-child.mjs", import.meta.url)), spoolDir, mode], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -99,6 +99,23 @@ describe("durable writer", () => {
     const writer = cleanup.writer(
       await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name }), spoolDir, maxWorkers: 2, maxBatchSize: 100 }),
     );
+    await writer.flush();
+    await vi.waitFor(() => {
+      const written = new Set(reports.writtenIds);
+      expect(printed.filter((id) => !written.has(id))).toEqual([]);
+    });
+    expect(writer.stats().replayed).toBeGreaterThanOrEqual(printed.length);
+    expect(await segmentFiles(spoolDir)).toEqual([]);
+  });
+
+  it("async mode with default options: loses no resolved entry on SIGKILL either (each turn's entries are in the page cache)", async () => {
+    const spoolDir = await cleanup.tempDir();
+    const printed = await killMidLoad(spoolDir, 2_000, "async");
+    expect(printed.length).toBeGreaterThanOrEqual(2_000);
+    expect((await segmentFiles(spoolDir)).length).toBeGreaterThan(0);
+
+    const reports = cleanup.reports();
+    const writer = cleanup.writer(await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name }), spoolDir }));
     await writer.flush();
     await vi.waitFor(() => {
       const written = new Set(reports.writtenIds);
