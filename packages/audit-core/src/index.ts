@@ -27,7 +27,7 @@ export type { LatencySummary, WriterStats } from "./metrics.ts";
 export type { AuditWriterOptions } from "./options.ts";
 export { classifyError } from "./writer/retry.ts";
 export type { AuditSink, CreateSink, DeadLetter, ErrorKind, SinkOptions, SinkSpec } from "./sink.ts";
-export { readDeadLetterFile } from "./writer/dead-letter.ts";
+export { DEAD_LETTER_FILE, readDeadLetterFile } from "./writer/dead-letter.ts";
 export { closeOnSignals } from "./writer/shutdown.ts";
 export type { SignalOptions } from "./writer/shutdown.ts";
 export { uuidv7 } from "./id.ts";

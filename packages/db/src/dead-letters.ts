@@ -1,39 +1,96 @@
 /**
  * `@auditrail/db/dead-letters`: the entries the database rejected as invalid (poison), kept by the
- * SQL sinks in the DeadLetter table with their error. List them to see what went wrong; once the
- * cause is fixed (a constraint relaxed, a column widened), replay them: each entry is inserted
- * again through the same sink (skip duplicates, so a replay repeated or interrupted never doubles
- * a row) and its letter is marked `replayedAt`. Letters still rejected stay pending, with the new
- * error and one more attempt counted.
+ * SQL sinks in the DeadLetter table with their error — the entry as JSON text, which accepts
+ * anything the writer accepted. List them to see what went wrong; once the cause is fixed (a
+ * constraint relaxed, a column widened), replay them: each entry is inserted again through the
+ * same sink (skip duplicates, so a replay repeated or interrupted never doubles a row) and its
+ * letter is marked `replayedAt`. Letters still rejected stay pending, with the new error and one
+ * more attempt counted.
+ * Letters that reached no table (the database was unreachable when they were decided) wait in the
+ * writer's fallback file, `<spoolDir>/dead-letters.ndjson`: pass `spoolDir` and they are listed
+ * too, and moved into the table before a replay (`importDeadLetterFile`). CLI:
+ * `pnpm --filter @auditrail/db dead-letters list|replay [--spool <dir>]`.
  */
-import { type AuditEntry, AuditEntrySchema, classifyError, messageOf } from "@auditrail/audit-core";
+import { rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { type AuditEntry, AuditEntrySchema, DEAD_LETTER_FILE, classifyError, messageOf, readDeadLetterFile } from "@auditrail/audit-core";
 import { type DatabaseHandle, createDatabase } from "./client.ts";
 import { createSink } from "./sink.ts";
 
 export interface DeadLetterRow {
   readonly id: string;
+  /** The entry, parsed from its stored JSON text. */
   readonly entry: unknown;
   readonly error: string;
   readonly attempts: number;
   readonly failedAt: Date;
   readonly replayedAt: Date | null;
+  /** table: the DeadLetter table; file: the writer's fallback file, not imported yet. */
+  readonly source: "table" | "file";
 }
 
 export interface ListDeadLettersOptions {
   /** Only letters not replayed yet (default true). */
   readonly pending?: boolean;
   readonly limit?: number;
+  /** The writer's spool folder: letters waiting in its fallback file are listed too (first). */
+  readonly spoolDir?: string;
 }
 
 /** Dead letters, oldest first. `db` is an open handle or a database URL. */
 export async function listDeadLetters(db: DatabaseHandle | string, options: ListDeadLettersOptions = {}): Promise<DeadLetterRow[]> {
-  return withHandle(db, (handle) =>
+  const fromFile: DeadLetterRow[] = options.spoolDir
+    ? (await readDeadLetterFile(options.spoolDir)).map((l) => ({
+        id: l.entry.id,
+        entry: l.entry,
+        error: l.error,
+        attempts: l.attempts,
+        failedAt: new Date(l.failedAt),
+        replayedAt: null,
+        source: "file" as const,
+      }))
+    : [];
+  const rows = await withHandle(db, (handle) =>
     handle.prisma.deadLetter.findMany({
       where: (options.pending ?? true) ? { replayedAt: null } : {},
       orderBy: [{ failedAt: "asc" }, { id: "asc" }],
       ...(options.limit === undefined ? {} : { take: options.limit }),
     }),
   );
+  const all = [...fromFile, ...rows.map((r) => ({ ...r, entry: parseStored(r.entry), source: "table" as const }))];
+  return options.limit === undefined ? all : all.slice(0, options.limit);
+}
+
+/** The stored text parsed; text that is not JSON (never written by the sinks) stays text. */
+function parseStored(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Moves the letters of the writer's fallback file into the DeadLetter table (skipping ids kept
+ * already) and removes the file; returns how many it moved. The file is renamed first, so a
+ * writer appending meanwhile starts a new one, and an import interrupted is finished by the next.
+ */
+export async function importDeadLetterFile(url: string, spoolDir: string): Promise<number> {
+  const importing = join(spoolDir, "dead-letters.importing.ndjson");
+  await rename(join(spoolDir, DEAD_LETTER_FILE), importing).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+  });
+  const letters = await readDeadLetterFile(spoolDir, "dead-letters.importing.ndjson");
+  if (letters.length > 0) {
+    const sink = createSink({ url });
+    try {
+      await sink.deadLetter(letters);
+    } finally {
+      await sink.close();
+    }
+  }
+  await unlink(importing).catch(() => undefined);
+  return letters.length;
 }
 
 export interface ReplayReport {
@@ -50,9 +107,10 @@ export interface ReplayReport {
  */
 export async function replayDeadLetters(
   url: string,
-  options: { readonly ids?: readonly string[]; readonly batchSize?: number } = {},
+  options: { readonly ids?: readonly string[]; readonly batchSize?: number; readonly spoolDir?: string } = {},
 ): Promise<ReplayReport> {
   const batchSize = options.batchSize ?? 500;
+  if (options.spoolDir) await importDeadLetterFile(url, options.spoolDir);
   const sink = createSink({ url });
   const failed: Array<{ id: string; error: string }> = [];
   let replayed = 0;
@@ -88,7 +146,7 @@ export async function replayDeadLetters(
         after = (rows.at(-1) as { id: string }).id;
         const entries: AuditEntry[] = [];
         for (const row of rows) {
-          const parsed = AuditEntrySchema.safeParse(row.entry);
+          const parsed = AuditEntrySchema.safeParse(parseStored(row.entry));
           if (parsed.success) entries.push(parsed.data);
           else await reject(row.id, new Error(`stored entry is not a valid audit entry: ${parsed.error.message}`));
         }
@@ -110,7 +168,6 @@ export async function replayDeadLetters(
   }
   return { replayed, failed };
 }
-
 
 async function withHandle<T>(db: DatabaseHandle | string, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
   if (typeof db !== "string") return fn(db);

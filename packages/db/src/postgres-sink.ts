@@ -22,7 +22,7 @@ const INSERT_ENTRIES =
 
 const INSERT_LETTERS =
   `INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") ` +
-  `SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::int[], $5::timestamp(3)[]) ` +
+  `SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamp(3)[]) ` +
   `ON CONFLICT ("id") DO NOTHING`;
 
 export interface PostgresSinkOptions {

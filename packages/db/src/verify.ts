@@ -8,12 +8,16 @@
  * It reads the whole chained table into memory: fine for the sizes this project runs at; a
  * trail of many millions of rows wants a per-stream, paged walk.
  */
-import { type ChainedEntry, PURGE_ACTION, type PurgeStart, type VerifyReport, verifyChain } from "@auditrail/audit-core";
+import { type ChainedEntry, PURGE_ACTION, type PurgeStart, type VerifyReport, readDeadLetterFile, verifyChain } from "@auditrail/audit-core";
 import type { DatabaseHandle } from "./client.ts";
 
 type Json = ChainedEntry["before"];
 
-export async function verifyAuditTrail(handle: Pick<DatabaseHandle, "prisma">): Promise<VerifyReport> {
+/**
+ * `spoolDir`: the writer's spool folder, whose fallback file may hold dead letters that reached no
+ * table (the database was unreachable then); their places in a chain are explained gaps too.
+ */
+export async function verifyAuditTrail(handle: Pick<DatabaseHandle, "prisma">, options: { readonly spoolDir?: string } = {}): Promise<VerifyReport> {
   const { prisma } = handle;
   // In this order, one after the other: a batch's dead letters commit after its rows, and a purge
   // that commits meanwhile only adds starts below which rows are then skipped.
@@ -44,7 +48,8 @@ export async function verifyAuditTrail(handle: Pick<DatabaseHandle, "prisma">): 
     hash: r.hash ?? "",
   }));
   const deadLettered = new Set<string>();
-  for (const { entry } of letters) {
+  const fromFile = options.spoolDir ? await readDeadLetterFile(options.spoolDir) : [];
+  for (const entry of [...letters.map((l) => parseLetter(l.entry)), ...fromFile.map((l) => l.entry)]) {
     const e = entry as { streamId?: unknown; seq?: unknown } | null;
     if (typeof e?.streamId === "string" && typeof e.seq === "number") deadLettered.add(`${e.streamId}:${e.seq}`);
   }
@@ -53,4 +58,13 @@ export async function verifyAuditTrail(handle: Pick<DatabaseHandle, "prisma">): 
     return Array.isArray(streams) ? (streams as PurgeStart[]) : [];
   });
   return verifyChain({ rows, deadLettered, purges: starts });
+}
+
+/** A dead letter's stored JSON text (anything unreadable explains no gap). */
+function parseLetter(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }

@@ -145,7 +145,7 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     expect(letters).toHaveLength(4);
     for (const letter of letters) {
       expect(letter.error).toMatch(provider === "sqlite" ? /poison entry rejected/ : /no_poison/);
-      expect((letter.entry as { action: string }).action).toBe("poison");
+      expect((JSON.parse(letter.entry) as { action: string }).action).toBe("poison");
     }
     expect(w.stats()).toMatchObject({ written: 96, deadLettered: 4 });
   });

@@ -35,11 +35,16 @@ export async function appendDeadLetterFile(dir: string, letters: readonly DeadLe
   await appendFile(join(dir, DEAD_LETTER_FILE), letters.map((l) => `${JSON.stringify(l)}\n`).join(""));
 }
 
-/** The letters kept in the fallback file, oldest first. */
-export async function readDeadLetterFile(dir: string): Promise<DeadLetter[]> {
-  const text = await readFile(join(dir, DEAD_LETTER_FILE), "utf8").catch(() => "");
-  return text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as DeadLetter);
+/**
+ * The letters kept in the fallback file (or `file` in `dir`), oldest first. A last line without
+ * its newline was torn by a crash mid-append and is skipped, as the spool does.
+ */
+export async function readDeadLetterFile(dir: string, file = DEAD_LETTER_FILE): Promise<DeadLetter[]> {
+  const text = await readFile(join(dir, file), "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return "";
+    throw error;
+  });
+  const lines = text.split("\n");
+  lines.pop();
+  return lines.filter((line) => line !== "").map((line) => JSON.parse(line) as DeadLetter);
 }
