@@ -6,6 +6,9 @@ import { appendFile, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuditEntry, ChainStream, DEAD_LETTER_FILE, type DeadLetter, createAuditWriter, stampEvent, uuidv7 } from "@auditrail/audit-core";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
 import { importDeadLetterFile, listDeadLetters, replayDeadLetters } from "../src/dead-letters.ts";
@@ -13,6 +16,8 @@ import { createSink, prismaSinkSpec } from "../src/sink.ts";
 import { type TestDatabase, clearAuditTrail, createTestDatabase, testProviders } from "../src/testing.ts";
 import { verifyAuditTrail } from "../src/verify.ts";
 
+const run = promisify(execFile);
+const packageRoot = fileURLToPath(new URL("..", import.meta.url));
 const BAD = "x\ud800y\u0000z\udfff";
 const GOOD = "x\ufffdy\ufffdz\ufffd";
 
@@ -113,6 +118,22 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
     expect(await listDeadLetters(handle, { spoolDir })).toEqual([]);
     expect(await verifyAuditTrail(handle)).toMatchObject({ ok: true });
     expect(await importDeadLetterFile(db.url, spoolDir)).toBe(0); // nothing left to import
+  });
+
+  it("the dead-letters CLI lists the fallback file's letters and replays them", async () => {
+    spoolDir = await mkdtemp(join(tmpdir(), "auditrail-text-"));
+    const entry = stampEvent({ action: "patient.read", entity: "Patient", entityId: "p-cli" }, undefined);
+    await appendFile(join(spoolDir, DEAD_LETTER_FILE), `${JSON.stringify({ entry, error: "e", attempts: 1, failedAt: new Date().toISOString() })}\n`);
+    const cli = (...args: string[]) =>
+      run(join(packageRoot, "node_modules", ".bin", "tsx"), [join(packageRoot, "scripts", "dead-letters.ts"), ...args], {
+        env: { ...process.env, DATABASE_URL: db.url },
+      });
+    const listed = await cli("list", "--spool", spoolDir);
+    expect(JSON.parse(listed.stdout.trim())).toMatchObject({ id: entry.id, source: "file" });
+    const replayed = await cli("replay", "--spool", spoolDir);
+    expect(JSON.parse(replayed.stdout)).toEqual({ replayed: 1, failed: [] });
+    expect((await handle.prisma.auditEntry.findMany()).map((r) => r.id)).toEqual([entry.id]);
+    await expect(cli("bogus")).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("usage: dead-letters") });
   });
 
   it("importing the fallback file twice keeps each letter once", async () => {

@@ -170,4 +170,50 @@ describe.each(providers)("signals on %s", (provider) => {
     expect(restart).toMatchObject({ drained: true, deadLettered: 0 });
     expect(await segmentFiles(spoolDir)).toEqual([]);
   });
+
+  it('scenario 4b, "async, kill -9" with default options: every entry whose record() resolved is written after restart', async () => {
+    const { db, handle } = await scope.database(provider);
+    const spoolDir = await scope.tempDir();
+    const outage = await outageFor(scope, db);
+    const sink = prismaSinkSpec({ url: outage.sinkUrl, sqliteBusyTimeoutMs: 500, pgConnectTimeoutMs: 1_000, pgQueryTimeoutMs: 2_000 });
+    // Nothing but the sink and the spool folder: the defaults are what is promised.
+    const child = await WriterChild.start({ writer: { sink, spoolDir }, load: { ratePerSec: 600, concurrency: 8 } });
+    await child.reached(800);
+    outage.begin();
+    const beforeOutage = child.recorded.length;
+    await child.reached(beforeOutage + 300);
+    const exit = await child.kill("SIGKILL");
+    outage.end();
+    expect(exit).toMatchObject({ code: null, signal: "SIGKILL" });
+    expect(child.stderr).toBe("");
+
+    const resolved = child.recorded;
+    const atKill = reconcile({ recorded: resolved, stored: await storedIds(handle), spooled: await spoolIds(spoolDir) });
+    expect(atKill.lost).toEqual([]);
+    expect(atKill.onlyInSpool).toBeGreaterThan(0);
+
+    const next = scope.writer(await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), spoolDir }));
+    await next.flush();
+    const restart = await next.close();
+    const stored = await storedIds(handle);
+    const after = reconcile({ recorded: resolved, stored });
+    const unreported = after.unexpected.length;
+    printAccounting(`async-sigkill-${provider}`, {
+      recorded: resolved.length,
+      written: stored.length - unreported,
+      deadLettered: restart.deadLettered,
+      spilled: child.states.spilled ?? 0,
+      replayed: restart.replayed,
+      lost: after.lost.length,
+      extra: { writtenBeforeKill: atKill.written, onlyInSpoolAtKill: atKill.onlyInSpool, appendedUnreported: unreported },
+    });
+    expect(after.lost).toEqual([]);
+    expect(after.duplicates).toEqual([]);
+    expect(new Set(stored).size).toBe(stored.length);
+    // Appended but killed before their record() reported back: never more than were in flight.
+    expect(unreported).toBeLessThanOrEqual(8);
+    expect(restart.replayed).toBeGreaterThanOrEqual(atKill.onlyInSpool);
+    expect(restart).toMatchObject({ drained: true, deadLettered: 0 });
+    expect(await segmentFiles(spoolDir)).toEqual([]);
+  });
 });
