@@ -296,6 +296,7 @@ export class PooledWriter implements AuditWriter {
    */
   private retryLater(batch: QueueItem[], error: Error): void {
     this.reporter.report(error);
+    this.counters.retried++;
     this.inFlight.delete(batch);
     this.queue.requeue(batch.map((item) => ({ ...item, requeued: true })));
     this.workerFailures++;
