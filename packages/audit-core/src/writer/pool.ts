@@ -4,10 +4,8 @@
  * file dist/writer/worker.js (Node 20 workers cannot load TypeScript); the path below resolves to
  * it from src/writer (tests) and from dist/writer alike.
  */
-import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { BroadcastChannel } from "node:worker_threads";
 import Tinypool from "tinypool";
 import { WorkerEntryMissingError } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
@@ -19,11 +17,12 @@ const WORKER_ENTRY = fileURLToPath(new URL("../../dist/writer/worker.js", import
 
 export class WorkerPool {
   private readonly pool: Tinypool;
-  private readonly stopChannel = `auditrail-writer-stop-${randomUUID()}`;
+  /** Set to 1 to stop: shared memory, seen even by a worker that starts after the request. */
+  private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(sink: SinkSpec, policy: RetryPolicy, readonly threads: number) {
     if (!existsSync(WORKER_ENTRY)) throw new WorkerEntryMissingError(WORKER_ENTRY);
-    const workerData: WorkerData = { sink, policy, stopChannel: this.stopChannel };
+    const workerData: WorkerData = { sink, policy, stopFlag: this.stopFlag };
     this.pool = new Tinypool({
       filename: WORKER_ENTRY,
       minThreads: threads,
@@ -47,9 +46,7 @@ export class WorkerPool {
 
   /** Tells every worker to abandon its write in progress and not retry: their runs then reject. */
   stop(): void {
-    const channel = new BroadcastChannel(this.stopChannel);
-    channel.postMessage("stop");
-    channel.close();
+    Atomics.store(this.stopFlag, 0, 1);
   }
 
   destroy(): Promise<void> {

@@ -5,13 +5,18 @@
 import type { AuditWriter, CloseReport } from "../audit-writer.ts";
 
 /**
- * What close() may take past its deadline: spilling (a write and an fsync), then up to
- * CLOSE_STOP_WAIT_MS for workers to stop by themselves, then up to CLOSE_DESTROY_WAIT_MS for
- * terminated threads to go. Whatever the workers and the sink do, close() returns by then.
+ * What close() may take past its deadline: spilling (one write and fsync), then up to
+ * CLOSE_STOP_WAIT_MS for workers to stop by themselves (the stop flag ends their backoff and
+ * abandons the attempt in progress), then up to CLOSE_DESTROY_WAIT_MS for terminated threads to
+ * go. Whatever the workers and the sink do, close() returns by the deadline + CLOSE_MARGIN_MS.
+ * Terminating is the last resort, and it has a cost: a thread terminated inside a native call
+ * (better-sqlite3 waiting out a lock longer than CLOSE_STOP_WAIT_MS) aborts the process. By then
+ * every entry is on disk, so nothing is lost; keep such waits (sqliteBusyTimeoutMs) under 1 s
+ * where a clean exit matters.
  */
-export const CLOSE_STOP_WAIT_MS = 400;
-export const CLOSE_DESTROY_WAIT_MS = 400;
-export const CLOSE_MARGIN_MS = 1_000;
+export const CLOSE_STOP_WAIT_MS = 1_000;
+export const CLOSE_DESTROY_WAIT_MS = 500;
+export const CLOSE_MARGIN_MS = 2_000;
 
 export interface DrainTarget {
   /** Resolves when everything accepted so far is written (may never, if the database is down). */

@@ -3,7 +3,6 @@
  * Each worker builds its own sink once from the serialisable spec, then writes the batches it is
  * given: retrying, isolating poison, keeping dead letters. Only plain data comes in and goes out.
  */
-import { BroadcastChannel } from "node:worker_threads";
 import Tinypool from "tinypool";
 import { ChainStream } from "../chain.ts";
 import { messageOf } from "../errors.ts";
@@ -12,11 +11,14 @@ import { type AuditSink, type DeadLetter, type SinkSpec, loadSink } from "../sin
 import { keepDeadLetters } from "./dead-letter.ts";
 import { type RetryPolicy, retryRetryable, writeWithRetry } from "./retry.ts";
 
+/** How often a worker looks at the stop flag. */
+const STOP_POLL_MS = 10;
+
 export interface WorkerData {
   readonly sink: SinkSpec;
   readonly policy: RetryPolicy;
-  /** BroadcastChannel on which the writer tells its workers to stop (close past its deadline). */
-  readonly stopChannel?: string;
+  /** Set to 1 by the writer when its workers must stop (close past its deadline). */
+  readonly stopFlag?: Int32Array;
 }
 
 export interface WriteTask {
@@ -43,7 +45,7 @@ export interface BatchResult {
   readonly head: { streamId: string; seq: number; hash: string } | undefined;
 }
 
-const { sink: spec, policy, stopChannel } = Tinypool.workerData as WorkerData;
+const { sink: spec, policy, stopFlag } = Tinypool.workerData as WorkerData;
 let sink: Promise<AuditSink> | undefined;
 /** This worker's hash chain: every entry it writes gets the next link (see ../chain.ts). */
 const stream = new ChainStream();
@@ -52,10 +54,16 @@ const stream = new ChainStream();
 // and can be terminated safely (terminating a thread inside a native call, e.g. better-sqlite3
 // waiting out a lock, aborts the whole process). The writer has spilled these entries already.
 const stop = new AbortController();
-if (stopChannel) {
-  const channel = new BroadcastChannel(stopChannel);
-  channel.onmessage = () => stop.abort();
-  channel.unref();
+if (stopFlag) {
+  // Polled, not messaged: a flag in shared memory cannot be missed by a worker that was busy or
+  // not yet started when the writer set it.
+  const poll = setInterval(() => {
+    if (Atomics.load(stopFlag, 0) === 1) {
+      stop.abort();
+      clearInterval(poll);
+    }
+  }, STOP_POLL_MS);
+  poll.unref();
 }
 
 export default async function writeBatch(task: WriteTask): Promise<WorkerAnswer> {
