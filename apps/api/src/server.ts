@@ -137,6 +137,7 @@ function metricsText(services: Services, metrics: HttpMetrics): string {
       ["written", "entries_written_total"],
       ["deadLettered", "entries_dead_lettered_total"],
       ["spilled", "entries_spilled_total"],
+      ["errors", "errors_total"],
     ];
     for (const [field, name] of counters) {
       lines.push(`# HELP auditrail_writer_${name} Per-mode writer counter (the async writer's are unlabelled above).`);

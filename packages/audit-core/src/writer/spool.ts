@@ -40,6 +40,8 @@ export interface ReplayChunk {
 }
 
 const SEGMENT = /^segment-(\d{16})\.ndjson$/;
+/** Entries serialised per write call. */
+const WRITE_SLICE = 256;
 /** Where unreadable spool lines are set aside. */
 export const CORRUPT_FILE = "corrupt.ndjson";
 
@@ -253,15 +255,20 @@ export class Spool {
   private async syncAll(): Promise<void> {
     for (const s of [...this.segments.values()]) {
       if (s.pending.length === 0) continue;
-      let data = "";
-      for (const entry of s.pending) data += `${JSON.stringify(entry)}\n`;
-      const { waiters, fsync } = s;
+      const { pending, waiters, fsync } = s;
       s.pending = [];
       s.waiters = [];
       s.fsync = false;
       try {
         s.handle ??= await open(s.file, "a");
-        await s.handle.write(data);
+        // Serialised a slice at a time, each slice one write: a burst of thousands of entries
+        // never holds the event loop for more than one slice's JSON.stringify.
+        for (let i = 0; i < pending.length; i += WRITE_SLICE) {
+          let data = "";
+          const end = Math.min(pending.length, i + WRITE_SLICE);
+          for (let j = i; j < end; j++) data += `${JSON.stringify(pending[j])}\n`;
+          await s.handle.write(data);
+        }
         if (fsync) await s.handle.datasync();
         for (const w of waiters) w.resolve();
       } catch (error) {
