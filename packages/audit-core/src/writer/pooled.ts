@@ -199,19 +199,20 @@ export class PooledWriter implements AuditWriter {
    * One write serves every entry appended in the same turn.
    */
   private appendThenQueue(item: QueueItem): Promise<AuditReceipt> {
-    const { entry } = item;
-    return this.spool.append([entry], false, this.durable).then(
-      (segment) => {
-        this.queue.fulfil({ ...item, segment });
+    const { entry, epoch } = item;
+    return new Promise((resolve, reject) => {
+      this.spool.appendThen([entry], false, this.durable, (error, segment) => {
+        if (error !== undefined) {
+          this.queue.fulfil(undefined);
+          this.abandon(item);
+          reject(error);
+          return;
+        }
+        this.queue.fulfil(epoch === undefined ? { entry, segment } : { entry, segment, epoch });
         this.batcher.notify();
-        return { id: entry.id, state: this.durable ? "spooled" : "queued" } as const;
-      },
-      (error: unknown) => {
-        this.queue.fulfil(undefined);
-        this.abandon(item);
-        throw error;
-      },
-    );
+        resolve({ id: entry.id, state: this.durable ? "spooled" : "queued" });
+      });
+    });
   }
 
   /** An entry not accepted after all: the disk refused it, and record() rejects. */

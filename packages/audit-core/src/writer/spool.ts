@@ -30,9 +30,12 @@ interface Segment {
   pending: AuditEntry[];
   /** Some waiter asked for an fsync (durable mode, spills at close). */
   fsync: boolean;
-  waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
+  waiters: AppendDone[];
   handle: FileHandle | undefined;
 }
+
+/** Called once an append is written (error undefined) or failed; `segment` holds it. */
+export type AppendDone = (error: unknown, segment: number) => void;
 
 export interface ReplayChunk {
   readonly segment: number;
@@ -109,6 +112,13 @@ export class Spool {
    * bytes are written — and fsynced, if `fsync`.
    */
   append(entries: readonly AuditEntry[], replay: boolean, fsync: boolean): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.appendThen(entries, replay, fsync, (error, segment) => (error === undefined ? resolve(segment) : reject(error)));
+    });
+  }
+
+  /** `append` for the hot path: calls `done` instead of making promises (record() makes one). */
+  appendThen(entries: readonly AuditEntry[], replay: boolean, fsync: boolean, done: AppendDone): void {
     let segment = this.active.get(replay);
     if (!segment || segment.appended >= this.maxSegmentEntries) {
       this.seal(replay);
@@ -116,13 +126,11 @@ export class Spool {
       this.segments.set(segment.id, segment);
       this.active.set(replay, segment);
     }
-    const target = segment;
-    for (const entry of entries) target.pending.push(entry);
-    target.appended += entries.length;
-    if (fsync) target.fsync = true;
-    const synced = new Promise<void>((resolve, reject) => target.waiters.push({ resolve, reject }));
+    for (const entry of entries) segment.pending.push(entry);
+    segment.appended += entries.length;
+    if (fsync) segment.fsync = true;
+    segment.waiters.push(done);
     this.scheduleSync();
-    return synced.then(() => target.id);
   }
 
   /** Takes up to `max` entries to replay, oldest segment first; undefined when none. */
@@ -270,9 +278,9 @@ export class Spool {
           await s.handle.write(data);
         }
         if (fsync) await s.handle.datasync();
-        for (const w of waiters) w.resolve();
+        for (const done of waiters) done(undefined, s.id);
       } catch (error) {
-        for (const w of waiters) w.reject(error);
+        for (const done of waiters) done(error ?? new Error("spool write failed"), s.id);
       }
       if (s.sealed && s.handle && s.pending.length === 0) {
         await s.handle.close();
