@@ -43,6 +43,13 @@ describe("parseOptions", () => {
     expect(o.retry).toMatchObject({ initialDelayMs: 5, maxDelayMs: 5_000 });
   });
 
+  it("bounds maxEntryBytes (at least 4 KiB, so the text columns always fit) and knows the oversize policies", () => {
+    const issues = issuesOf({ sink, maxEntryBytes: 1_000, oversize: "shrink" });
+    expect(issues.find((i) => i.startsWith("maxEntryBytes:"))).toMatch(/4096/);
+    expect(issues.find((i) => i.startsWith("oversize:"))).toMatch(/reject|truncate/);
+    expect(parseOptions({ sink, maxEntryBytes: 4_096, oversize: "truncate" })).toMatchObject({ maxEntryBytes: 4_096, oversize: "truncate" });
+  });
+
   it("names every bad field in one InvalidOptionsError", () => {
     const issues = issuesOf({ maxWorkers: 0, mode: "fast", fooBar: 1 });
     const joined = issues.join("\n");
