@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { type AuditReceipt, createAuditWriter } from "../src/audit-writer.ts";
 import { WriterClosedError } from "../src/errors.ts";
 import { memorySinkSpec } from "../src/testing.ts";
+import { CLOSE_MARGIN_MS } from "../src/writer/shutdown.ts";
 import { Cleanup, auditEvent, counts, segmentFiles } from "./helpers.ts";
 
 const cleanup = new Cleanup();
@@ -20,7 +21,9 @@ describe("close", () => {
     const started = performance.now();
     const report = await writer.close({ deadlineMs: 150 });
     expect(performance.now() - started).toBeGreaterThanOrEqual(140);
-    expect(performance.now() - started).toBeLessThan(3_000);
+    // Within the deadline plus the documented margin; the extra 3 s is slack for a loaded 2-core
+    // machine, still far below the writeTimeoutMs (10 s) it used to wait for workers.
+    expect(performance.now() - started).toBeLessThan(150 + CLOSE_MARGIN_MS + 3_000);
     expect(report).toMatchObject({ drained: false, recorded: 120, written: 0, spilled: 120, queued: 0, dropped: 0 });
     expect((await segmentFiles(spoolDir)).length).toBeGreaterThan(0);
     await expect(writer.record(auditEvent(999))).rejects.toBeInstanceOf(WriterClosedError);
