@@ -174,7 +174,8 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     const locker = new Database(sqlitePath(db.url));
     locker.exec("BEGIN IMMEDIATE");
     for (let i = 0; i < 200; i++) await w.record({ action: "patient.read", entity: "Patient" });
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Long enough for a worker to start (thread, sink module) and meet the lock on a loaded machine.
+    await new Promise((r) => setTimeout(r, 3_000));
     expect(await handle.prisma.auditEntry.count()).toBe(0);
     locker.exec("COMMIT");
     locker.close();
