@@ -17,9 +17,10 @@ export type AuditMode = "async" | "sync" | "durable";
 export interface AuditReceipt {
   readonly id: string;
   /**
-   * queued: in memory, to be written (async). written: committed (sync). spooled: fsynced to the
-   * spool and queued (durable). spilled: the queue was full, it waits on disk. dropped: refused by
-   * the drop policy (also counted and reported).
+   * queued: queued in memory and appended to the spool (async: written to the page cache, so a
+   * killed process loses it not). written: committed (sync). spooled: fsynced to the spool and
+   * queued (durable). spilled: the queue was full, it waits on disk. dropped: refused by the drop
+   * policy (also counted and reported).
    */
   readonly state: "queued" | "written" | "spooled" | "spilled" | "dropped";
 }
@@ -33,9 +34,12 @@ export interface AuditWriter {
   readonly mode: AuditMode;
   /** Validates and stamps the event (id, time, audit context), then writes it per the mode. */
   record(event: AuditEvent): Promise<AuditReceipt>;
-  /** Resolves when every entry recorded so far is written or dead-lettered. */
+  /**
+   * Resolves when every entry recorded before the call is written or dead-lettered (or, once
+   * close() gives up draining, spilled) — entries recorded after it are not waited for.
+   */
   flush(): Promise<void>;
-  /** Stops accepting, drains until the deadline, spills the rest; idempotent. */
+  /** Stops accepting, drains until the deadline, spills the rest; returns within the deadline + CLOSE_MARGIN_MS; idempotent. */
   close(options?: { deadlineMs?: number }): Promise<CloseReport>;
   stats(): WriterStats;
 }
