@@ -2,7 +2,10 @@
  * `@auditrail/db/testing`: real databases for tests. Every suite that touches a database runs on
  * SQLite (a file in a fresh temp dir) and on PostgreSQL (a database created per call next to
  * TEST_DATABASE_URL, dropped afterwards), both migrated by the ordinary `prisma migrate deploy`.
- * Under CI (CI=true) a missing TEST_DATABASE_URL is an error, never a silent skip.
+ * On PostgreSQL the test's `url` connects as a login role of its own that is a member of
+ * auditrail_app — what the migrations give the application (INSERT/SELECT on the audit tables) —
+ * never as the owner; `ownerUrl` is the migrating owner's. Under CI (CI=true) a missing
+ * TEST_DATABASE_URL is an error, never a silent skip.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -13,7 +16,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import pg from "pg";
 import type { DatabaseHandle } from "./client.ts";
-import { allowPurge } from "./retention.ts";
+import { purgeConnection } from "./retention.ts";
 import { sqlitePath } from "./sqlite-sink.ts";
 import { type Provider, providerOf, redactUrl } from "./url.ts";
 
@@ -41,7 +44,10 @@ export async function migrateDeploy(url: string): Promise<string> {
 
 export interface TestDatabase {
   readonly provider: Provider;
+  /** What the application connects with (PostgreSQL: a member of auditrail_app, not the owner). */
   readonly url: string;
+  /** The owner's connection, which migrates (SQLite: the same file). */
+  readonly ownerUrl: string;
   drop(): Promise<void>;
 }
 
@@ -51,7 +57,7 @@ export async function createTestDatabase(
   { migrate = true }: { migrate?: boolean } = {},
 ): Promise<TestDatabase> {
   const db = provider === "sqlite" ? await freshSqlite() : await freshPostgres();
-  if (migrate) await migrateDeploy(db.url);
+  if (migrate) await migrateDeploy(db.ownerUrl);
   return db;
 }
 
@@ -60,6 +66,7 @@ async function freshSqlite(): Promise<TestDatabase> {
   return {
     provider: "sqlite",
     url: `file:${join(dir, "test.db")}`,
+    ownerUrl: `file:${join(dir, "test.db")}`,
     drop: () => rm(dir, { recursive: true, force: true }),
   };
 }
@@ -75,40 +82,47 @@ async function freshPostgres(): Promise<TestDatabase> {
     throw new Error(`Cannot reach PostgreSQL at ${redactUrl(base)} (TEST_DATABASE_URL)`, { cause: error });
   }
   await admin.query(`CREATE DATABASE "${name}"`);
+  // The application's login role: a member of auditrail_app (made by the migrations), no password
+  // (the test server trusts local connections), dropped with the database.
+  const role = `${name}_app`;
+  await admin.query(`DO $$ BEGIN CREATE ROLE auditrail_app NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
+  await admin.query(`CREATE ROLE "${role}" LOGIN IN ROLE auditrail_app`);
   await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
+  const owner = new URL(base);
+  owner.pathname = `/${name}`;
+  const app = new URL(owner);
+  app.username = role;
+  app.password = "";
   return {
     provider: "postgresql",
-    url: url.toString(),
+    url: app.toString(),
+    ownerUrl: owner.toString(),
     drop: async () => {
       const client = new pg.Client({ connectionString: base });
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.query(`DROP ROLE IF EXISTS "${role}"`);
       await client.end();
     },
   };
 }
 
 /**
- * Empties the audit tables between tests. On PostgreSQL the audit table is append-only (trigger),
- * so this goes through the same transaction-local permission the retention purge uses.
+ * Empties the audit tables between tests: the audit tables are append-only, so this goes around
+ * the guards as their owner would (SQLite: on a purge connection; PostgreSQL: triggers off).
  */
-export async function clearAuditTrail(handle: DatabaseHandle): Promise<void> {
-  await handle.prisma.$transaction(async (tx) => {
-    await allowPurge(handle, tx);
-    await tx.auditEntry.deleteMany();
-    await tx.deadLetter.deleteMany();
-  });
+export async function clearAuditTrail(handle: Pick<DatabaseHandle, "url">): Promise<void> {
+  await runRawSql(handle.url, `DELETE FROM "AuditEntry"; DELETE FROM "DeadLetter"; DELETE FROM "AuditSeal";`);
 }
 
 /**
  * Runs SQL as someone with direct database access would — the tamper tests' attacker. On
- * PostgreSQL it runs as a superuser session with triggers off (the append-only guard included).
+ * PostgreSQL it runs as a superuser (TEST_DATABASE_URL's user, on `url`'s database) with triggers
+ * off (the append-only guard included); on SQLite on a connection that passes the guards.
  */
 export async function runRawSql(url: string, sql: string): Promise<void> {
   if (providerOf(url) === "sqlite") {
-    const raw = new Database(sqlitePath(url));
+    const raw = purgeConnection(url, 5_000);
     try {
       raw.exec(sql);
     } finally {
@@ -116,7 +130,7 @@ export async function runRawSql(url: string, sql: string): Promise<void> {
     }
     return;
   }
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: superuserUrl(url) });
   await client.connect();
   try {
     await client.query("SET session_replication_role = replica");
@@ -124,4 +138,14 @@ export async function runRawSql(url: string, sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** `url`'s database, reached as TEST_DATABASE_URL's user (the superuser that created it). */
+function superuserUrl(url: string): string {
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) return url;
+  const target = new URL(url);
+  const su = new URL(base);
+  su.pathname = target.pathname;
+  return su.toString();
 }

@@ -9,6 +9,15 @@ CREATE TABLE "AuditSeal" (
     CONSTRAINT "AuditSeal_pkey" PRIMARY KEY ("id")
 );
 
+-- CreateTable
+CREATE TABLE "AuditStreamHead" (
+    "streamId" TEXT NOT NULL,
+    "seq" INTEGER NOT NULL,
+    "hash" TEXT,
+
+    CONSTRAINT "AuditStreamHead_pkey" PRIMARY KEY ("streamId")
+);
+
 -- CreateIndex
 CREATE UNIQUE INDEX "AuditSeal_trail_number_key" ON "AuditSeal"("trail", "number");
 

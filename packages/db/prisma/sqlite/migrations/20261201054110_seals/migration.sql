@@ -7,6 +7,13 @@ CREATE TABLE "AuditSeal" (
     "note" TEXT NOT NULL
 );
 
+-- CreateTable
+CREATE TABLE "AuditStreamHead" (
+    "streamId" TEXT NOT NULL PRIMARY KEY,
+    "seq" INTEGER NOT NULL,
+    "hash" TEXT
+);
+
 -- CreateIndex
 CREATE UNIQUE INDEX "AuditSeal_trail_number_key" ON "AuditSeal"("trail", "number");
 

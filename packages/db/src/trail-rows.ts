@@ -1,0 +1,167 @@
+/**
+ * Reading the audit tables for verification and proofs, straight through the drivers (no Prisma:
+ * a million rows through the ORM cost seconds and the whole result in memory). Rows come per
+ * stream in pages ordered by (seq, id) — keyset paging on the (streamId, seq) index — so memory
+ * stays bounded by one page whatever the trail's size. Values are turned back into exactly what
+ * the writer hashed: ISO-8601 UTC milliseconds for occurredAt, parsed JSON for the JSON columns.
+ */
+import type { ChainedEntry } from "@auditrail/audit-core";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { sqlitePath } from "./sqlite-sink.ts";
+import { providerOf } from "./url.ts";
+
+type Json = ChainedEntry["before"];
+
+/** A stored row: an entry with its chain link (streamId null for unchained legacy rows). */
+export interface StoredRow extends Omit<ChainedEntry, "streamId" | "seq" | "prevHash" | "hash"> {
+  readonly streamId: string | null;
+  readonly seq: number | null;
+  readonly prevHash: string | null;
+  readonly hash: string | null;
+}
+
+export interface StoredSeal {
+  readonly id: string;
+  readonly trail: string;
+  readonly number: number;
+  readonly note: string;
+}
+
+export interface StoredDeadLetter {
+  readonly id: string;
+  /** The entry as the worker linked it (parsed; the column may be JSON or text). */
+  readonly entry: unknown;
+}
+
+export interface TrailRows {
+  /** Every stream id that has rows, ascending (a loose index scan: one probe per stream). */
+  streams(): Promise<string[]>;
+  /** Rows of `streamId` after (seq, id), ascending, at most `limit`. */
+  page(streamId: string, after: { seq: number; id: string }, limit: number): Promise<StoredRow[]>;
+  /** Rows with the given ids. */
+  byIds(ids: readonly string[]): Promise<StoredRow[]>;
+  /** Rows of `streamId` with seq in [from, to], ascending. */
+  range(streamId: string, from: number, to: number): Promise<StoredRow[]>;
+  /** Rows that carry no chain link (at most `limit`) and how many there are. */
+  unchained(limit: number): Promise<{ rows: StoredRow[]; count: number }>;
+  /** Rows of the given action (purge entries: few). */
+  withAction(action: string): Promise<StoredRow[]>;
+  deadLetters(): Promise<StoredDeadLetter[]>;
+  seals(): Promise<StoredSeal[]>;
+  close(): Promise<void>;
+}
+
+const COLUMNS = [
+  "id", "occurredAt", "actorId", "actorRole", "action", "entity", "entityId", "outcome", "path", "durationMs",
+  "before", "after", "diff", "metadata", "requestId", "ip", "userAgent", "streamId", "seq", "prevHash", "hash",
+] as const;
+
+const STREAMS_SQL = `WITH RECURSIVE s(id) AS (
+  SELECT min("streamId") FROM "AuditEntry"
+  UNION ALL
+  SELECT (SELECT min("streamId") FROM "AuditEntry" WHERE "streamId" > s.id) FROM s WHERE s.id IS NOT NULL
+) SELECT id FROM s WHERE id IS NOT NULL`;
+
+/** Opens `url` (SQLite read-only, or one PostgreSQL connection) for reading the trail. */
+export async function openTrailRows(url: string): Promise<TrailRows> {
+  return providerOf(url) === "sqlite" ? sqliteRows(url) : postgresRows(url);
+}
+
+type RawRow = Record<(typeof COLUMNS)[number], unknown>;
+
+function toRow(r: RawRow, time: (v: unknown) => string, json: (v: unknown) => Json): StoredRow {
+  return {
+    id: r.id as string,
+    occurredAt: time(r.occurredAt),
+    actorId: r.actorId as string | null,
+    actorRole: r.actorRole as string | null,
+    action: r.action as string,
+    entity: r.entity as string,
+    entityId: r.entityId as string | null,
+    outcome: r.outcome as string,
+    path: r.path as string | null,
+    durationMs: r.durationMs as number | null,
+    before: json(r.before),
+    after: json(r.after),
+    diff: json(r.diff),
+    metadata: json(r.metadata),
+    requestId: r.requestId as string | null,
+    ip: r.ip as string | null,
+    userAgent: r.userAgent as string | null,
+    streamId: r.streamId as string | null,
+    seq: r.seq === null ? null : Number(r.seq),
+    prevHash: r.prevHash as string | null,
+    hash: r.hash as string | null,
+  };
+}
+
+const parseText = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
+
+function sqliteRows(url: string): TrailRows {
+  const db = new Database(sqlitePath(url), { readonly: true, fileMustExist: true });
+  const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
+  const page = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = ? AND ("seq", "id") > (?, ?) ORDER BY "seq", "id" LIMIT ?`);
+  const range = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = ? AND "seq" BETWEEN ? AND ? ORDER BY "seq", "id"`);
+  const unchained = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" IS NULL LIMIT ?`);
+  const countUnchained = db.prepare(`SELECT count(*) AS n FROM "AuditEntry" WHERE "streamId" IS NULL`);
+  const withAction = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "action" = ?`);
+  const byIds = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "id" IN (SELECT value FROM json_each(?))`);
+  // Prisma keeps SQLite DateTime as ISO text with an offset ("…+00:00"), or epoch ms when written raw.
+  const time = (v: unknown) => new Date(typeof v === "number" ? v : String(v)).toISOString();
+  const json = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
+  const rows = (raw: unknown[]) => (raw as RawRow[]).map((r) => toRow(r, time, json));
+  return {
+    streams: async () => (db.prepare(STREAMS_SQL).all() as { id: string }[]).map((r) => r.id),
+    page: async (streamId, after, limit) => rows(page.all(streamId, after.seq, after.id, limit)),
+    byIds: async (ids) => rows(byIds.all(JSON.stringify(ids))),
+    range: async (streamId, from, to) => rows(range.all(streamId, from, to)),
+    unchained: async (limit) => ({ rows: rows(unchained.all(limit)), count: (countUnchained.get() as { n: number }).n }),
+    withAction: async (action) => rows(withAction.all(action)),
+    deadLetters: async () =>
+      (db.prepare(`SELECT "id", "entry" FROM "DeadLetter" ORDER BY "id"`).all() as { id: string; entry: string }[]).map((r) => ({
+        id: r.id,
+        entry: parseText(r.entry),
+      })),
+    seals: async () => db.prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`).all() as StoredSeal[],
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+async function postgresRows(url: string): Promise<TrailRows> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  // timestamp(3) without zone holds UTC wall time: format it as the writer did, whatever the TZ.
+  const cols = COLUMNS.map((c) => (c === "occurredAt" ? `to_char("occurredAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt"` : `"${c}"`)).join(", ");
+  const time = (v: unknown) => v as string;
+  const json = (v: unknown) => v as Json;
+  const query = async (text: string, values: unknown[] = [], name?: string) =>
+    (await client.query<RawRow>({ text, values, ...(name ? { name } : {}) })).rows.map((r) => toRow(r, time, json));
+  return {
+    streams: async () => (await client.query<{ id: string }>(STREAMS_SQL)).rows.map((r) => r.id),
+    page: (streamId, after, limit) =>
+      query(
+        `SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND ("seq", "id") > ($2, $3) ORDER BY "seq", "id" LIMIT $4`,
+        [streamId, after.seq, after.id, limit],
+        "auditrail_verify_page",
+      ),
+    byIds: (ids) => query(`SELECT ${cols} FROM "AuditEntry" WHERE "id" = ANY($1::text[])`, [ids]),
+    range: (streamId, from, to) =>
+      query(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" BETWEEN $2 AND $3 ORDER BY "seq", "id"`, [streamId, from, to]),
+    unchained: async (limit) => ({
+      rows: await query(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" IS NULL LIMIT $1`, [limit]),
+      count: Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM "AuditEntry" WHERE "streamId" IS NULL`)).rows[0]?.n ?? 0),
+    }),
+    withAction: (action) => query(`SELECT ${cols} FROM "AuditEntry" WHERE "action" = $1`, [action]),
+    deadLetters: async () =>
+      (await client.query<{ id: string; entry: unknown }>(`SELECT "id", "entry" FROM "DeadLetter" ORDER BY "id"`)).rows.map((r) => ({
+        id: r.id,
+        entry: parseText(r.entry),
+      })),
+    seals: async () =>
+      (await client.query<StoredSeal>(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`)).rows,
+    close: () => client.end(),
+  };
+}
