@@ -360,7 +360,9 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
       }
       let end = expected;
       while (end + 1 < upTo && !letters.has(end + 1)) end++;
-      problems.add(kind, streamId, expected, id, kind === "truncated"
+      if (expected === start && input.purges.some((p) => p.firstSeq === end + 1)) {
+        problems.add("unsigned-purge", streamId, expected, id, `seqs ${expected}–${end} are gone and a purge entry says so, but no signed seal moved the stream's start: an unsigned (or forged) purge`);
+      } else problems.add(kind, streamId, expected, id, kind === "truncated"
         ? `seqs ${expected}–${end} are missing at the end: ${newestLabel} says the stream reached ${sealedSize}`
         : `seqs ${expected}–${end} are missing before this row`);
       log = null;
