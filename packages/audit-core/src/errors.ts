@@ -125,6 +125,8 @@ export class WitnessError extends AuditrailError {
     /** True when the witness answered and refused; false when it could not be reached or failed. */
     readonly refused: boolean,
     cause?: unknown,
+    /** The witness's HTTP status, when it answered. */
+    readonly status?: number,
   ) {
     super("ERR_AUDIT_WITNESS", `Witness ${refused ? "refused the seal" : "unavailable"}: ${reason}`, { cause });
   }

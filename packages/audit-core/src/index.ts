@@ -10,16 +10,66 @@ export {
   AuditEntryDroppedError,
   AuditrailError,
   AuditWriteError,
+  AnchorError,
   InvalidAuditEventError,
   InvalidOptionsError,
+  InvalidSealerOptionsError,
+  MerkleProofError,
+  SealFormatError,
+  SealKeyError,
+  SealSignatureError,
+  WitnessError,
   SinkLoadError,
   SpoolCorruptError,
   WorkerEntryMissingError,
   WriterClosedError,
   messageOf,
 } from "./errors.ts";
-export { CHECKPOINT_ACTION, ChainStream, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
-export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";
+export { ChainStream, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
+export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, StreamReport, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";
+export {
+  EMPTY_ROOT,
+  MerkleLog,
+  consistencyProof,
+  consistencyRanges,
+  entryLeaf,
+  frontierLength,
+  hashFromHex,
+  inclusionProof,
+  inclusionRanges,
+  leafHash,
+  nodeHash,
+  rangeRoot,
+  rootOf,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.ts";
+export type { LeafRange, MerkleState } from "./merkle.ts";
+export {
+  EntryProofSchema,
+  STREAM_ID,
+  TRAIL_NAME,
+  cosignSeal,
+  generateSealKeyPair,
+  keyId,
+  loadPublicKey,
+  loadSigningKey,
+  parseSeal,
+  publicKeyFromPem,
+  sealBody,
+  sealHash,
+  signSeal,
+  signingKeyFromPem,
+  verifyProof,
+  verifySeal,
+} from "./seal.ts";
+export type { EntryProof, ProofVerdict, Seal, SealSignature, SealSigner, SignedSeal, StreamHead } from "./seal.ts";
+export { DirectoryAnchor } from "./anchor.ts";
+export type { ConsistencyProofs } from "./anchor.ts";
+export { WitnessClient, checkSuccession, startWitness } from "./witness.ts";
+export type { WitnessOptions, WitnessServer } from "./witness.ts";
+export { Sealer, SealerOptionsSchema } from "./writer/sealer.ts";
+export type { SealerClock, SealerOptions, SealerStats, StreamSealer } from "./writer/sealer.ts";
 export { AuditEntrySchema, AuditEventSchema, stampEvent } from "./event.ts";
 export type { AuditEntry, AuditEvent } from "./event.ts";
 export { LatencyWindow, prometheusText } from "./metrics.ts";

@@ -33,7 +33,6 @@ describe("prometheusText", () => {
     c.spilled = 2;
     c.replayed = 2;
     c.dropped = 4;
-    c.checkpoints = 9;
     c.enqueueUs.add(5);
     c.writeMs.add(12);
     const stats = c.snapshot({ queued: 5, inFlight: 6, spoolBacklog: 8 });
@@ -48,7 +47,6 @@ describe("prometheusText", () => {
       "auditrail_entries_replayed_total 2",
       "auditrail_entries_dropped_total 4",
       "auditrail_write_retries_total 3",
-      "auditrail_checkpoints_total 9",
       "# TYPE auditrail_queue_entries gauge",
       "auditrail_queue_entries 5",
       "auditrail_in_flight_entries 6",

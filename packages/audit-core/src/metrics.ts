@@ -56,8 +56,6 @@ export interface WriterStats {
   readonly replayed: number;
   /** Refused by the `drop` overflow policy. */
   readonly dropped: number;
-  /** Checkpoint entries the writer wrote itself (not in recorded or written; like any entry they may be spilled and replayed). */
-  readonly checkpoints: number;
   /** Entries in spool segments not yet written (including those read back and now queued or in flight). */
   readonly spoolBacklog: number;
   /** Time spent inside record() per entry, in microseconds. */
@@ -87,7 +85,6 @@ export function prometheusText(stats: WriterStats): string {
   counter("entries_replayed_total", "Audit entries read back from the spool.", stats.replayed);
   counter("entries_dropped_total", "Audit entries refused by the drop overflow policy.", stats.dropped);
   counter("write_retries_total", "Failed sink writes that were retried.", stats.retried);
-  counter("checkpoints_total", "Chain checkpoint entries written.", stats.checkpoints);
   gauge("queue_entries", "Audit entries waiting in memory.", stats.queued);
   gauge("in_flight_entries", "Audit entries being written by workers.", stats.inFlight);
   gauge("spool_backlog_entries", "Audit entries in the spool waiting for replay.", stats.spoolBacklog);
@@ -105,7 +102,6 @@ export class Counters {
   spilled = 0;
   replayed = 0;
   dropped = 0;
-  checkpoints = 0;
   readonly enqueueUs = new LatencyWindow();
   readonly writeMs = new LatencyWindow();
 
@@ -118,7 +114,6 @@ export class Counters {
       spilled: this.spilled,
       replayed: this.replayed,
       dropped: this.dropped,
-      checkpoints: this.checkpoints,
       ...gauges,
       enqueueUs: this.enqueueUs.summary(),
       writeMs: this.writeMs.summary(),

@@ -14,7 +14,6 @@
  * in workers.
  */
 import type { AuditReceipt, AuditWriter, CloseReport } from "../audit-writer.ts";
-import { CHECKPOINT_ACTION } from "../chain.ts";
 import { currentAuditContext } from "../context.ts";
 import { AuditEntryDroppedError, WriterClosedError, messageOf } from "../errors.ts";
 import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
@@ -23,7 +22,6 @@ import type { ResolvedOptions } from "../options.ts";
 import { Batcher } from "./batcher.ts";
 import { appendDeadLetterFile } from "./dead-letter.ts";
 import { WorkerPool } from "./pool.ts";
-import type { BatchResult } from "./worker.ts";
 import { BoundedQueue, type QueueItem } from "./queue.ts";
 import { backoffDelay, type RetryPolicy } from "./retry.ts";
 import { drainOrSpill } from "./shutdown.ts";
@@ -47,9 +45,6 @@ export class PooledWriter implements AuditWriter {
   /** Worker runs not settled yet. */
   private readonly running = new Set<Promise<unknown>>();
   private replaying = false;
-  /** Chain heads reported since the last checkpoint, by stream. */
-  private readonly heads = new Map<string, NonNullable<BatchResult["head"]>>();
-  private sinceCheckpoint = 0;
   private workerFailures = 0;
   private closing: Promise<CloseReport> | undefined;
 
@@ -120,6 +115,7 @@ export class PooledWriter implements AuditWriter {
         },
         options.deadlineMs ?? this.options.closeDeadlineMs,
       );
+      await this.options.sealer?.seal();
       return { ...this.stats(), drained };
     })();
     return this.closing;
@@ -253,17 +249,16 @@ export class PooledWriter implements AuditWriter {
     run
       .then(
         async (result) => {
+          // What the worker linked is stored: it goes under a seal even if close has given up.
+          this.options.sealer?.report(result.stream);
           if (this.stopping) return;
           this.workerFailures = 0;
-          const checkpoints = batch.filter((item) => item.entry.action === CHECKPOINT_ACTION).length;
-          this.counters.written += result.written - checkpoints;
-          this.counters.checkpoints += checkpoints;
+          this.counters.written += result.written;
           this.counters.retried += result.retries;
           this.counters.deadLettered += result.deadLettered;
           this.counters.writeMs.add(performance.now() - started);
           this.inFlight.delete(batch);
           this.queue.settle(batch.length);
-          this.checkpoint(result.head, result.written - checkpoints);
           await appendDeadLetterFile(this.options.spoolDir, result.unstored).catch((error: unknown) => this.report(error));
           await this.settleSegments(batch);
         },
@@ -286,27 +281,6 @@ export class PooledWriter implements AuditWriter {
         this.pumpReplay();
         this.checkIdle();
       });
-  }
-
-  /**
-   * Every `checkpointEvery` written entries, records where each worker's chain has got to, as an
-   * ordinary entry — which usually lands in another worker's chain, so a chain whose tail was cut
-   * off later contradicts a checkpoint (see ../chain.ts).
-   */
-  private checkpoint(head: BatchResult["head"], written: number): void {
-    if (head) this.heads.set(head.streamId, head);
-    this.sinceCheckpoint += written;
-    const every = this.options.checkpointEvery;
-    if (every === 0 || this.sinceCheckpoint < every) return;
-    this.sinceCheckpoint = 0;
-    for (const h of this.heads.values()) {
-      const entry = stampEvent(
-        { action: CHECKPOINT_ACTION, entity: "AuditStream", entityId: h.streamId, metadata: { streamId: h.streamId, seq: h.seq, hash: h.hash } },
-        undefined,
-      );
-      void this.enqueue(entry).catch((error: unknown) => this.report(error));
-    }
-    this.heads.clear();
   }
 
   private async settleSegments(batch: readonly QueueItem[]): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { BroadcastChannel } from "node:worker_threads";
 import Tinypool from "tinypool";
-import { ChainStream } from "../chain.ts";
+import { ChainStream, type StreamReport } from "../chain.ts";
 import type { AuditEntry } from "../event.ts";
 import { type AuditSink, type DeadLetter, type SinkSpec, loadSink } from "../sink.ts";
 import { keepDeadLetters } from "./dead-letter.ts";
@@ -30,8 +30,8 @@ export interface BatchResult {
   readonly deadLettered: number;
   /** Dead letters the sink could not store; the main thread keeps them in a file. */
   readonly unstored: DeadLetter[];
-  /** This worker's chain head after the batch, for checkpoints. */
-  readonly head: { streamId: string; seq: number; hash: string } | undefined;
+  /** This worker's stream after the batch (Merkle log state and new leaves), for the sealer. */
+  readonly stream: StreamReport;
 }
 
 const { sink: spec, policy, stopChannel } = Tinypool.workerData as WorkerData;
@@ -60,13 +60,12 @@ export default async function writeBatch({ entries, mayExist }: WriteTask): Prom
   const fresh = stored && stored.size > 0 ? entries.filter((e) => !stored.has(e.id)) : entries;
   const outcome = await writeWithRetry(target, stream.link(fresh), policy, control);
   const unstored = await keepDeadLetters(target, outcome.deadLetters, policy, control);
-  const head = stream.head;
   return {
     written: outcome.written + (entries.length - fresh.length),
     retries: outcome.retries,
     deadLettered: outcome.deadLetters.length,
     unstored,
-    head: head && { streamId: stream.streamId, ...head },
+    stream: stream.report(),
   };
 }
 
