@@ -81,20 +81,3 @@ export { readDeadLetterFile } from "./writer/dead-letter.ts";
 export { closeOnSignals } from "./writer/shutdown.ts";
 export type { SignalOptions } from "./writer/shutdown.ts";
 export { uuidv7 } from "./id.ts";
-export { MerkleLog, entryLeaf, hashFromHex, inclusionRanges, verifyInclusion } from "./merkle.ts";
-export type { LeafRange, MerkleState } from "./merkle.ts";
-export {
-  EntryProofSchema,
-  generateSealKeyPair,
-  loadPublicKey,
-  loadSigningKey,
-  parseSeal,
-  publicKeyFromPem,
-  sealHash,
-  signSeal,
-  signingKeyFromPem,
-  verifyProof,
-  verifySeal,
-} from "./seal.ts";
-export type { EntryProof, ProofVerdict, Seal, SealSigner, SignedSeal, StreamHead } from "./seal.ts";
-export { MerkleProofError, SealFormatError, SealKeyError, SealSignatureError } from "./errors.ts";
