@@ -11,7 +11,7 @@ import { type AuditWriter, createAuditWriter } from "@auditrail/audit-core";
 import type { AuditWriters } from "@auditrail/audit-core/trpc";
 import { type AuditEntryRow, type DatabaseHandle, DEMO_STAFF, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
-import { createTestDatabase } from "@auditrail/db/testing";
+import { createTestDatabase, runRawSql } from "@auditrail/db/testing";
 import { TRPCClientError } from "@trpc/client";
 import { type Logger, pino } from "pino";
 import { createClinicClient } from "../src/client.ts";
@@ -116,18 +116,15 @@ export async function startHarness(provider: Provider, options: HarnessOptions =
         );
         return async () => void (await db.prisma.$executeRawUnsafe(`DROP TRIGGER refuse_audit`));
       }
-      await db.prisma.$executeRawUnsafe(
+      // As the owner: the application's role may not create functions or triggers.
+      await runRawSql(
+        database.url,
         `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN RAISE EXCEPTION 'audit insert refused (test fault)'; END $$`,
+         BEGIN RAISE EXCEPTION 'audit insert refused (test fault)'; END $$;
+         CREATE TRIGGER refuse_audit BEFORE INSERT ON "AuditEntry" FOR EACH ROW
+         WHEN (NEW."action" = ${literal} AND NEW."outcome" = 'ok') EXECUTE FUNCTION refuse_audit();`,
       );
-      await db.prisma.$executeRawUnsafe(
-        `CREATE TRIGGER refuse_audit BEFORE INSERT ON "AuditEntry" FOR EACH ROW
-         WHEN (NEW."action" = ${literal} AND NEW."outcome" = 'ok') EXECUTE FUNCTION refuse_audit()`,
-      );
-      return async () => {
-        await db.prisma.$executeRawUnsafe(`DROP TRIGGER refuse_audit ON "AuditEntry"`);
-        await db.prisma.$executeRawUnsafe(`DROP FUNCTION refuse_audit()`);
-      };
+      return () => runRawSql(database.url, `DROP TRIGGER refuse_audit ON "AuditEntry"; DROP FUNCTION refuse_audit();`);
     },
     close: async () => {
       await app.close({ deadlineMs: 2_000 });

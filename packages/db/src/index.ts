@@ -31,6 +31,7 @@ export { databaseStreamSource } from "./db-stream.ts";
 export type { DatabaseStreamSource } from "./db-stream.ts";
 export { ProofUnavailableError, buildEntryProof } from "./proof.ts";
 export { PurgeGapError } from "./retention.ts";
+export { ExportFormatError, verifyExportFile } from "./export-verify.ts";
 export { DEMO_STAFF, patientSearchKey, seedDemoData } from "./seed.ts";
 export type { SeedReport } from "./seed.ts";
 export {
