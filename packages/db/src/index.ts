@@ -23,7 +23,7 @@ export { sqlitePath } from "./sqlite-sink.ts";
 export type { PurgeOptions, PurgeReport } from "./retention.ts";
 export { verifyAuditTrail } from "./verify.ts";
 export type { BreakKind, PurgeRecord, TrailBreak, TrailReport, VerifyTrailOptions } from "./verify.ts";
-export { verifyOffThread } from "./verify-thread.ts";
+export { VERIFY_HEAP_MB, verifyOffThread } from "./verify-thread.ts";
 export type { VerifyJob } from "./verify-thread.ts";
 export { AnchorReadError, readAnchoredSeals } from "./anchors.ts";
 export type { AnchorSources } from "./anchors.ts";

@@ -96,24 +96,28 @@ function toRow(r: RawRow, time: (v: unknown) => string, json: (v: unknown) => Js
   };
 }
 
+const UTC_OFFSET_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/;
+
 const parseText = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
 
 function sqliteRows(url: string): TrailRows {
   const db = new Database(sqlitePath(url), { readonly: true, fileMustExist: true });
   const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
-  const page = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = ? AND ("seq", "id") > (?, ?) ORDER BY "seq", "id" LIMIT ?`);
+  const page = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = @stream AND "seq" >= @seq AND ("seq" > @seq OR "id" > @id) ORDER BY "seq", "id" LIMIT @limit`);
   const range = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = ? AND "seq" BETWEEN ? AND ? ORDER BY "seq", "id"`);
   const unchained = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" IS NULL LIMIT ?`);
   const countUnchained = db.prepare(`SELECT count(*) AS n FROM "AuditEntry" WHERE "streamId" IS NULL`);
   const withAction = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "action" = ?`);
   const byIds = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "id" IN (SELECT value FROM json_each(?))`);
-  // Prisma keeps SQLite DateTime as ISO text with an offset ("…+00:00"), or epoch ms when written raw.
-  const time = (v: unknown) => new Date(typeof v === "number" ? v : String(v)).toISOString();
+  // Prisma keeps SQLite DateTime as ISO text with an offset ("…+00:00"; the sinks write the same),
+  // or epoch ms when written raw: the common form is rewritten, anything else parsed.
+  const time = (v: unknown) =>
+    typeof v === "string" && UTC_OFFSET_TEXT.test(v) ? `${v.slice(0, 23)}Z` : new Date(typeof v === "number" ? v : String(v)).toISOString();
   const json = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
   const rows = (raw: unknown[]) => (raw as RawRow[]).map((r) => toRow(r, time, json));
   return {
     streams: async () => (db.prepare(STREAMS_SQL).all() as { id: string }[]).map((r) => r.id),
-    page: async (streamId, after, limit) => rows(page.all(streamId, after.seq, after.id, limit)),
+    page: async (streamId, after, limit) => rows(page.all({ stream: streamId, seq: after.seq, id: after.id, limit })),
     byIds: async (ids) => rows(byIds.all(JSON.stringify(ids))),
     range: async (streamId, from, to) => rows(range.all(streamId, from, to)),
     unchained: async (limit) => ({ rows: rows(unchained.all(limit)), count: (countUnchained.get() as { n: number }).n }),
@@ -143,7 +147,8 @@ async function postgresRows(url: string): Promise<TrailRows> {
     streams: async () => (await client.query<{ id: string }>(STREAMS_SQL)).rows.map((r) => r.id),
     page: (streamId, after, limit) =>
       query(
-        `SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND ("seq", "id") > ($2, $3) ORDER BY "seq", "id" LIMIT $4`,
+        // "seq" >= $2 first, so the (streamId, seq) index bounds the scan; the id breaks ties.
+        `SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" >= $2 AND ("seq" > $2 OR "id" > $3) ORDER BY "seq", "id" LIMIT $4`,
         [streamId, after.seq, after.id, limit],
         "auditrail_verify_page",
       ),

@@ -16,9 +16,14 @@ export interface VerifyJob extends Omit<VerifyTrailOptions, "publicKey" | "ancho
 /** Resolves from src/ (tests, tsx) and from dist/ alike: worker threads need built JS. */
 const WORKER = new URL("../dist/verify-worker.js", import.meta.url);
 
+/** The old-generation heap a verify runs in (also what the bench's verify process gets). */
+export const VERIFY_HEAP_MB = 96;
+
 export function verifyOffThread(job: VerifyJob): Promise<TrailReport> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER, { workerData: job });
+    // A bounded heap: the walk keeps one page at a time, so it needs little, and the API's
+    // process must not grow by whatever a lazy collector would let a long walk accumulate.
+    const worker = new Worker(WORKER, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: VERIFY_HEAP_MB } });
     let report: TrailReport | undefined;
     worker.once("message", (message: TrailReport) => {
       report = message;

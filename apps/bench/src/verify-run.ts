@@ -1,0 +1,34 @@
+/**
+ * The verify case's own process (spawned by cases/verify.ts), so its peak RSS is verify's alone:
+ *
+ *   node verify-run.js <database url> <public key PEM file> <seal file>
+ *
+ * Prints a VerifyRunResult as one JSON line.
+ */
+import { readFile } from "node:fs/promises";
+import { loadPublicKey } from "@auditrail/audit-core";
+import { verifyAuditTrail } from "@auditrail/db/verify";
+
+const [url, publicKeyFile, sealFile] = process.argv.slice(2);
+if (!url || !publicKeyFile || !sealFile) {
+  console.error("usage: verify-run.js <database url> <public key PEM file> <seal file>");
+  process.exit(2);
+}
+const cpu = process.cpuUsage();
+const report = await verifyAuditTrail({ url, publicKey: await loadPublicKey(publicKeyFile), anchoredSeals: [await readFile(sealFile, "utf8")] });
+console.log(
+  JSON.stringify({
+    entries: report.entries,
+    ok: report.ok,
+    problems: report.problemCount,
+    elapsedMs: report.elapsedMs,
+    cpuMs: cpuMs(),
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  }),
+);
+process.exit(0);
+
+function cpuMs(): number {
+  const used = process.cpuUsage(cpu);
+  return (used.user + used.system) / 1000;
+}
