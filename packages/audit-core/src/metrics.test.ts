@@ -58,6 +58,6 @@ describe("prometheusText", () => {
       expect(text.split("\n")).toContain(line);
     }
     expect(text.endsWith("\n")).toBe(true);
-    expect(text.split("\n").filter((l) => l.startsWith("# HELP"))).toHaveLength(13);
+    expect(text.split("\n").filter((l) => l.startsWith("# HELP"))).toHaveLength(12);
   });
 });
