@@ -61,6 +61,7 @@ describe("Sealer", () => {
     const a = new TestStream("a");
     const b = new TestStream("b");
 
+    sealer.report(new ChainStream("empty").report()); // a stream that linked nothing (a batch of replays)
     clock.advance(1_000);
     await sealer.seal();
     expect(sealer.stats().seals).toBe(0); // nothing written: no seal

@@ -203,7 +203,7 @@ export class Sealer implements StreamSealer {
   /** Takes a stream's new state. Called by writers after each batch; anyone may report a stream of their own. */
   report(update: StreamReport): void {
     const known = this.streams.get(update.streamId);
-    if (known && update.size <= known.head.size) return; // nothing new (or a stale report)
+    if (update.size <= (known?.head.size ?? 0)) return; // nothing new (or a stale report)
     const tracked: Tracked = known ?? { head: { streamId: update.streamId, size: 0, root: "", start: 1 }, frontier: [], sealed: { size: 0, frontier: [] }, leaves: [], gap: false };
     if (update.from !== tracked.head.size || update.leaves.length !== (update.size - update.from) * HASH_BYTES) tracked.gap = true;
     // A stream carried over from an earlier process: its sealed frontier is known only if the
