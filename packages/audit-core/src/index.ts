@@ -30,21 +30,25 @@ export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, StreamReport, T
 export {
   EMPTY_ROOT,
   MerkleLog,
+  consistencyPathFrom,
   consistencyProof,
   consistencyRanges,
   entryLeaf,
   frontierLength,
+  frontierNode,
   hashFromHex,
+  inclusionPathFrom,
   inclusionProof,
   inclusionRanges,
   leafHash,
   nodeHash,
   rangeRoot,
   rootOf,
+  subtreeHash,
   verifyConsistency,
   verifyInclusion,
 } from "./merkle.ts";
-export type { LeafRange, MerkleState } from "./merkle.ts";
+export type { LeafRange, LeafSource, MerkleState } from "./merkle.ts";
 export {
   EntryProofSchema,
   STREAM_ID,

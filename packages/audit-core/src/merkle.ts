@@ -185,6 +185,71 @@ export function rangeRoot(leaves: readonly Uint8Array[], [start, end]: LeafRange
   return rootOf(leaves.slice(start, end));
 }
 
+/**
+ * The hash of the frontier subtree covering leaves [start, end) of a log in `state`, or undefined
+ * if that range is not one of its frontier subtrees. Consistency ranges below the first size are
+ * always such subtrees (tested in merkle.test.ts).
+ */
+export function frontierNode(state: MerkleState, start: number, end: number): string | undefined {
+  let offset = 0;
+  let i = 0;
+  for (let bit = 2 ** Math.floor(Math.log2(Math.max(1, state.size))); bit >= 1; bit /= 2) {
+    if (Math.floor(state.size / bit) % 2 !== 1) continue;
+    if (offset === start && offset + bit === end) return state.frontier[i];
+    offset += bit;
+    i++;
+  }
+  return undefined;
+}
+
+/**
+ * Where a database layer gets a stream's leaves from, to build proofs without holding the stream:
+ * `leaves(start, end)` yields leaf hashes start..end-1 in order (e.g. keyset-paged rows and dead
+ * letters, `entryLeaf(row.hash)`); `prefix` is the log's state at the first leaf still stored,
+ * for a stream whose prefix a purge removed (its frontier was saved by the purge).
+ */
+export interface LeafSource {
+  readonly leaves: (start: number, end: number) => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  readonly prefix?: MerkleState | undefined;
+}
+
+/**
+ * The hash of the subtree over leaves [start, end), streaming them from `source` (memory: one
+ * frontier). A range that reaches below a purged prefix is computed from the prefix's frontier.
+ */
+export async function subtreeHash([start, end]: LeafRange, source: LeafSource): Promise<Buffer> {
+  const kept = source.prefix?.size ?? 0;
+  const read = async (log: MerkleLog, from: number) => {
+    let count = 0;
+    for await (const leaf of source.leaves(from, end)) {
+      log.append(leaf);
+      count++;
+    }
+    if (count !== end - from) throw new MerkleProofError(`leaves ${from}..${end - 1} asked, ${count} given`);
+    return log;
+  };
+  if (start >= kept) return (await read(new MerkleLog(), start)).root();
+  const prefix = source.prefix as MerkleState;
+  const below = end <= kept ? prefix : (await read(MerkleLog.restore(prefix), kept)).state();
+  const node = frontierNode(below, start, end);
+  if (node === undefined) throw new MerkleProofError(`leaves ${start}..${end - 1} were purged and are not one subtree of what was kept`);
+  return hashFromHex(node);
+}
+
+/** The inclusion path (hex) of leaf `index` in the log's first `size` leaves, from a LeafSource. */
+export async function inclusionPathFrom(index: number, size: number, source: LeafSource): Promise<string[]> {
+  const path: string[] = [];
+  for (const range of inclusionRanges(index, size)) path.push((await subtreeHash(range, source)).toString("hex"));
+  return path;
+}
+
+/** The consistency proof (hex) from the log's first `first` leaves to its first `second`, from a LeafSource. */
+export async function consistencyPathFrom(first: number, second: number, source: LeafSource): Promise<string[]> {
+  const path: string[] = [];
+  for (const range of consistencyRanges(first, second)) path.push((await subtreeHash(range, source)).toString("hex"));
+  return path;
+}
+
 /** The inclusion proof of leaf `index` in the log of `leaves` (all of them: its size is leaves.length). */
 export function inclusionProof(leaves: readonly Uint8Array[], index: number): Buffer[] {
   return inclusionRanges(index, leaves.length).map((range) => rangeRoot(leaves, range));

@@ -19,7 +19,7 @@ import { z } from "zod";
 import { type ConsistencyProofs, DirectoryAnchor } from "../anchor.ts";
 import type { StreamReport } from "../chain.ts";
 import { AnchorError, InvalidSealerOptionsError, MerkleProofError, SealFormatError, WitnessError, messageOf } from "../errors.ts";
-import { HASH_BYTES, MerkleLog, type MerkleState, consistencyRanges, rootOf } from "../merkle.ts";
+import { HASH_BYTES, MerkleLog, type MerkleState, consistencyRanges, frontierNode, rootOf } from "../merkle.ts";
 import {
   type SealSigner,
   type SignedSeal,
@@ -356,9 +356,13 @@ export class Sealer implements StreamSealer {
         this.report_(new WitnessError(`stream ${t.head.streamId}: reports were missed since the last seal; no consistency proof`, false));
         continue;
       }
-      proofs[t.head.streamId] = consistencyRanges(first, second).map(([start, end]) =>
-        end <= first ? frontierNode(t.sealed, start, end) : rootOf(t.leaves.slice(start - first, end - first)).toString("hex"),
-      );
+      try {
+        proofs[t.head.streamId] = consistencyRanges(first, second).map(([start, end]) =>
+          end <= first ? frontierNodeOrFail(t.sealed, start, end) : rootOf(t.leaves.slice(start - first, end - first)).toString("hex"),
+        );
+      } catch (error) {
+        this.report_(error); // the witness will refuse this seal for want of the proof
+      }
     }
     return proofs;
   }
@@ -422,20 +426,10 @@ export class Sealer implements StreamSealer {
   }
 }
 
-/**
- * The hash of the frontier subtree covering leaves [start, end) of a log in `state`. Consistency
- * ranges below the first size are always such subtrees (merkle.ts; tested in merkle.test.ts).
- */
-function frontierNode(state: MerkleState, start: number, end: number): string {
-  let offset = 0;
-  let i = 0;
-  for (let bit = 2 ** Math.floor(Math.log2(Math.max(1, state.size))); bit >= 1; bit /= 2) {
-    if (Math.floor(state.size / bit) % 2 !== 1) continue;
-    if (offset === start && offset + bit === end) return state.frontier[i] as string;
-    offset += bit;
-    i++;
-  }
-  throw new MerkleProofError(`no frontier subtree [${start}, ${end}) in a log of ${state.size} leaves`);
+function frontierNodeOrFail(state: MerkleState, start: number, end: number): string {
+  const node = frontierNode(state, start, end);
+  if (node === undefined) throw new MerkleProofError(`no frontier subtree [${start}, ${end}) in a log of ${state.size} leaves`);
+  return node;
 }
 
 function frontierRoot(state: MerkleState): string | undefined {
