@@ -111,6 +111,21 @@ describe("witness over HTTP", () => {
     await expect(client.submit(vanished, {})).rejects.toThrow(/stream b vanished/);
   });
 
+  it("accepts exactly one of two racing successors (a fork attempted at the same moment)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "witness-"));
+    const { client } = await witness(dir);
+    const one = next(undefined, [head("a", leavesA, 10)]);
+    const left = next(one, [head("a", leavesA, 12)]);
+    const right = next(one, [head("a", leavesA, 13)]);
+    await client.submit(one, {});
+    const results = await Promise.allSettled([client.submit(left, proofs(one.seal, left.seal)), client.submit(right, proofs(one.seal, right.seal))]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const winner = results[0]?.status === "fulfilled" ? left : right;
+    const loser = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(loser?.reason).toMatchObject({ refused: true, message: expect.stringMatching(/rolled back or replayed/) });
+    expect((await client.latest("clinic"))?.seal).toEqual(winner.seal);
+  });
+
   it("remembers the last seal across a restart", async () => {
     const dir = await mkdtemp(join(tmpdir(), "witness-"));
     const one = next(undefined, [head("a", leavesA, 10)]);

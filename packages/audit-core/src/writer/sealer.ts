@@ -136,6 +136,8 @@ export class Sealer implements StreamSealer {
   private readonly witnessQueue: WitnessItem[] = [];
   private witnessSynced = false;
   private dirty = false;
+  /** Reports that arrived while a seal was being anchored (see report()). */
+  private deferred: StreamReport[] | undefined;
   private turn: Promise<unknown> = Promise.resolve();
   private cancelTimer: (() => void) | undefined;
   private closing: Promise<void> | undefined;
@@ -202,6 +204,11 @@ export class Sealer implements StreamSealer {
 
   /** Takes a stream's new state. Called by writers after each batch; anyone may report a stream of their own. */
   report(update: StreamReport): void {
+    // While a seal is being anchored, what it covers is fixed: later reports wait for the next one.
+    if (this.deferred) {
+      this.deferred.push(update);
+      return;
+    }
     const known = this.streams.get(update.streamId);
     if (update.size <= (known?.head.size ?? 0)) return; // nothing new (or a stale report)
     const tracked: Tracked = known ?? { head: { streamId: update.streamId, size: 0, root: "", start: 1 }, frontier: [], sealed: { size: 0, frontier: [] }, leaves: [], gap: false };
@@ -313,6 +320,17 @@ export class Sealer implements StreamSealer {
   }
 
   private async sign(): Promise<SignedSeal | undefined> {
+    this.deferred = [];
+    try {
+      return await this.signAndAnchor();
+    } finally {
+      const later = this.deferred;
+      this.deferred = undefined;
+      for (const update of later) this.report(update);
+    }
+  }
+
+  private async signAndAnchor(): Promise<SignedSeal | undefined> {
     const streams = [...this.streams.values()].map((t) => t.head).sort((a, b) => (a.streamId < b.streamId ? -1 : 1));
     const signed = signSeal(
       {
