@@ -76,7 +76,7 @@ export { Sealer, SealerOptionsSchema } from "./writer/sealer.ts";
 export type { SealerClock, SealerOptions, SealerStats, StreamSealer } from "./writer/sealer.ts";
 export { AuditEntrySchema, AuditEventSchema, stampEvent } from "./event.ts";
 export type { AuditEntry, AuditEvent } from "./event.ts";
-export { LatencyWindow, prometheusText } from "./metrics.ts";
+export { LatencyWindow, prometheusText, sealerPrometheusText } from "./metrics.ts";
 export type { LatencySummary, WriterStats } from "./metrics.ts";
 export type { AuditWriterOptions } from "./options.ts";
 export { classifyError } from "./writer/retry.ts";
