@@ -150,6 +150,15 @@ describe("Sealer", () => {
     await expect(sealer.notePurge([{ streamId: "zz", firstSeq: 1 }])).rejects.toThrow(/not in trail/);
   });
 
+  it("ignores, and reports, a stream whose id cannot go into a seal; sealing goes on", async () => {
+    const errors: Error[] = [];
+    const sealer = await open({ anchorDir: await cleanup.tempDir(), clock: new ManualClock(), onError: (e) => errors.push(e) });
+    sealer.report({ ...new TestStream("a").write(1), streamId: "has space" });
+    sealer.report(new TestStream("b").write(2));
+    expect((await sealer.seal())?.seal.streams.map((s) => s.streamId)).toEqual(["b"]);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/"has space" must match/)]);
+  });
+
   it("validates its options up front, naming each problem", async () => {
     const anchorDir = await cleanup.tempDir();
     const bad = Sealer.open({ trail: "a clinic", anchorDir, sealEveryMs: 0, witness: { url: "nope" } } as SealerOptions);

@@ -23,6 +23,7 @@ import { HASH_BYTES, MerkleLog, type MerkleState, consistencyRanges, frontierNod
 import {
   type SealSigner,
   type SignedSeal,
+  STREAM_ID,
   type StreamHead,
   TRAIL_NAME,
   loadSigningKey,
@@ -209,6 +210,10 @@ export class Sealer implements StreamSealer {
       this.deferred.push(update);
       return;
     }
+    if (!STREAM_ID.test(update.streamId)) {
+      this.report_(new SealFormatError(`stream id ${JSON.stringify(update.streamId)} must match ${STREAM_ID}; report ignored`));
+      return;
+    }
     const known = this.streams.get(update.streamId);
     if (update.size <= (known?.head.size ?? 0)) return; // nothing new (or a stale report)
     const tracked: Tracked = known ?? { head: { streamId: update.streamId, size: 0, root: "", start: 1 }, frontier: [], sealed: { size: 0, frontier: [] }, leaves: [], gap: false };
@@ -261,6 +266,7 @@ export class Sealer implements StreamSealer {
         const tracked = this.streams.get(streamId) as Tracked;
         tracked.head = { ...tracked.head, start: firstSeq };
       }
+      this.dirty = true; // sealed now, or at the next tick if anchoring fails
       return this.sealNow(true);
     });
   }
@@ -292,9 +298,11 @@ export class Sealer implements StreamSealer {
   private schedule(): void {
     this.cancelTimer = this.clock.schedule(() => {
       if (this.closing) return;
-      void this.seal().finally(() => {
-        if (!this.closing) this.schedule();
-      });
+      void this.seal()
+        .catch((error: unknown) => this.report_(error))
+        .finally(() => {
+          if (!this.closing) this.schedule();
+        });
     }, this.options.sealEveryMs);
   }
 
@@ -313,7 +321,11 @@ export class Sealer implements StreamSealer {
       }
     }
     let signed: SignedSeal | undefined;
-    if (this.dirty || force) signed = await this.sign();
+    try {
+      if (this.dirty || force) signed = await this.sign();
+    } catch (error) {
+      this.report_(error);
+    }
     await this.drainStore();
     await this.drainWitness();
     return signed;
