@@ -12,10 +12,10 @@
  * itself: each stream is therefore also a Merkle log (./merkle.ts) — leaf i is the entry with seq
  * i + 1 — whose size and root the writer signs in seals (./seal.ts) kept outside the database.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditEntry } from "./event.ts";
 import { uuidv7 } from "./id.ts";
-import { MerkleLog, entryLeaf } from "./merkle.ts";
+import { MerkleLog, leafHash } from "./merkle.ts";
 
 export interface ChainLink {
   readonly streamId: string;
@@ -61,6 +61,11 @@ const HASHED = [...ENTRY_FIELDS, "streamId", "prevHash"].sort().map((name) => ({
  * because workers hash every entry they write).
  */
 export function chainHash(entry: AuditEntry, streamId: string, prevHash: string | null): string {
+  return chainDigest(entry, streamId, prevHash).toString("hex");
+}
+
+/** chainHash as raw bytes (what the stream's Merkle leaf is made of). */
+function chainDigest(entry: AuditEntry, streamId: string, prevHash: string | null): Buffer {
   const source = entry as unknown as Record<string, unknown>;
   let text = "{";
   for (let i = 0; i < HASHED.length; i++) {
@@ -68,7 +73,7 @@ export function chainHash(entry: AuditEntry, streamId: string, prevHash: string 
     const value = name === "streamId" ? streamId : name === "prevHash" ? prevHash : source[name];
     text += `${i === 0 ? "" : ","}${quoted}:${canonicalJson(value === undefined ? null : value)}`;
   }
-  return createHash("sha256").update(`${text}}`).digest("hex");
+  return hash("sha256", `${text}}`, "buffer");
 }
 
 /**
@@ -110,9 +115,10 @@ export class ChainStream {
    */
   link(entries: readonly AuditEntry[]): ChainedEntry[] {
     return entries.map((entry) => {
-      const hash = chainHash(entry, this.streamId, this.prev);
+      const digest = chainDigest(entry, this.streamId, this.prev);
+      const hash = digest.toString("hex");
       const chained: ChainedEntry = { ...entry, streamId: this.streamId, seq: ++this.seq, prevHash: this.prev, hash };
-      const leaf = entryLeaf(hash);
+      const leaf = leafHash(digest);
       this.log.append(leaf);
       this.pending.push(leaf);
       this.prev = hash;

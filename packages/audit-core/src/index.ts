@@ -30,21 +30,25 @@ export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, StreamReport, T
 export {
   EMPTY_ROOT,
   MerkleLog,
+  consistencyPathFrom,
   consistencyProof,
   consistencyRanges,
   entryLeaf,
   frontierLength,
+  frontierNode,
   hashFromHex,
+  inclusionPathFrom,
   inclusionProof,
   inclusionRanges,
   leafHash,
   nodeHash,
   rangeRoot,
   rootOf,
+  subtreeHash,
   verifyConsistency,
   verifyInclusion,
 } from "./merkle.ts";
-export type { LeafRange, MerkleState } from "./merkle.ts";
+export type { LeafRange, LeafSource, MerkleState } from "./merkle.ts";
 export {
   EntryProofSchema,
   STREAM_ID,
@@ -72,7 +76,7 @@ export { Sealer, SealerOptionsSchema } from "./writer/sealer.ts";
 export type { SealerClock, SealerOptions, SealerStats, StreamSealer } from "./writer/sealer.ts";
 export { AuditEntrySchema, AuditEventSchema, stampEvent } from "./event.ts";
 export type { AuditEntry, AuditEvent } from "./event.ts";
-export { LatencyWindow, prometheusText } from "./metrics.ts";
+export { LatencyWindow, prometheusText, sealerPrometheusText } from "./metrics.ts";
 export type { LatencySummary, WriterStats } from "./metrics.ts";
 export type { AuditWriterOptions } from "./options.ts";
 export { classifyError } from "./writer/retry.ts";

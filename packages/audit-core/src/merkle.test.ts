@@ -5,8 +5,10 @@ import {
   EMPTY_ROOT,
   MerkleLog,
   consistencyProof,
+  consistencyPathFrom,
   consistencyRanges,
   entryLeaf,
+  inclusionPathFrom,
   inclusionProof,
   leafHash,
   nodeHash,
@@ -202,5 +204,47 @@ describe("consistency proofs", () => {
         }
       }
     }
+  });
+});
+
+describe("proofs from a leaf source (a database streaming rows)", () => {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  const source = (leaves: readonly Buffer[], kept: number) => {
+    const log = new MerkleLog();
+    for (const leaf of leaves.slice(0, kept)) log.append(leaf);
+    return {
+      prefix: kept > 0 ? log.state() : undefined,
+      *leaves(start: number, end: number) {
+        if (start < kept) throw new Error(`leaf ${start} was purged`);
+        yield* leaves.slice(start, end);
+      },
+    };
+  };
+
+  it("gives the same inclusion paths as the whole tree, also when a prefix was purged", async () => {
+    const leaves = many.slice(0, 33);
+    for (let n = 1; n <= leaves.length; n++) {
+      const tree = leaves.slice(0, n);
+      for (let kept = 0; kept < n; kept += 3) {
+        for (let i = kept; i < n; i++) {
+          expect(await inclusionPathFrom(i, n, source(leaves, kept))).toEqual(inclusionProof(tree, i).map(hex));
+        }
+      }
+    }
+  });
+
+  it("gives the same consistency proofs as the whole tree, also when a prefix was purged", async () => {
+    const leaves = many.slice(0, 33);
+    for (let second = 1; second <= leaves.length; second++) {
+      for (let first = 1; first <= second; first++) {
+        for (const kept of [0, Math.floor(first / 2), first]) {
+          expect(await consistencyPathFrom(first, second, source(leaves, kept))).toEqual(consistencyProof(leaves.slice(0, second), first).map(hex));
+        }
+      }
+    }
+  });
+
+  it("names a source that gives too few leaves", async () => {
+    await expect(inclusionPathFrom(0, 8, { leaves: () => many.slice(0, 3) })).rejects.toThrow(MerkleProofError);
   });
 });

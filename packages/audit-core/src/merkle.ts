@@ -18,7 +18,7 @@
  * proof consists of, so a database layer can compute each one by streaming its rows; the
  * `inclusionProof` / `consistencyProof` helpers do it over an array of leaves.
  */
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { MerkleProofError } from "./errors.ts";
 
 export const HASH_BYTES = 32;
@@ -26,17 +26,25 @@ export const HASH_BYTES = 32;
 /** The root of the empty log: SHA-256 of nothing. */
 export const EMPTY_ROOT: Buffer = createHash("sha256").digest();
 
-const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
+// Scratch buffers for the one-shot crypto.hash (2–3× faster than createHash().update() per call,
+// measured here): workers hash a leaf and about one node per entry they write.
+const LEAF_INPUT = Buffer.alloc(1 + HASH_BYTES); // [0x00, data(32)]
+const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_BYTES); // [0x01, left(32), right(32)]
+NODE_INPUT[0] = 0x01;
 
 /** RFC 6962 leaf hash of `data`. */
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
+  if (data.length !== HASH_BYTES) return hash("sha256", Buffer.concat([Buffer.from([0x00]), data]), "buffer");
+  LEAF_INPUT.set(data, 1);
+  return hash("sha256", LEAF_INPUT, "buffer");
 }
 
 /** RFC 6962 interior node hash. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) return hash("sha256", Buffer.concat([Buffer.from([0x01]), left, right]), "buffer");
+  NODE_INPUT.set(left, 1);
+  NODE_INPUT.set(right, 1 + HASH_BYTES);
+  return hash("sha256", NODE_INPUT, "buffer");
 }
 
 /** The leaf of a chained entry: the RFC 6962 leaf hash of its chain hash's 32 bytes (hex in, raw out). */
@@ -175,6 +183,71 @@ export function rangeRoot(leaves: readonly Uint8Array[], [start, end]: LeafRange
     throw new MerkleProofError(`range [${start}, ${end}) is not a non-empty part of ${leaves.length} leaves`);
   }
   return rootOf(leaves.slice(start, end));
+}
+
+/**
+ * The hash of the frontier subtree covering leaves [start, end) of a log in `state`, or undefined
+ * if that range is not one of its frontier subtrees. Consistency ranges below the first size are
+ * always such subtrees (tested in merkle.test.ts).
+ */
+export function frontierNode(state: MerkleState, start: number, end: number): string | undefined {
+  let offset = 0;
+  let i = 0;
+  for (let bit = 2 ** Math.floor(Math.log2(Math.max(1, state.size))); bit >= 1; bit /= 2) {
+    if (Math.floor(state.size / bit) % 2 !== 1) continue;
+    if (offset === start && offset + bit === end) return state.frontier[i];
+    offset += bit;
+    i++;
+  }
+  return undefined;
+}
+
+/**
+ * Where a database layer gets a stream's leaves from, to build proofs without holding the stream:
+ * `leaves(start, end)` yields leaf hashes start..end-1 in order (e.g. keyset-paged rows and dead
+ * letters, `entryLeaf(row.hash)`); `prefix` is the log's state at the first leaf still stored,
+ * for a stream whose prefix a purge removed (its frontier was saved by the purge).
+ */
+export interface LeafSource {
+  readonly leaves: (start: number, end: number) => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  readonly prefix?: MerkleState | undefined;
+}
+
+/**
+ * The hash of the subtree over leaves [start, end), streaming them from `source` (memory: one
+ * frontier). A range that reaches below a purged prefix is computed from the prefix's frontier.
+ */
+export async function subtreeHash([start, end]: LeafRange, source: LeafSource): Promise<Buffer> {
+  const kept = source.prefix?.size ?? 0;
+  const read = async (log: MerkleLog, from: number) => {
+    let count = 0;
+    for await (const leaf of source.leaves(from, end)) {
+      log.append(leaf);
+      count++;
+    }
+    if (count !== end - from) throw new MerkleProofError(`leaves ${from}..${end - 1} asked, ${count} given`);
+    return log;
+  };
+  if (start >= kept) return (await read(new MerkleLog(), start)).root();
+  const prefix = source.prefix as MerkleState;
+  const below = end <= kept ? prefix : (await read(MerkleLog.restore(prefix), kept)).state();
+  const node = frontierNode(below, start, end);
+  if (node === undefined) throw new MerkleProofError(`leaves ${start}..${end - 1} were purged and are not one subtree of what was kept`);
+  return hashFromHex(node);
+}
+
+/** The inclusion path (hex) of leaf `index` in the log's first `size` leaves, from a LeafSource. */
+export async function inclusionPathFrom(index: number, size: number, source: LeafSource): Promise<string[]> {
+  const path: string[] = [];
+  for (const range of inclusionRanges(index, size)) path.push((await subtreeHash(range, source)).toString("hex"));
+  return path;
+}
+
+/** The consistency proof (hex) from the log's first `first` leaves to its first `second`, from a LeafSource. */
+export async function consistencyPathFrom(first: number, second: number, source: LeafSource): Promise<string[]> {
+  const path: string[] = [];
+  for (const range of consistencyRanges(first, second)) path.push((await subtreeHash(range, source)).toString("hex"));
+  return path;
 }
 
 /** The inclusion proof of leaf `index` in the log of `leaves` (all of them: its size is leaves.length). */

@@ -3,6 +3,7 @@
  * Latencies keep the most recent samples in a fixed ring, so memory is constant and percentiles
  * describe recent behaviour.
  */
+import type { SealerStats } from "./writer/sealer.ts";
 
 export class LatencyWindow {
   private readonly samples: Float64Array;
@@ -64,14 +65,31 @@ export interface WriterStats {
   readonly writeMs: LatencySummary;
 }
 
-/** Prometheus text exposition of a writer's stats, metric names prefixed `auditrail_`. */
-export function prometheusText(stats: WriterStats): string {
-  const lines: string[] = [];
+/** Line writers for counters and gauges named `auditrail_<name>`. */
+function metricLines(lines: string[]) {
   const metric = (type: "counter" | "gauge") => (name: string, help: string, value: number) => {
     lines.push(`# HELP auditrail_${name} ${help}`, `# TYPE auditrail_${name} ${type}`, `auditrail_${name} ${value}`);
   };
-  const counter = metric("counter");
-  const gauge = metric("gauge");
+  return { counter: metric("counter"), gauge: metric("gauge") };
+}
+
+/** Prometheus text exposition of a sealer's stats (append it to the writers' for /metrics). */
+export function sealerPrometheusText(stats: SealerStats): string {
+  const lines: string[] = [];
+  const { counter, gauge } = metricLines(lines);
+  counter("seals_total", "Seals signed and anchored by this process.", stats.seals);
+  gauge("seal_number", "The newest seal's number in the trail.", stats.lastNumber);
+  gauge("seals_store_pending", "Anchored seals not yet stored in the database.", stats.storePending);
+  gauge("seals_witness_pending", "Anchored seals not yet cosigned by the witness.", stats.witnessPending);
+  counter("seals_witnessed_total", "Seals the witness cosigned.", stats.witnessed);
+  counter("seal_errors_total", "Anchor, database and witness failures the sealer handled.", stats.errors);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Prometheus text exposition of a writer's stats, metric names prefixed `auditrail_`. */
+export function prometheusText(stats: WriterStats): string {
+  const lines: string[] = [];
+  const { counter, gauge } = metricLines(lines);
   const summary = (name: string, help: string, s: LatencySummary) => {
     lines.push(`# HELP auditrail_${name} ${help}`, `# TYPE auditrail_${name} summary`);
     for (const [q, v] of [["0.5", s.p50], ["0.95", s.p95], ["0.99", s.p99]] as const) {

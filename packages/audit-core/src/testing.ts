@@ -22,6 +22,8 @@ export const MemorySinkOptionsSchema = z.strictObject({
   latencyMs: z.number().min(0).default(0),
   /** deadLetter() fails with a non-retryable error (so letters fall back to the writer's file). */
   rejectDeadLetters: z.boolean().default(false),
+  /** Successful attempts report the entries themselves too (with their chain links), not only ids. */
+  reportEntries: z.boolean().default(false),
   /** The first N storeSeal calls fail (retryably: ECONNREFUSED). */
   failSealsFirst: z.number().int().min(0).default(0),
 });
@@ -30,7 +32,7 @@ export type MemorySinkOptions = z.input<typeof MemorySinkOptionsSchema>;
 
 /** What a MemorySink reports on its channel. */
 export type SinkReport =
-  | { type: "attempt"; ids: string[]; ok: boolean; at: number; error?: string }
+  | { type: "attempt"; ids: string[]; ok: boolean; at: number; error?: string; entries?: AuditEntry[] }
   | { type: "deadLetter"; letters: DeadLetter[] }
   | { type: "seal"; trail: string; number: number; text: string };
 
@@ -61,7 +63,7 @@ export class MemorySink implements AuditSink {
       return this.fail(ids, Object.assign(new Error(`check constraint violated by entry ${poison.id}`), { code: "23514" }));
     }
     for (const entry of entries) if (!this.rows.has(entry.id)) this.rows.set(entry.id, entry);
-    this.post({ type: "attempt", ids, ok: true, at: Date.now() });
+    this.post({ type: "attempt", ids, ok: true, at: Date.now(), ...(this.options.reportEntries ? { entries: [...entries] } : {}) });
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {

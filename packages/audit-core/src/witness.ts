@@ -88,13 +88,14 @@ const SubmitSchema = z.strictObject({
 export async function startWitness(options: WitnessOptions): Promise<WitnessServer> {
   if (options.writerKeys.length === 0) throw new WitnessError("a witness needs at least one writer public key", false);
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
-  const trails = new Map<string, { anchor: DirectoryAnchor; last: SignedSeal | undefined; turn: Promise<unknown> }>();
+  const trails = new Map<string, Promise<{ anchor: DirectoryAnchor; last: SignedSeal | undefined; turn: Promise<unknown> }>>();
 
-  async function trail(name: string) {
+  /** A trail's state, loaded once (concurrent first requests share the load). */
+  function trail(name: string) {
     let state = trails.get(name);
     if (!state) {
-      const anchor = await DirectoryAnchor.open(options.dir, name);
-      state = { anchor, last: await anchor.latest(), turn: Promise.resolve() };
+      state = DirectoryAnchor.open(options.dir, name).then(async (anchor) => ({ anchor, last: await anchor.latest(), turn: Promise.resolve() as Promise<unknown> }));
+      state.catch(() => trails.delete(name));
       trails.set(name, state);
     }
     return state;

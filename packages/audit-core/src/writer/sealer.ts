@@ -19,10 +19,11 @@ import { z } from "zod";
 import { type ConsistencyProofs, DirectoryAnchor } from "../anchor.ts";
 import type { StreamReport } from "../chain.ts";
 import { AnchorError, InvalidSealerOptionsError, MerkleProofError, SealFormatError, WitnessError, messageOf } from "../errors.ts";
-import { HASH_BYTES, MerkleLog, type MerkleState, consistencyRanges, rootOf } from "../merkle.ts";
+import { HASH_BYTES, MerkleLog, type MerkleState, consistencyRanges, frontierNode, rootOf } from "../merkle.ts";
 import {
   type SealSigner,
   type SignedSeal,
+  STREAM_ID,
   type StreamHead,
   TRAIL_NAME,
   loadSigningKey,
@@ -136,6 +137,8 @@ export class Sealer implements StreamSealer {
   private readonly witnessQueue: WitnessItem[] = [];
   private witnessSynced = false;
   private dirty = false;
+  /** Reports that arrived while a seal was being anchored (see report()). */
+  private deferred: StreamReport[] | undefined;
   private turn: Promise<unknown> = Promise.resolve();
   private cancelTimer: (() => void) | undefined;
   private closing: Promise<void> | undefined;
@@ -202,8 +205,17 @@ export class Sealer implements StreamSealer {
 
   /** Takes a stream's new state. Called by writers after each batch; anyone may report a stream of their own. */
   report(update: StreamReport): void {
+    // While a seal is being anchored, what it covers is fixed: later reports wait for the next one.
+    if (this.deferred) {
+      this.deferred.push(update);
+      return;
+    }
+    if (!STREAM_ID.test(update.streamId)) {
+      this.report_(new SealFormatError(`stream id ${JSON.stringify(update.streamId)} must match ${STREAM_ID}; report ignored`));
+      return;
+    }
     const known = this.streams.get(update.streamId);
-    if (known && update.size <= known.head.size) return; // nothing new (or a stale report)
+    if (update.size <= (known?.head.size ?? 0)) return; // nothing new (or a stale report)
     const tracked: Tracked = known ?? { head: { streamId: update.streamId, size: 0, root: "", start: 1 }, frontier: [], sealed: { size: 0, frontier: [] }, leaves: [], gap: false };
     if (update.from !== tracked.head.size || update.leaves.length !== (update.size - update.from) * HASH_BYTES) tracked.gap = true;
     // A stream carried over from an earlier process: its sealed frontier is known only if the
@@ -254,6 +266,7 @@ export class Sealer implements StreamSealer {
         const tracked = this.streams.get(streamId) as Tracked;
         tracked.head = { ...tracked.head, start: firstSeq };
       }
+      this.dirty = true; // sealed now, or at the next tick if anchoring fails
       return this.sealNow(true);
     });
   }
@@ -285,9 +298,11 @@ export class Sealer implements StreamSealer {
   private schedule(): void {
     this.cancelTimer = this.clock.schedule(() => {
       if (this.closing) return;
-      void this.seal().finally(() => {
-        if (!this.closing) this.schedule();
-      });
+      void this.seal()
+        .catch((error: unknown) => this.report_(error))
+        .finally(() => {
+          if (!this.closing) this.schedule();
+        });
     }, this.options.sealEveryMs);
   }
 
@@ -306,13 +321,28 @@ export class Sealer implements StreamSealer {
       }
     }
     let signed: SignedSeal | undefined;
-    if (this.dirty || force) signed = await this.sign();
+    try {
+      if (this.dirty || force) signed = await this.sign();
+    } catch (error) {
+      this.report_(error);
+    }
     await this.drainStore();
     await this.drainWitness();
     return signed;
   }
 
   private async sign(): Promise<SignedSeal | undefined> {
+    this.deferred = [];
+    try {
+      return await this.signAndAnchor();
+    } finally {
+      const later = this.deferred;
+      this.deferred = undefined;
+      for (const update of later) this.report(update);
+    }
+  }
+
+  private async signAndAnchor(): Promise<SignedSeal | undefined> {
     const streams = [...this.streams.values()].map((t) => t.head).sort((a, b) => (a.streamId < b.streamId ? -1 : 1));
     const signed = signSeal(
       {
@@ -356,9 +386,13 @@ export class Sealer implements StreamSealer {
         this.report_(new WitnessError(`stream ${t.head.streamId}: reports were missed since the last seal; no consistency proof`, false));
         continue;
       }
-      proofs[t.head.streamId] = consistencyRanges(first, second).map(([start, end]) =>
-        end <= first ? frontierNode(t.sealed, start, end) : rootOf(t.leaves.slice(start - first, end - first)).toString("hex"),
-      );
+      try {
+        proofs[t.head.streamId] = consistencyRanges(first, second).map(([start, end]) =>
+          end <= first ? frontierNodeOrFail(t.sealed, start, end) : rootOf(t.leaves.slice(start - first, end - first)).toString("hex"),
+        );
+      } catch (error) {
+        this.report_(error); // the witness will refuse this seal for want of the proof
+      }
     }
     return proofs;
   }
@@ -422,20 +456,10 @@ export class Sealer implements StreamSealer {
   }
 }
 
-/**
- * The hash of the frontier subtree covering leaves [start, end) of a log in `state`. Consistency
- * ranges below the first size are always such subtrees (merkle.ts; tested in merkle.test.ts).
- */
-function frontierNode(state: MerkleState, start: number, end: number): string {
-  let offset = 0;
-  let i = 0;
-  for (let bit = 2 ** Math.floor(Math.log2(Math.max(1, state.size))); bit >= 1; bit /= 2) {
-    if (Math.floor(state.size / bit) % 2 !== 1) continue;
-    if (offset === start && offset + bit === end) return state.frontier[i] as string;
-    offset += bit;
-    i++;
-  }
-  throw new MerkleProofError(`no frontier subtree [${start}, ${end}) in a log of ${state.size} leaves`);
+function frontierNodeOrFail(state: MerkleState, start: number, end: number): string {
+  const node = frontierNode(state, start, end);
+  if (node === undefined) throw new MerkleProofError(`no frontier subtree [${start}, ${end}) in a log of ${state.size} leaves`);
+  return node;
 }
 
 function frontierRoot(state: MerkleState): string | undefined {
