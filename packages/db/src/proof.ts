@@ -8,14 +8,15 @@
 import {
   type ChainedEntry,
   type EntryProof,
-  type LeafRange,
-  MerkleLog,
+  type LeafSource,
+  PURGE_ACTION,
   type SignedSeal,
   entryLeaf,
-  inclusionRanges,
+  inclusionPathFrom,
   parseSeal,
 } from "@auditrail/audit-core";
-import { openTrailRows } from "./trail-rows.ts";
+import { type TrailRows, openTrailRows } from "./trail-rows.ts";
+import type { PurgeRecord } from "./verify.ts";
 
 /** The entry exists but no seal covers it yet (younger than the newest seal), or it is not chained. */
 export class ProofUnavailableError extends Error {
@@ -30,7 +31,7 @@ const PAGE = 5_000;
 /**
  * The proof for entry `id` against the newest seal in the seal table that covers it, or undefined
  * if there is no such entry. Throws ProofUnavailableError when it is not (yet) sealed, or when
- * the path would need leaves a purge removed.
+ * its stream is broken (a seq missing, a purge without its record).
  */
 export async function buildEntryProof(url: string, id: string): Promise<EntryProof | undefined> {
   const rows = await openTrailRows(url);
@@ -52,31 +53,13 @@ export async function buildEntryProof(url: string, id: string): Promise<EntryPro
       const e = l.entry as Partial<ChainedEntry> | null;
       if (e?.streamId === streamId && typeof e.seq === "number" && typeof e.hash === "string") letters.set(e.seq, e.hash);
     }
-    const path: string[] = [];
-    for (const range of inclusionRanges(seq - 1, size)) {
-      if (range[0] < start - 1) throw new ProofUnavailableError(id, `its inclusion path needs leaves a purge removed (below seq ${start})`);
-      path.push(await rangeRoot(range, async (from, to) => {
-        const leaves: Buffer[] = [];
-        let after = { seq: from - 1, id: "" };
-        let next = from;
-        for (;;) {
-          const page = await rows.page(streamId, after, PAGE);
-          for (const r of page) {
-            if ((r.seq as number) > to) break;
-            for (; next < (r.seq as number); next++) leaves.push(letterLeaf(letters, next, id));
-            if (r.seq === next) {
-              leaves.push(entryLeaf(r.hash as string));
-              next++;
-            }
-          }
-          const last = page.at(-1);
-          if (!last || page.length < PAGE || (last.seq as number) >= to) break;
-          after = { seq: last.seq as number, id: last.id };
-        }
-        for (; next <= to; next++) leaves.push(letterLeaf(letters, next, id));
-        return leaves;
-      }));
+    let prefix: PurgeRecord["prefix"] | undefined;
+    if (start > 1) {
+      prefix = (await purgeRecords(rows, streamId)).find((r) => r.firstSeq === start)?.prefix;
+      if (!prefix) throw new ProofUnavailableError(id, `its stream starts at seq ${start} but no purge record gives the log below it`);
     }
+    const source: LeafSource = { leaves: (from, to) => leaves(rows, streamId, letters, from + 1, to, id), prefix };
+    const path = await inclusionPathFrom(seq - 1, size, source);
     const entry: ChainedEntry = { ...row, streamId, seq, hash: row.hash };
     return { entry, path, seal: best.signed.text };
   } finally {
@@ -84,13 +67,35 @@ export async function buildEntryProof(url: string, id: string): Promise<EntryPro
   }
 }
 
-/** The subtree hash over leaves [start, end) (seqs start+1 .. end), read in pages. */
-async function rangeRoot([start, end]: LeafRange, read: (fromSeq: number, toSeq: number) => Promise<Buffer[]>): Promise<string> {
-  const log = new MerkleLog();
-  for (let from = start + 1; from <= end; from += PAGE) {
-    for (const leaf of await read(from, Math.min(end, from + PAGE - 1))) log.append(leaf);
+/** The leaves of seqs fromSeq..toSeq in order, page by page; dead letters fill their own seqs. */
+async function* leaves(rows: TrailRows, streamId: string, letters: ReadonlyMap<number, string>, fromSeq: number, toSeq: number, id: string): AsyncGenerator<Buffer> {
+  let next = fromSeq;
+  let after = { seq: fromSeq - 1, id: "" };
+  while (next <= toSeq) {
+    const page = await rows.page(streamId, after, PAGE);
+    for (const r of page) {
+      const seq = r.seq as number;
+      if (seq > toSeq) break;
+      for (; next < seq; next++) yield letterLeaf(letters, next, id);
+      if (seq === next) {
+        yield entryLeaf(r.hash as string);
+        next++;
+      }
+    }
+    const last = page.at(-1);
+    if (!last || page.length < PAGE) break;
+    after = { seq: last.seq as number, id: last.id };
   }
-  return log.root().toString("hex");
+  for (; next <= toSeq; next++) yield letterLeaf(letters, next, id);
+}
+
+async function purgeRecords(rows: TrailRows, streamId: string): Promise<PurgeRecord[]> {
+  const records: PurgeRecord[] = [];
+  for (const entry of await rows.withAction(PURGE_ACTION)) {
+    const streams = (entry.metadata as { streams?: unknown } | null)?.streams;
+    if (Array.isArray(streams)) records.push(...(streams as PurgeRecord[]).filter((r) => r?.streamId === streamId));
+  }
+  return records;
 }
 
 function letterLeaf(letters: ReadonlyMap<number, string>, seq: number, id: string): Buffer {

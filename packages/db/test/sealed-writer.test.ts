@@ -3,7 +3,8 @@
  * transactions append to the database's stream, the sealer signs
  * every stream (the database's through databaseStreamSource) into the anchor directory and the
  * seal table; verify — with the public key and the anchors only — says OK, in a worker thread too;
- * a purge signed through notePurge still verifies; a proof for an entry checks offline.
+ * a purge signed through notePurge still verifies (and proofs go through the purged prefix); a
+ * proof for an entry checks offline.
  */
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -104,6 +105,10 @@ describe.each(testProviders())("sealed writers on %s", (provider) => {
     expect(kindsOf(await verify())).toContain("unsigned-purge");
     await sealer.notePurge(report.streams);
     expect(await verify()).toMatchObject({ ok: true, problems: [] });
+    // A proof for the first kept entry goes through the purged prefix's saved log.
+    const kept = await handle.prisma.auditEntry.findFirstOrThrow({ where: { streamId: TRANSACTIONAL_STREAM, seq: 3 } });
+    const proof = await buildEntryProof(db.url, kept.id);
+    expect(proof && verifyProof(proof, publicKey)).toMatchObject({ ok: true });
   });
 });
 
