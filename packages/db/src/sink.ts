@@ -91,13 +91,11 @@ export async function writeInTransaction(tx: Transaction, entries: readonly Audi
   return chained;
 }
 
-/** Locks the stream's head row (made on first use) for this transaction and reads it. */
+/** Locks the stream's head row (made on first use) for this transaction and reads it: one statement. */
 async function lockStreamHead(tx: Transaction, streamId: string): Promise<{ seq: number; hash: string | null }> {
-  for (;;) {
-    const rows = await tx.$queryRaw<{ seq: number; hash: string | null }[]>`
-      UPDATE "AuditStreamHead" SET "seq" = "seq" WHERE "streamId" = ${streamId} RETURNING "seq", "hash"`;
-    const row = rows[0];
-    if (row) return { seq: Number(row.seq), hash: row.hash };
-    await tx.$executeRaw`INSERT INTO "AuditStreamHead" ("streamId", "seq", "hash") VALUES (${streamId}, 0, NULL) ON CONFLICT ("streamId") DO NOTHING`;
-  }
+  const [row] = await tx.$queryRaw<{ seq: number; hash: string | null }[]>`
+    INSERT INTO "AuditStreamHead" ("streamId", "seq", "hash") VALUES (${streamId}, 0, NULL)
+    ON CONFLICT ("streamId") DO UPDATE SET "seq" = "AuditStreamHead"."seq"
+    RETURNING "seq", "hash"`;
+  return { seq: Number(row?.seq ?? 0), hash: row?.hash ?? null };
 }
