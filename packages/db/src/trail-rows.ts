@@ -68,31 +68,32 @@ export async function openTrailRows(url: string): Promise<TrailRows> {
   return providerOf(url) === "sqlite" ? sqliteRows(url) : postgresRows(url);
 }
 
-type RawRow = Record<(typeof COLUMNS)[number], unknown>;
+/** A row as the drivers return it in array mode: values in COLUMNS order (no per-row key lookups). */
+type RawRow = readonly unknown[];
 
 function toRow(r: RawRow, time: (v: unknown) => string, json: (v: unknown) => Json): StoredRow {
   return {
-    id: r.id as string,
-    occurredAt: time(r.occurredAt),
-    actorId: r.actorId as string | null,
-    actorRole: r.actorRole as string | null,
-    action: r.action as string,
-    entity: r.entity as string,
-    entityId: r.entityId as string | null,
-    outcome: r.outcome as string,
-    path: r.path as string | null,
-    durationMs: r.durationMs as number | null,
-    before: json(r.before),
-    after: json(r.after),
-    diff: json(r.diff),
-    metadata: json(r.metadata),
-    requestId: r.requestId as string | null,
-    ip: r.ip as string | null,
-    userAgent: r.userAgent as string | null,
-    streamId: r.streamId as string | null,
-    seq: r.seq === null ? null : Number(r.seq),
-    prevHash: r.prevHash as string | null,
-    hash: r.hash as string | null,
+    id: r[0] as string,
+    occurredAt: time(r[1]),
+    actorId: r[2] as string | null,
+    actorRole: r[3] as string | null,
+    action: r[4] as string,
+    entity: r[5] as string,
+    entityId: r[6] as string | null,
+    outcome: r[7] as string,
+    path: r[8] as string | null,
+    durationMs: r[9] as number | null,
+    before: json(r[10]),
+    after: json(r[11]),
+    diff: json(r[12]),
+    metadata: json(r[13]),
+    requestId: r[14] as string | null,
+    ip: r[15] as string | null,
+    userAgent: r[16] as string | null,
+    streamId: r[17] as string | null,
+    seq: r[18] === null ? null : Number(r[18]),
+    prevHash: r[19] as string | null,
+    hash: r[20] as string | null,
   };
 }
 
@@ -115,6 +116,7 @@ function sqliteRows(url: string): TrailRows {
     typeof v === "string" && UTC_OFFSET_TEXT.test(v) ? `${v.slice(0, 23)}Z` : new Date(typeof v === "number" ? v : String(v)).toISOString();
   const json = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
   const rows = (raw: unknown[]) => (raw as RawRow[]).map((r) => toRow(r, time, json));
+  for (const statement of [page, range, unchained, withAction, byIds]) statement.raw(true);
   return {
     streams: async () => (db.prepare(STREAMS_SQL).all() as { id: string }[]).map((r) => r.id),
     page: async (streamId, after, limit) => rows(page.all({ stream: streamId, seq: after.seq, id: after.id, limit })),
@@ -142,7 +144,7 @@ async function postgresRows(url: string): Promise<TrailRows> {
   const time = (v: unknown) => v as string;
   const json = (v: unknown) => v as Json;
   const query = async (text: string, values: unknown[] = [], name?: string) =>
-    (await client.query<RawRow>({ text, values, ...(name ? { name } : {}) })).rows.map((r) => toRow(r, time, json));
+    (await client.query<unknown[]>({ text, values, rowMode: "array", ...(name ? { name } : {}) })).rows.map((r) => toRow(r, time, json));
   return {
     streams: async () => (await client.query<{ id: string }>(STREAMS_SQL)).rows.map((r) => r.id),
     page: (streamId, after, limit) =>
