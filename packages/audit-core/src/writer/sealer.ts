@@ -232,7 +232,6 @@ export class Sealer implements StreamSealer {
       if (tracked.leaves.length > (this.options.witness?.maxPendingLeaves ?? 0)) {
         tracked.leaves = [];
         tracked.gap = true;
-        this.report_(new WitnessError(`stream ${update.streamId} grew by more than ${this.options.witness?.maxPendingLeaves} leaves within one seal: no consistency proof for it`, false));
       }
     }
     this.streams.set(update.streamId, tracked);
@@ -383,7 +382,12 @@ export class Sealer implements StreamSealer {
       const second = t.head.size;
       if (first === 0 || first === second) continue;
       if (t.gap) {
-        this.report_(new WitnessError(`stream ${t.head.streamId}: reports were missed since the last seal; no consistency proof`, false));
+        this.report_(
+          new WitnessError(
+            `stream ${t.head.streamId}: no consistency proof since the last seal (a report was missed, the stream was resumed without its frontier, or it grew by more than witness.maxPendingLeaves)`,
+            false,
+          ),
+        );
         continue;
       }
       try {
