@@ -2,9 +2,9 @@
  * The directory anchor: seals kept outside the database, one file per seal, append-only.
  *
  *   <dir>/<trail>/000000000001.seal         the signed seal's text
- *   <dir>/<trail>/000000000001.proofs.json  (with a witness) consistency proofs from seal 0…0 to
- *                                           this one, so a witness that missed seals can be
- *                                           brought up to date from here
+ *   <dir>/<trail>/000000000001.proofs.json  (with a witness) consistency proofs from the previous
+ *                                           seal to this one, so a witness that missed seals can
+ *                                           be brought up to date from here
  *   <dir>/<trail>/.lock                     the pid of the process sealing this trail
  *
  * A file is created with O_EXCL (never overwritten: a second seal with a number already used
@@ -88,8 +88,9 @@ export class DirectoryAnchor {
   /** Appends a seal (and, with a witness, its consistency proofs): O_EXCL, fsync, folder fsync. */
   async append(signed: SignedSeal, proofs?: ConsistencyProofs): Promise<void> {
     if (signed.seal.trail !== this.trail) throw new AnchorError(this.dir, `seal of trail "${signed.seal.trail}" given to the anchor of "${this.trail}"`);
-    if (proofs) await this.writeNew(fileOf(signed.seal.number, "proofs.json"), `${JSON.stringify(proofs)}\n`);
-    await this.writeNew(fileOf(signed.seal.number, "seal"), signed.text);
+    // Proofs first, and replaceable: left behind by a crash before the seal file, they are rewritten.
+    if (proofs) await this.writeFile(fileOf(signed.seal.number, "proofs.json"), `${JSON.stringify(proofs)}\n`, "w");
+    await this.writeFile(fileOf(signed.seal.number, "seal"), signed.text, "wx");
     await this.syncFolder();
   }
 
@@ -142,10 +143,10 @@ export class DirectoryAnchor {
     for (const number of await this.numbers()) yield await this.read(number);
   }
 
-  private async writeNew(name: string, text: string): Promise<void> {
+  private async writeFile(name: string, text: string, flags: "w" | "wx"): Promise<void> {
     const file = join(this.folder, name);
     try {
-      const handle = await open(file, "wx");
+      const handle = await open(file, flags);
       try {
         await handle.writeFile(text);
         await handle.sync();

@@ -37,7 +37,7 @@ export interface AuditSink {
   /** Keeps entries the database rejected, with their error, skipping ids already kept. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /**
-   * Keeps a signed seal (see ../SEALS.md): its trail, number, time, hash (sealHash) and full text,
+   * Keeps a signed seal (see the README, Seals): its trail, number, time, hash (sealHash) and full text,
    * skipping a (trail, number) already stored — the sealer retries a seal that failed to store.
    * Called in the main thread by the sealer, on a sink of its own.
    */

@@ -1,5 +1,5 @@
 /** The sealer on its own: when it seals, what a seal holds, where it goes, and how it continues. */
-import { readdir } from "node:fs/promises";
+import { readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DirectoryAnchor } from "../src/anchor.ts";
@@ -225,5 +225,92 @@ describe("Sealer", () => {
     expect(resumed.stats()).toMatchObject({ witnessed: 2, witnessPending: 0 });
     expect(await witnessAnchor.numbers()).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(parseSeal((await witnessAnchor.read(7)).text).seal.streams.map((s) => s.streamId)).toEqual(["a", "b", "c"]);
+  });
+
+  it("when anchoring fails nothing advances: the next tick seals under the same number", async () => {
+    const anchorDir = await cleanup.tempDir();
+    const errors: Error[] = [];
+    const sealer = await open({ anchorDir, clock: new ManualClock(), onError: (e) => errors.push(e) });
+    const a = new TestStream("a");
+    sealer.report(a.write(1));
+    await sealer.seal();
+    // Something already holds seal 2's file name: the anchor never overwrites, so sealing fails.
+    await writeFile(join(anchorDir, "clinic", "000000000002.seal"), "in the way");
+    sealer.report(a.write(1));
+    expect(await sealer.seal()).toBeUndefined();
+    expect(errors.at(-1)?.message).toMatch(/never overwritten/);
+    expect(sealer.latest?.seal.number).toBe(1);
+    await rm(join(anchorDir, "clinic", "000000000002.seal"));
+    const second = (await sealer.seal()) as SignedSeal;
+    const first = await (await DirectoryAnchor.open(anchorDir, "clinic")).read(1);
+    expect(second.seal).toMatchObject({ number: 2, prev: sealHash(first) });
+    expect(second.seal.streams).toEqual([{ streamId: "a", size: 2, root: a.rootAt(2), start: 1 }]);
+  });
+
+  it("a witness notices an anchor folder rolled back behind it, and refuses a stream that grew beyond what the sealer can prove", async () => {
+    const anchorDir = await cleanup.tempDir();
+    const witnessPair = generateSealKeyPair();
+    const witness = await startWitness({ signer: { name: "witness", privateKey: signingKeyFromPem(witnessPair.privateKeyPem) }, writerKeys: [publicKey], dir: await cleanup.tempDir() });
+    witnesses.push(witness);
+    const errors: Error[] = [];
+    const first = await open({ anchorDir, clock: new ManualClock(), witness: { url: witness.url, maxPendingLeaves: 10 }, onError: (e) => errors.push(e) });
+    const a = new TestStream("a");
+    for (const n of [3, 4, 5]) {
+      first.report(a.write(n));
+      await first.seal();
+    }
+    expect(first.stats()).toMatchObject({ witnessed: 3, errors: 0 });
+    first.report(a.write(11)); // more than maxPendingLeaves since the last seal
+    await first.seal();
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/stream a: no consistency proof since the last seal/), expect.stringMatching(/Witness refused the seal: stream a: no valid consistency proof/)]);
+    await first.close();
+
+    // Someone with access to the anchor folder removes its newest seal files (a rollback).
+    for (const n of [3, 4]) await rm(join(anchorDir, "clinic", `00000000000${n}.seal`));
+    // (the proofs files beside them are left: a crash between the two writes leaves one too)
+    const errorsAfter: Error[] = [];
+    const second = await open({ anchorDir, clock: new ManualClock(), witness: { url: witness.url }, onError: (e) => errorsAfter.push(e) });
+    expect(second.latest?.seal.number).toBe(2);
+    second.report(new TestStream("b").write(1));
+    await second.seal();
+    expect(errorsAfter.map((e) => e.message)).toEqual([expect.stringMatching(/the witness has seal 3 .*rolled back/)]);
+    expect(second.stats()).toMatchObject({ witnessed: 0, witnessPending: 1 });
+  });
+
+  it("a stream continued by another process proves its growth when the reporter gives its earlier frontier", async () => {
+    const anchorDir = await cleanup.tempDir();
+    const witness = await startWitness({ signer: { name: "witness", privateKey: signingKeyFromPem(generateSealKeyPair().privateKeyPem) }, writerKeys: [publicKey], dir: await cleanup.tempDir() });
+    witnesses.push(witness);
+    const errors: Error[] = [];
+    const first = await open({ anchorDir, clock: new ManualClock(), witness: { url: witness.url }, onError: (e) => errors.push(e) });
+    const tx = new TestStream("tx");
+    first.report(tx.write(5));
+    await first.close();
+
+    // The next process resumes the same stream from its saved state (as a DB-side linker would).
+    const second = await open({ anchorDir, clock: new ManualClock(), witness: { url: witness.url }, onError: (e) => errors.push(e) });
+    const saved = new MerkleLog();
+    for (const leaf of tx.leaves) saved.append(leaf);
+    const resumedFrom = MerkleLog.restore(saved.state());
+    const more = new TestStream("tx2").chain.link(events(3, "more")).map((e) => entryLeaf(e.hash));
+    const fromFrontier = resumedFrom.state().frontier;
+    for (const leaf of more) resumedFrom.append(leaf);
+    const update = { streamId: "tx", from: 5, size: 8, root: resumedFrom.root().toString("hex"), frontier: resumedFrom.state().frontier, leaves: Buffer.concat(more) };
+    second.report({ ...update, fromFrontier });
+    await second.seal();
+    expect(errors).toEqual([]);
+    expect(second.stats()).toMatchObject({ witnessed: 1 });
+    expect(second.latest?.seal.streams).toEqual([{ streamId: "tx", size: 8, root: update.root, start: 1 }]);
+
+    // Without the earlier frontier there is no proof, and the witness refuses.
+    more.push(...new TestStream("tx3").chain.link(events(1, "x")).map((e) => entryLeaf(e.hash)));
+    const third = await (async () => {
+      await second.close();
+      return open({ anchorDir, clock: new ManualClock(), witness: { url: witness.url }, onError: (e) => errors.push(e) });
+    })();
+    resumedFrom.append(more[3] as Buffer);
+    third.report({ streamId: "tx", from: 8, size: 9, root: resumedFrom.root().toString("hex"), frontier: resumedFrom.state().frontier, leaves: more[3] as Buffer });
+    await third.seal();
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/stream tx: no consistency proof since the last seal/), expect.stringMatching(/Witness refused the seal: stream tx: no valid consistency proof/)]);
   });
 });

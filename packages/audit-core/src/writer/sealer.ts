@@ -211,7 +211,7 @@ export class Sealer implements StreamSealer {
       return;
     }
     if (!STREAM_ID.test(update.streamId)) {
-      this.report_(new SealFormatError(`stream id ${JSON.stringify(update.streamId)} must match ${STREAM_ID}; report ignored`));
+      this.handleError(new SealFormatError(`stream id ${JSON.stringify(update.streamId)} must match ${STREAM_ID}; report ignored`));
       return;
     }
     const known = this.streams.get(update.streamId);
@@ -232,7 +232,6 @@ export class Sealer implements StreamSealer {
       if (tracked.leaves.length > (this.options.witness?.maxPendingLeaves ?? 0)) {
         tracked.leaves = [];
         tracked.gap = true;
-        this.report_(new WitnessError(`stream ${update.streamId} grew by more than ${this.options.witness?.maxPendingLeaves} leaves within one seal: no consistency proof for it`, false));
       }
     }
     this.streams.set(update.streamId, tracked);
@@ -287,7 +286,7 @@ export class Sealer implements StreamSealer {
     this.closing ??= (async () => {
       this.cancelTimer?.();
       await this.serially(() => this.sealNow(false));
-      await this.sink?.close().catch((error: unknown) => this.report_(error));
+      await this.sink?.close().catch((error: unknown) => this.handleError(error));
       this.anchor.unlock();
     })();
     return this.closing;
@@ -299,7 +298,7 @@ export class Sealer implements StreamSealer {
     this.cancelTimer = this.clock.schedule(() => {
       if (this.closing) return;
       void this.seal()
-        .catch((error: unknown) => this.report_(error))
+        .catch((error: unknown) => this.handleError(error))
         .finally(() => {
           if (!this.closing) this.schedule();
         });
@@ -317,14 +316,14 @@ export class Sealer implements StreamSealer {
       try {
         for (const update of await source()) this.report(update);
       } catch (error) {
-        this.report_(error);
+        this.handleError(error);
       }
     }
     let signed: SignedSeal | undefined;
     try {
       if (this.dirty || force) signed = await this.sign();
     } catch (error) {
-      this.report_(error);
+      this.handleError(error);
     }
     await this.drainStore();
     await this.drainWitness();
@@ -358,7 +357,7 @@ export class Sealer implements StreamSealer {
     try {
       await this.anchor.append(signed, proofs);
     } catch (error) {
-      this.report_(error); // nothing advanced: the next tick seals again under this number
+      this.handleError(error); // nothing advanced: the next tick seals again under this number
       return undefined;
     }
     this.last = signed;
@@ -383,7 +382,12 @@ export class Sealer implements StreamSealer {
       const second = t.head.size;
       if (first === 0 || first === second) continue;
       if (t.gap) {
-        this.report_(new WitnessError(`stream ${t.head.streamId}: reports were missed since the last seal; no consistency proof`, false));
+        this.handleError(
+          new WitnessError(
+            `stream ${t.head.streamId}: no consistency proof since the last seal (a report was missed, the stream was resumed without its frontier, or it grew by more than witness.maxPendingLeaves)`,
+            false,
+          ),
+        );
         continue;
       }
       try {
@@ -391,7 +395,7 @@ export class Sealer implements StreamSealer {
           end <= first ? frontierNodeOrFail(t.sealed, start, end) : rootOf(t.leaves.slice(start - first, end - first)).toString("hex"),
         );
       } catch (error) {
-        this.report_(error); // the witness will refuse this seal for want of the proof
+        this.handleError(error); // the witness will refuse this seal for want of the proof
       }
     }
     return proofs;
@@ -403,7 +407,7 @@ export class Sealer implements StreamSealer {
         await this.sink.storeSeal(this.storeQueue[0] as SignedSeal);
         this.storeQueue.shift();
       } catch (error) {
-        this.report_(error);
+        this.handleError(error);
         return;
       }
     }
@@ -414,7 +418,7 @@ export class Sealer implements StreamSealer {
     try {
       if (!this.witnessSynced) await this.catchUpWitness(this.witness);
     } catch (error) {
-      this.report_(error);
+      this.handleError(error);
       return;
     }
     while (this.witnessQueue.length > 0) {
@@ -424,7 +428,7 @@ export class Sealer implements StreamSealer {
         this.counts.witnessed++;
         this.witnessQueue.shift();
       } catch (error) {
-        this.report_(error);
+        this.handleError(error);
         if (!(error instanceof WitnessError && error.refused)) return; // unreachable: retry later
         this.witnessQueue.shift(); // refused: it never will accept this one
       }
@@ -450,7 +454,7 @@ export class Sealer implements StreamSealer {
     this.witnessSynced = true;
   }
 
-  private report_(error: unknown): void {
+  private handleError(error: unknown): void {
     this.counts.errors++;
     this.options.onError?.(error instanceof Error ? error : new Error(messageOf(error)));
   }
