@@ -17,7 +17,7 @@ export interface VerifyJob extends Omit<VerifyTrailOptions, "publicKey" | "ancho
 const WORKER = new URL("../dist/verify-worker.js", import.meta.url);
 
 /** The old-generation heap a verify runs in (also what the bench's verify process gets). */
-export const VERIFY_HEAP_MB = 96;
+export const VERIFY_HEAP_MB = 64;
 
 export function verifyOffThread(job: VerifyJob): Promise<TrailReport> {
   return new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@
  * write them) and a seal signed over them; then `verify-run.js` — a process of its own, so its
  * peak RSS is verify's alone, with the heap bound the API's verify worker has — walks the whole
  * trail with the public key and the seal and reports rows/s (wall clock, and per CPU second: on a
- * shared machine the wall clock also waits for others) and its peak RSS (the process's maxRSS,
+ * shared machine the wall clock also waits for others) and its peak RSS (sampled every 10 ms,
  * module loading included).
  */
 import { execFile } from "node:child_process";
