@@ -1,17 +1,19 @@
 // Verifies the audit trail against the signed seals kept outside the database. The public key and
 // the anchors are given here, never read from the database. Exits 0 when OK, 1 on any break, 2 on
 // bad usage.
-//   audit:verify --public-key FILE --anchors DIR [--witness URL] [--max-problems N] [--grace-ms N]
-//       the database in DATABASE_URL (default: the embedded SQLite file)
+//   audit:verify --public-key FILE --anchors DIR [--witness URL] [--max-problems N] [--grace-ms N] [--threads N]
+//       the database in DATABASE_URL (default: the embedded SQLite file); streams walked by N
+//       worker threads side by side (default: one per core)
 //   audit:verify --export FILE --anchors DIR --public-key FILE     an NDJSON export, offline
 //   audit:verify --proof FILE --public-key FILE                     one entry's proof (audit.proof), offline
 import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { EntryProofSchema, loadPublicKey, messageOf, verifyProof } from "@auditrail/audit-core";
 import { type TrailReport, databaseUrlFromEnv, readAnchoredSeals, redactUrl, verifyAuditTrail, verifyExportFile } from "@auditrail/db";
 
 const USAGE = `usage:
-  audit:verify --public-key FILE --anchors DIR [--witness URL] [--max-problems N] [--grace-ms N]
+  audit:verify --public-key FILE --anchors DIR [--witness URL] [--max-problems N] [--grace-ms N] [--threads N]
   audit:verify --export FILE --anchors DIR --public-key FILE
   audit:verify --proof FILE --public-key FILE`;
 
@@ -24,11 +26,13 @@ const { values } = parseArgs({
     export: { type: "string" },
     "max-problems": { type: "string", default: "100" },
     "grace-ms": { type: "string", default: "60000" },
+    threads: { type: "string", default: String(availableParallelism()) },
   },
 });
 const maxProblems = Number(values["max-problems"]);
 const graceMs = Number(values["grace-ms"]);
-if (!values["public-key"] || (!values.proof && !values.anchors) || !(maxProblems >= 1) || !(graceMs >= 0)) {
+const threads = Number(values.threads);
+if (!values["public-key"] || (!values.proof && !values.anchors) || !(maxProblems >= 1) || !(graceMs >= 0) || !Number.isInteger(threads) || threads < 1) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -47,7 +51,7 @@ try {
     }
   } else {
     const anchoredSeals = await readAnchoredSeals({ dir: values.anchors as string, witnessUrl: values.witness });
-    const options = { publicKey, anchoredSeals, maxProblems, graceMs };
+    const options = { publicKey, anchoredSeals, maxProblems, graceMs, threads };
     const source = values.export ?? redactUrl(databaseUrlFromEnv());
     const report = values.export ? await verifyExportFile(values.export, options) : await verifyAuditTrail({ ...options, url: databaseUrlFromEnv() });
     print(source, report);

@@ -6,6 +6,7 @@
  * Prints a VerifyRunResult as one JSON line.
  */
 import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { loadPublicKey } from "@auditrail/audit-core";
 import { verifyAuditTrail } from "@auditrail/db/verify";
 
@@ -21,13 +22,16 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 10);
 const cpu = process.cpuUsage();
-const report = await verifyAuditTrail({ url, publicKey: await loadPublicKey(publicKeyFile), anchoredSeals: [await readFile(sealFile, "utf8")] });
+// One walker thread per core: the trail's streams are walked side by side.
+const threads = availableParallelism();
+const report = await verifyAuditTrail({ url, publicKey: await loadPublicKey(publicKeyFile), anchoredSeals: [await readFile(sealFile, "utf8")], threads });
 clearInterval(sampler);
 console.log(
   JSON.stringify({
     entries: report.entries,
     ok: report.ok,
     problems: report.problemCount,
+    threads,
     elapsedMs: report.elapsedMs,
     cpuMs: cpuMs(),
     maxRssMb: Math.max(peakRss, process.memoryUsage.rss()) / 2 ** 20,

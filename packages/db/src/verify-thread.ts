@@ -5,7 +5,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { AnchorSources } from "./anchors.ts";
-import type { TrailReport, VerifyTrailOptions } from "./verify.ts";
+import { type TrailReport, VERIFY_HEAP_MB, type VerifyTrailOptions } from "./verify.ts";
 
 /** What the worker is given: structured-cloneable (the key as PEM text). */
 export interface VerifyJob extends Omit<VerifyTrailOptions, "publicKey" | "anchoredSeals"> {
@@ -15,9 +15,6 @@ export interface VerifyJob extends Omit<VerifyTrailOptions, "publicKey" | "ancho
 
 /** Resolves from src/ (tests, tsx) and from dist/ alike: worker threads need built JS. */
 const WORKER = new URL("../dist/verify-worker.js", import.meta.url);
-
-/** The old-generation heap a verify runs in (also what the bench's verify process gets). */
-export const VERIFY_HEAP_MB = 64;
 
 export function verifyOffThread(job: VerifyJob): Promise<TrailReport> {
   return new Promise((resolve, reject) => {

@@ -212,6 +212,16 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     expect(report.problems.map((p) => [p.kind, p.seq])).toEqual(victims.map((v) => ["modified", v.seq]));
   });
 
+  it("walking the streams in worker threads gives the same verdict, break for break", async () => {
+    const cuts = [...t.streams].map(([id, entries]) => `DELETE FROM "AuditEntry" WHERE "streamId" = ${q(id)} AND "seq" > ${entries.length - 3};`);
+    const victim = stream(1)[8] as ChainedEntry;
+    await attack(`${cuts.join("\n")}\nUPDATE "AuditEntry" SET "entityId" = 'x' WHERE "id" = ${q(victim.id)};`);
+    const here = await t.verify();
+    const threaded = await t.verify({ threads: 3 });
+    expect(here.problems.length).toBe(5);
+    expect({ ...threaded, elapsedMs: 0 }).toEqual({ ...here, elapsedMs: 0 });
+  });
+
   it("insert an unchained row: unchained", async () => {
     const row = { ...forged(stream(0)[0] as ChainedEntry, {}), streamId: null, seq: null, prevHash: null, hash: null };
     await attack(insert(t, [row as unknown as ChainedEntry]));

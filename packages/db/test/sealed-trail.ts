@@ -42,7 +42,7 @@ export interface SealedTrail {
   /** Marks purged starts, as the sealer's notePurge does, for the next seal. */
   notePurge(records: readonly PurgeRecord[]): void;
   /** Verifies with the anchored seals and the public key (grace 0: everything must be sealed). */
-  verify(extra?: { graceMs?: number; maxProblems?: number }): Promise<TrailReport>;
+  verify(extra?: { graceMs?: number; maxProblems?: number; threads?: number }): Promise<TrailReport>;
   close(): Promise<void>;
 }
 

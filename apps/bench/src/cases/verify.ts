@@ -3,7 +3,7 @@
  * `rows` realistic entries through the SQL sink in four chained streams (as four worker threads
  * write them) and a seal signed over them; then `verify-run.js` — a process of its own, so its
  * peak RSS is verify's alone, with the heap bound the API's verify worker has — walks the whole
- * trail with the public key and the seal and reports rows/s (wall clock, and per CPU second: on a
+ * trail (one walker thread per core) with the public key and the seal and reports rows/s (wall clock, and per CPU second: on a
  * shared machine the wall clock also waits for others) and its peak RSS (sampled every 10 ms,
  * module loading included).
  */
@@ -22,6 +22,8 @@ import { patientUpdate } from "../target.ts";
 
 export interface VerifyRunResult {
   readonly entries: number;
+  /** Walker threads (one per core). */
+  readonly threads: number;
   readonly ok: boolean;
   readonly problems: number;
   readonly elapsedMs: number;
