@@ -108,7 +108,7 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
 
     const v = await verifyCase(provider, profile.verify);
     results.verify = v;
-    console.log(line(provider, "verify", { rows: v.rows, ok: v.ok ? 1 : 0, rowsPerSec: v.rowsPerSec, rowsPerCpuSec: v.rowsPerCpuSec, rssMb: v.rssMb }));
+    console.log(line(provider, "verify", { rows: v.rows, ok: v.ok && v.parallel.ok ? 1 : 0, rowsPerSec: v.rowsPerSec, rowsPerCpuSec: v.rowsPerCpuSec, rssMb: v.rssMb, parallelRowsPerSec: v.parallel.rowsPerSec, parallelRssMb: v.parallel.rssMb }));
 
     const clinic = await openClinic(target);
     try {

@@ -1,18 +1,18 @@
 /**
  * The verify case's own process (spawned by cases/verify.ts), so its peak RSS is verify's alone:
  *
- *   node verify-run.js <database url> <public key PEM file> <seal file>
+ *   node verify-run.js <database url> <public key PEM file> <seal file> <walker threads>
  *
  * Prints a VerifyRunResult as one JSON line.
  */
 import { readFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { loadPublicKey } from "@auditrail/audit-core";
 import { verifyAuditTrail } from "@auditrail/db/verify";
 
-const [url, publicKeyFile, sealFile] = process.argv.slice(2);
-if (!url || !publicKeyFile || !sealFile) {
-  console.error("usage: verify-run.js <database url> <public key PEM file> <seal file>");
+const [url, publicKeyFile, sealFile, threadsArg] = process.argv.slice(2);
+const threads = Number(threadsArg);
+if (!url || !publicKeyFile || !sealFile || !Number.isInteger(threads) || threads < 1) {
+  console.error("usage: verify-run.js <database url> <public key PEM file> <seal file> <walker threads>");
   process.exit(2);
 }
 // Peak RSS, sampled: the process's maxRSS is no use here — after fork and exec Linux reports the
@@ -22,8 +22,6 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 10);
 const cpu = process.cpuUsage();
-// One walker thread per core: the trail's streams are walked side by side.
-const threads = availableParallelism();
 const report = await verifyAuditTrail({ url, publicKey: await loadPublicKey(publicKeyFile), anchoredSeals: [await readFile(sealFile, "utf8")], threads });
 clearInterval(sampler);
 console.log(

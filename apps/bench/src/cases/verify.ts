@@ -3,14 +3,15 @@
  * `rows` realistic entries through the SQL sink in four chained streams (as four worker threads
  * write them) and a seal signed over them; then `verify-run.js` — a process of its own, so its
  * peak RSS is verify's alone, with the heap bound the API's verify worker has — walks the whole
- * trail (one walker thread per core) with the public key and the seal and reports rows/s (wall clock, and per CPU second: on a
+ * trail with the public key and the seal, in one thread and then with one walker thread per core,
+ * and reports rows/s (wall clock, and per CPU second: on a
  * shared machine the wall clock also waits for others) and its peak RSS (sampled every 10 ms,
  * module loading included).
  */
 import { execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -35,9 +36,12 @@ export interface VerifyRunResult {
 export interface VerifyResult extends VerifyRunResult {
   readonly rows: number;
   readonly streams: number;
+  /** One thread (the API's audit.verify runs so, to leave the other cores to requests). */
   readonly rowsPerSec: number;
   readonly rowsPerCpuSec: number;
   readonly rssMb: number;
+  /** The same walk with one walker thread per core (the CLI's default). */
+  readonly parallel: { readonly threads: number; readonly rowsPerSec: number; readonly rssMb: number; readonly ok: boolean };
 }
 
 const run = promisify(execFile);
@@ -72,10 +76,23 @@ export async function verifyCase(provider: Provider, rows: number): Promise<Veri
     await writeFile(join(dir, "seal.txt"), signed.text);
     await writeFile(join(dir, "public.pem"), publicKey.export({ format: "pem", type: "spki" }));
     const script = fileURLToPath(new URL("../verify-run.js", import.meta.url));
-    // The same heap bound the API's verify worker runs with (VERIFY_HEAP_MB).
-    const { stdout } = await run(process.execPath, [`--max-old-space-size=${VERIFY_HEAP_MB}`, script, db.url, join(dir, "public.pem"), join(dir, "seal.txt")], { maxBuffer: 1 << 20 });
-    const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as VerifyRunResult;
-    return { ...result, rows, streams: STREAMS, rowsPerSec: result.entries / (result.elapsedMs / 1000), rowsPerCpuSec: result.entries / (result.cpuMs / 1000), rssMb: result.maxRssMb };
+    const walk = async (threads: number) => {
+      // The same heap bound the API's verify threads run with (VERIFY_HEAP_MB).
+      const args = [`--max-old-space-size=${VERIFY_HEAP_MB}`, script, db.url, join(dir, "public.pem"), join(dir, "seal.txt"), String(threads)];
+      const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 20 });
+      return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as VerifyRunResult;
+    };
+    const result = await walk(1);
+    const parallel = await walk(availableParallelism());
+    return {
+      ...result,
+      rows,
+      streams: STREAMS,
+      rowsPerSec: result.entries / (result.elapsedMs / 1000),
+      rowsPerCpuSec: result.entries / (result.cpuMs / 1000),
+      rssMb: result.maxRssMb,
+      parallel: { threads: parallel.threads, rowsPerSec: parallel.entries / (parallel.elapsedMs / 1000), rssMb: parallel.maxRssMb, ok: parallel.ok },
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
     await db.drop();
