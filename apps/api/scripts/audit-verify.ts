@@ -1,21 +1,78 @@
-// Verifies the audit trail's hash chains in DATABASE_URL (default: the embedded SQLite file).
-// Prints OK, or each chain's first broken link with the kind of tampering; exits 1 if broken.
-//   pnpm --filter @auditrail/api audit:verify
-import { createDatabase, databaseUrlFromEnv, redactUrl, verifyAuditTrail } from "@auditrail/db";
+// Verifies the audit trail against the signed seals kept outside the database. The public key and
+// the anchors are given here, never read from the database. Exits 0 when OK, 1 on any break, 2 on
+// bad usage.
+//   audit:verify --public-key FILE --anchors DIR [--witness URL] [--max-problems N] [--grace-ms N] [--threads N]
+//       the database in DATABASE_URL (default: the embedded SQLite file); streams walked by N
+//       worker threads side by side (default: one per core)
+//   audit:verify --export FILE --anchors DIR --public-key FILE     an NDJSON export, offline
+//   audit:verify --proof FILE --public-key FILE                     one entry's proof (audit.proof), offline
+import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import { EntryProofSchema, loadPublicKey, messageOf, verifyProof } from "@auditrail/audit-core";
+import { type TrailReport, databaseUrlFromEnv, readAnchoredSeals, redactUrl, verifyAuditTrail, verifyExportFile } from "@auditrail/db";
 
-const url = databaseUrlFromEnv();
-const db = createDatabase(url);
+const USAGE = `usage:
+  audit:verify --public-key FILE --anchors DIR [--witness URL] [--max-problems N] [--grace-ms N] [--threads N]
+  audit:verify --export FILE --anchors DIR --public-key FILE
+  audit:verify --proof FILE --public-key FILE`;
+
+const { values } = parseArgs({
+  options: {
+    "public-key": { type: "string" },
+    anchors: { type: "string" },
+    witness: { type: "string" },
+    proof: { type: "string" },
+    export: { type: "string" },
+    "max-problems": { type: "string", default: "100" },
+    "grace-ms": { type: "string", default: "60000" },
+    threads: { type: "string", default: String(availableParallelism()) },
+  },
+});
+const maxProblems = Number(values["max-problems"]);
+const graceMs = Number(values["grace-ms"]);
+const threads = Number(values.threads);
+if (!values["public-key"] || (!values.proof && !values.anchors) || !(maxProblems >= 1) || !(graceMs >= 0) || !Number.isInteger(threads) || threads < 1) {
+  console.error(USAGE);
+  process.exit(2);
+}
+
 try {
-  const report = await verifyAuditTrail(db);
-  console.log(`${redactUrl(url)}: ${report.entries} chained entries in ${report.streams} chain(s).`);
-  if (report.ok) {
-    console.log("OK: every chain is intact.");
-  } else {
-    for (const p of report.problems) {
-      console.log(`BROKEN (${p.kind}) chain ${p.streamId} at seq ${p.seq}${p.id ? ` (entry ${p.id})` : ""}: ${p.detail}`);
+  const publicKey = await loadPublicKey(values["public-key"]);
+  if (values.proof) {
+    const parsed = EntryProofSchema.safeParse(JSON.parse(await readFile(values.proof, "utf8")));
+    if (!parsed.success) throw new Error(`${values.proof} is not an entry proof: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    const verdict = verifyProof(parsed.data, publicKey);
+    if (verdict.ok) {
+      console.log(`OK: entry ${parsed.data.entry.id} is seq ${parsed.data.entry.seq} of stream ${verdict.stream.streamId}, in seal ${verdict.seal.trail}#${verdict.seal.number} (${verdict.seal.time}) signed by this key.`);
+    } else {
+      console.log(`BROKEN: ${verdict.reason}`);
+      process.exitCode = 1;
     }
-    process.exitCode = 1;
+  } else {
+    const anchoredSeals = await readAnchoredSeals({ dir: values.anchors as string, witnessUrl: values.witness });
+    const options = { publicKey, anchoredSeals, maxProblems, graceMs, threads };
+    const source = values.export ?? redactUrl(databaseUrlFromEnv());
+    const report = values.export ? await verifyExportFile(values.export, options) : await verifyAuditTrail({ ...options, url: databaseUrlFromEnv() });
+    print(source, report);
+    if (!report.ok) process.exitCode = 1;
   }
-} finally {
-  await db.close();
+} catch (error) {
+  console.error(`audit:verify: ${messageOf(error)}`);
+  process.exitCode = 2;
+}
+
+function print(source: string, report: TrailReport): void {
+  const seals = report.seals.map((s) => `${s.trail}#${s.number} (${s.time})`).join(", ") || "none";
+  console.log(`${source}: ${report.entries} entries in ${report.streams} stream(s); newest seals: ${seals}; ${Math.round(report.elapsedMs)} ms.`);
+  if (report.unsealed > 0) console.log(`${report.unsealed} entries are younger than the newest seal (not covered yet).`);
+  if (report.ok) {
+    console.log("OK: every stream matches its signed seals.");
+    return;
+  }
+  for (const p of report.problems) {
+    const where = [p.streamId && `stream ${p.streamId}`, p.seq !== null && `seq ${p.seq}`, p.id && `(${p.id})`].filter(Boolean).join(" ");
+    console.log(`BROKEN (${p.kind})${where ? ` ${where}` : ""}: ${p.detail}`);
+  }
+  if (report.problemCount > report.problems.length) console.log(`… and ${report.problemCount - report.problems.length} more (raise --max-problems).`);
 }

@@ -71,12 +71,18 @@ export function entryOut(row: AuditEntryRow) {
 }
 export type EntryOut = ReturnType<typeof entryOut>;
 
+/** An entry as exported: with its chain fields, so an export can be verified offline (audit:verify --export). */
+export function exportedOut(row: AuditEntryRow) {
+  return { ...entryOut(row), streamId: row.streamId, seq: row.seq, prevHash: row.prevHash, hash: row.hash };
+}
+export type ExportedEntry = ReturnType<typeof exportedOut>;
+
 /** Every matching entry, newest first, fetched `chunk` rows per statement. */
-export async function* allEntries(prisma: Database, filter: AuditFilter, chunk = 500): AsyncGenerator<EntryOut> {
+export async function* allEntries(prisma: Database, filter: AuditFilter, chunk = 500): AsyncGenerator<ExportedEntry> {
   let after: AuditKey | undefined;
   for (;;) {
     const rows = await prisma.auditEntry.findMany({ where: auditWhere(filter, after), orderBy: AUDIT_ORDER, take: chunk });
-    for (const row of rows) yield entryOut(row);
+    for (const row of rows) yield exportedOut(row);
     const last = rows[rows.length - 1];
     if (rows.length < chunk || !last) return;
     after = keyOf(last);

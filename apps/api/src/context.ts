@@ -9,6 +9,7 @@ import type { AuditPluginMode, AuditWriters } from "@auditrail/audit-core/trpc";
 import type { Database, Provider } from "@auditrail/db";
 import type { Logger } from "pino";
 import type { HttpMetrics } from "./http-metrics.ts";
+import type { SealServices } from "./sealing.ts";
 
 export interface Services {
   readonly prisma: Database;
@@ -24,6 +25,8 @@ export interface Services {
   readonly auditModeOverride?: AuditPluginMode | "off" | undefined;
   /** Believe X-Forwarded-For for the client IP (only behind a proxy that sets it). Default false. */
   readonly trustProxy?: boolean | undefined;
+  /** Seals: what audit.verify / audit.proof / audit.purge need (./sealing.ts). Unset: they refuse. */
+  readonly seals?: SealServices | undefined;
 }
 
 export interface SessionUser {

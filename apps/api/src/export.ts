@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuditEvent } from "@auditrail/audit-core";
 import { z } from "zod";
-import { AuditFilter, type EntryOut, allEntries } from "./audit-query.ts";
+import { AuditFilter, type ExportedEntry, allEntries } from "./audit-query.ts";
 import { type RequestInfo, type Services, type SessionUser, userOf } from "./context.ts";
 import { can } from "./permissions.ts";
 
@@ -22,7 +22,8 @@ const Format = z.enum(["ndjson", "csv"]);
 export const CSV_COLUMNS = [
   "id", "occurredAt", "actorId", "actorRole", "action", "entity", "entityId", "outcome", "path",
   "durationMs", "before", "after", "diff", "metadata", "requestId", "ip", "userAgent",
-] as const satisfies readonly (keyof EntryOut)[];
+  "streamId", "seq", "prevHash", "hash",
+] as const satisfies readonly (keyof ExportedEntry)[];
 
 const JSON_COLUMNS = new Set<string>(["before", "after", "diff", "metadata"]);
 
@@ -33,7 +34,7 @@ function csvField(value: unknown, json: boolean): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export function csvLine(entry: EntryOut): string {
+export function csvLine(entry: ExportedEntry): string {
   return `${CSV_COLUMNS.map((c) => csvField(entry[c], JSON_COLUMNS.has(c))).join(",")}\r\n`;
 }
 

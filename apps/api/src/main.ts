@@ -1,7 +1,7 @@
 /**
  * Starts the clinic API: DATABASE_URL (default: the embedded SQLite file), PORT (3000), HOST
  * (127.0.0.1), LOG_LEVEL (info), TRUST_PROXY (1: take the client IP from X-Forwarded-For), AUDIT_SPOOL_DIR (.auditrail/spool; the durable writer uses its
- * `durable` subfolder). Refuses to start on a database with pending migrations, or with a
+ * `durable` subfolder), and the seal settings AUDIT_* read by ./sealing.ts. Refuses to start on a database with pending migrations, or with a
  * procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
@@ -11,6 +11,7 @@ import { DEMO_STAFF, createDatabase, databaseUrlFromEnv, pendingMigrations, reda
 import { prismaSinkSpec } from "@auditrail/db/sink";
 import { pino } from "pino";
 import { appRouter } from "./router.ts";
+import { openSealing, sealEnvOf } from "./sealing.ts";
 import { createApp } from "./server.ts";
 import { audit } from "./trpc.ts";
 
@@ -27,15 +28,23 @@ if (pending.length > 0) {
 const spoolDir = process.env.AUDIT_SPOOL_DIR ?? ".auditrail/spool";
 const sink = prismaSinkSpec({ url });
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
+const sealing = await openSealing(sealEnvOf(process.env), url, sink, (err) => logger.warn({ err }, "audit sealer"));
+if (sealing.developmentKey) {
+  logger.warn(
+    { keyFile: sealing.developmentKey },
+    "AUDIT_SEAL_KEY_FILE is not set: seals are signed with a DEVELOPMENT key made on this machine. In production create a key pair with `pnpm --filter @auditrail/api audit:keygen`, keep the private key out of the database's reach and set AUDIT_SEAL_KEY_FILE.",
+  );
+}
+const { sealer } = sealing;
 const writers = {
-  async: await createAuditWriter({ sink, spoolDir, onError }),
-  sync: await createAuditWriter({ sink, mode: "sync", spoolDir, onError }),
-  durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, onError }),
+  async: await createAuditWriter({ sink, spoolDir, onError, sealer }),
+  sync: await createAuditWriter({ sink, mode: "sync", spoolDir, onError, sealer }),
+  durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, onError, sealer }),
 };
 audit.verify(appRouter, writers);
 
 const trustProxy = process.env.TRUST_PROXY === "1";
-const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: 8 * 60 * 60 * 1000, trustProxy }, db);
+const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: 8 * 60 * 60 * 1000, trustProxy, seals: sealing.services }, db);
 const base = await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1");
 
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });
@@ -51,7 +60,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {
     logger.info({ signal }, "shutting down: no new connections, finishing in-flight calls");
     app.close().then(
-      (report) => {
+      async (report) => {
+        await sealing.close(); // the last seal, over everything the writers stored
         const summary = Object.fromEntries(
           Object.entries(report.writers).map(([mode, r]) => [mode, { drained: r.drained, written: r.written, spilled: r.spilled }]),
         );

@@ -32,7 +32,9 @@ export const audit = createAuditPlugin<Context, Transaction>({
   redact: ["searchKey"],
   transactions: {
     run: (ctx, fn) => transact(ctx.prisma, fn),
-    write: writeInTransaction,
+    write: async (tx, entries) => {
+      await writeInTransaction(tx, entries);
+    },
   },
   mode: (ctx, declared) => ctx.auditModeOverride ?? declared,
   onEntry: (event, call) => {

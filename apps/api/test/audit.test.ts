@@ -146,7 +146,10 @@ describe.each(testProviders())("audit procedures and export over HTTP on %s", (p
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/application\/x-ndjson/);
     const lines = (await res.text()).split("\n").filter(Boolean);
-    expect(lines.map((l) => JSON.parse(l) as Entry)).toEqual(listed);
+    const exported = lines.map((l) => JSON.parse(l) as Entry & Chain);
+    // Each carries its chain fields (for audit:verify --export); the rest is what audit.list gives.
+    for (const e of exported) expect(e).toMatchObject({ streamId: expect.any(String), seq: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(exported.map(withoutChain)).toEqual(listed);
   });
 
   it("export streams CSV that parses back to exactly the entries audit.list returns", async () => {
@@ -163,11 +166,12 @@ describe.each(testProviders())("audit procedures and export over HTTP on %s", (p
           const cell = cells[i] ?? "";
           if (cell === "") return [column, null];
           if (JSON_COLUMNS.has(column)) return [column, JSON.parse(cell)];
-          return [column, column === "durationMs" ? Number(cell) : cell];
+          return [column, column === "durationMs" || column === "seq" ? Number(cell) : cell];
         }),
       ),
-    );
-    expect(parsed).toEqual(listed);
+    ) as (Entry & Chain)[];
+    expect(header?.slice(-4)).toEqual(["streamId", "seq", "prevHash", "hash"]);
+    expect(parsed.map(withoutChain)).toEqual(listed);
   });
 
   it("export refuses a missing token (401), a role without audit access (403) and a bad filter (400), auditing each", async () => {
@@ -192,3 +196,15 @@ describe.each(testProviders())("audit procedures and export over HTTP on %s", (p
     expect(entry).toMatchObject({ actorRole: "auditor", metadata: { format: "ndjson", filter: { entity: "Filtered" }, count: n } });
   });
 });
+
+interface Chain {
+  streamId: string | null;
+  seq: number | null;
+  prevHash: string | null;
+  hash: string | null;
+}
+
+function withoutChain<T extends Chain>(entry: T): Omit<T, keyof Chain> {
+  const { streamId: _s, seq: _q, prevHash: _p, hash: _h, ...rest } = entry;
+  return rest;
+}

@@ -4,18 +4,19 @@
  * ephemeral port of 127.0.0.1. Every SQL statement the app's own client sends is counted (the
  * writers' workers have their own connections and are not).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuditWriter, createAuditWriter } from "@auditrail/audit-core";
+import { type AuditWriter, type Sealer, createAuditWriter, generateSealKeyPair } from "@auditrail/audit-core";
 import type { AuditWriters } from "@auditrail/audit-core/trpc";
 import { type AuditEntryRow, type DatabaseHandle, DEMO_STAFF, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
-import { createTestDatabase } from "@auditrail/db/testing";
+import { createTestDatabase, runRawSql } from "@auditrail/db/testing";
 import { TRPCClientError } from "@trpc/client";
 import { type Logger, pino } from "pino";
 import { createClinicClient } from "../src/client.ts";
 import { type AppRouter, appRouter } from "../src/router.ts";
+import { openSealing, sealEnvOf } from "../src/sealing.ts";
 import { type App, createApp } from "../src/server.ts";
 import { audit } from "../src/trpc.ts";
 
@@ -41,6 +42,8 @@ export interface Harness {
   entries(where?: Partial<Pick<AuditEntryRow, "action" | "entity" | "entityId" | "outcome" | "actorId" | "requestId">>): Promise<AuditEntryRow[]>;
   /** Runs `fn` and counts the SQL statements the app's client sent meanwhile. */
   statements<T>(fn: () => Promise<T>): Promise<{ result: T; count: number; sql: string[] }>;
+  /** The seals: the sealer (seal() to cover everything written so far), key files, anchor dir, its env. */
+  readonly seals: { readonly sealer: Sealer; readonly keyFile: string; readonly publicKeyFile: string; readonly anchorDir: string; readonly env: Record<string, string> };
   /** Makes the database refuse inserts of `ok` audit entries with this action (a fault to inject). */
   refuseAuditInserts(action: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -59,14 +62,24 @@ export async function startHarness(provider: Provider, options: HarnessOptions =
   await seedDemoData(db.prisma);
   const spoolDir = await mkdtemp(join(tmpdir(), "auditrail-api-spool-"));
   const sink = prismaSinkSpec({ url: database.url });
+  // Seals as main.ts makes them: a key pair of this test's own, anchors in its temp dir.
+  const { privateKeyPem, publicKeyPem } = generateSealKeyPair();
+  const keyFile = join(spoolDir, "seal.pem");
+  const publicKeyFile = join(spoolDir, "seal.pub.pem");
+  await writeFile(keyFile, privateKeyPem, { mode: 0o600 });
+  await writeFile(publicKeyFile, publicKeyPem);
+  const anchorDir = join(spoolDir, "anchors");
+  const env = { AUDIT_SEAL_KEY_FILE: keyFile, AUDIT_ANCHOR_DIR: anchorDir, AUDIT_SEAL_EVERY_MS: "60000" };
+  const sealing = await openSealing(sealEnvOf(env), database.url, sink, () => undefined);
+  const { sealer } = sealing;
   const writers = {
-    async: await createAuditWriter({ sink, spoolDir, maxBatchWaitMs: 5 }),
-    sync: await createAuditWriter({ sink, mode: "sync", spoolDir }),
-    durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, maxBatchWaitMs: 5 }),
+    async: await createAuditWriter({ sink, spoolDir, maxBatchWaitMs: 5, sealer }),
+    sync: await createAuditWriter({ sink, mode: "sync", spoolDir, sealer }),
+    durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, maxBatchWaitMs: 5, sealer }),
   };
   audit.verify(appRouter, writers);
   const logger = options.logger ?? pino({ level: "silent" });
-  const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: options.sessionTtlMs ?? 60_000 }, db);
+  const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: options.sessionTtlMs ?? 60_000, seals: sealing.services }, db);
   const base = await app.listen(0, "127.0.0.1");
   const client = (token?: string) => createClinicClient(base, token);
   const flush = async () => {
@@ -116,21 +129,20 @@ export async function startHarness(provider: Provider, options: HarnessOptions =
         );
         return async () => void (await db.prisma.$executeRawUnsafe(`DROP TRIGGER refuse_audit`));
       }
-      await db.prisma.$executeRawUnsafe(
+      // As the owner: the application's role may not create functions or triggers.
+      await runRawSql(
+        database.url,
         `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN RAISE EXCEPTION 'audit insert refused (test fault)'; END $$`,
+         BEGIN RAISE EXCEPTION 'audit insert refused (test fault)'; END $$;
+         CREATE TRIGGER refuse_audit BEFORE INSERT ON "AuditEntry" FOR EACH ROW
+         WHEN (NEW."action" = ${literal} AND NEW."outcome" = 'ok') EXECUTE FUNCTION refuse_audit();`,
       );
-      await db.prisma.$executeRawUnsafe(
-        `CREATE TRIGGER refuse_audit BEFORE INSERT ON "AuditEntry" FOR EACH ROW
-         WHEN (NEW."action" = ${literal} AND NEW."outcome" = 'ok') EXECUTE FUNCTION refuse_audit()`,
-      );
-      return async () => {
-        await db.prisma.$executeRawUnsafe(`DROP TRIGGER refuse_audit ON "AuditEntry"`);
-        await db.prisma.$executeRawUnsafe(`DROP FUNCTION refuse_audit()`);
-      };
+      return () => runRawSql(database.url, `DROP TRIGGER refuse_audit ON "AuditEntry"; DROP FUNCTION refuse_audit();`);
     },
+    seals: { sealer, keyFile, publicKeyFile, anchorDir, env },
     close: async () => {
       await app.close({ deadlineMs: 2_000 });
+      await sealing.close();
       await rm(spoolDir, { recursive: true, force: true });
       await database.drop();
     },

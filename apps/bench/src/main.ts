@@ -20,6 +20,7 @@ import type { MemoryResult } from "./cases/memory.ts";
 import { nplus1 } from "./cases/nplus1.ts";
 import { syncVsAsync } from "./cases/seed.ts";
 import { throughput } from "./cases/throughput.ts";
+import { verifyCase } from "./cases/verify.ts";
 import { evaluateGates } from "./gates.ts";
 import { PROFILES } from "./profiles.ts";
 import { type RunReport, line, markdown } from "./report.ts";
@@ -104,6 +105,10 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
     const mem = await memoryInChild(provider, profile.memory);
     results.memory = mem;
     console.log(line(provider, "memory", { entries: mem.entries, rssGrowthMb: mem.rssGrowthMb, maxQueued: mem.maxQueuedSeen, bound: mem.maxQueueSize, rssAfterFlushMb: mem.rssAfterFlushMb, persisted: mem.persisted }));
+
+    const v = await verifyCase(provider, profile.verify);
+    results.verify = v;
+    console.log(line(provider, "verify", { rows: v.rows, ok: v.ok && v.parallel.ok ? 1 : 0, rowsPerSec: v.rowsPerSec, rowsPerCpuSec: v.rowsPerCpuSec, rssMb: v.rssMb, parallelRowsPerSec: v.parallel.rowsPerSec, parallelRssMb: v.parallel.rssMb }));
 
     const clinic = await openClinic(target);
     try {

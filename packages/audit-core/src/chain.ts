@@ -7,14 +7,15 @@
  *
  * `seq` is deliberately outside the hash: editing a row breaks its own hash (modified), removing
  * one leaves a seq gap (deleted), moving rows around leaves valid hashes whose links point at the
- * wrong predecessor (reordered). A tail cut off after the last row is invisible to the chain
- * itself, so writers also record checkpoint entries — "stream S had reached seq N with hash H" —
- * which usually land in another stream; a stream that ends before its newest checkpoint says it
- * should was truncated.
+ * wrong predecessor (reordered). A tail cut off after the last row, a whole stream deleted, or a
+ * stream rewritten from scratch by someone who knows this algorithm are invisible to the chain
+ * itself: each stream is therefore also a Merkle log (./merkle.ts) — leaf i is the entry with seq
+ * i + 1 — whose size and root the writer signs in seals (./seal.ts) kept outside the database.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditEntry } from "./event.ts";
 import { uuidv7 } from "./id.ts";
+import { MerkleLog, leafHash } from "./merkle.ts";
 
 export interface ChainLink {
   readonly streamId: string;
@@ -60,6 +61,11 @@ const HASHED = [...ENTRY_FIELDS, "streamId", "prevHash"].sort().map((name) => ({
  * because workers hash every entry they write).
  */
 export function chainHash(entry: AuditEntry, streamId: string, prevHash: string | null): string {
+  return chainDigest(entry, streamId, prevHash).toString("hex");
+}
+
+/** chainHash as raw bytes (what the stream's Merkle leaf is made of). */
+function chainDigest(entry: AuditEntry, streamId: string, prevHash: string | null): Buffer {
   const source = entry as unknown as Record<string, unknown>;
   let text = "{";
   for (let i = 0; i < HASHED.length; i++) {
@@ -67,33 +73,69 @@ export function chainHash(entry: AuditEntry, streamId: string, prevHash: string 
     const value = name === "streamId" ? streamId : name === "prevHash" ? prevHash : source[name];
     text += `${i === 0 ? "" : ","}${quoted}:${canonicalJson(value === undefined ? null : value)}`;
   }
-  return createHash("sha256").update(`${text}}`).digest("hex");
+  return hash("sha256", `${text}}`, "buffer");
 }
 
-/** One stream: hands out seq numbers and links, in order. */
+/**
+ * What a stream tells the sealer after it wrote: its log's size, root and frontier, and the leaf
+ * hashes appended since its previous report (the sealer needs them only to prove to a witness
+ * that the new log extends the sealed one). Plain data: it crosses from worker threads.
+ */
+export interface StreamReport {
+  readonly streamId: string;
+  /** The log's size at the previous report (0 for the first): `leaves` are leaves from..size-1. */
+  readonly from: number;
+  readonly size: number;
+  /** Merkle root at `size`, hex. */
+  readonly root: string;
+  /** MerkleLog frontier at `size`, hex. */
+  readonly frontier: readonly string[];
+  /** (size − from) leaf hashes of 32 bytes, concatenated, in seq order. */
+  readonly leaves: Uint8Array;
+  /**
+   * The frontier at `from`, for a reporter that resumed a stream sealed by an earlier process
+   * (e.g. restored with MerkleLog.restore): lets the sealer prove consistency to a witness.
+   */
+  readonly fromFrontier?: readonly string[] | undefined;
+}
+
+/** One stream: hands out seq numbers and links, in order, and keeps the stream's Merkle log. */
 export class ChainStream {
   private seq = 0;
   private prev: string | null = null;
+  private readonly log = new MerkleLog();
+  private pending: Buffer[] = [];
+  private reported = 0;
 
   constructor(readonly streamId: string = uuidv7()) {}
 
+  /**
+   * Links entries as the next seqs of this stream and appends their leaves to its log. Every
+   * linked entry must end up stored (written or dead-lettered): the log now counts it.
+   */
   link(entries: readonly AuditEntry[]): ChainedEntry[] {
     return entries.map((entry) => {
-      const hash = chainHash(entry, this.streamId, this.prev);
+      const digest = chainDigest(entry, this.streamId, this.prev);
+      const hash = digest.toString("hex");
       const chained: ChainedEntry = { ...entry, streamId: this.streamId, seq: ++this.seq, prevHash: this.prev, hash };
+      const leaf = leafHash(digest);
+      this.log.append(leaf);
+      this.pending.push(leaf);
       this.prev = hash;
       return chained;
     });
   }
 
-  /** The newest link handed out, for checkpoints; undefined before the first. */
-  get head(): { seq: number; hash: string } | undefined {
-    return this.prev === null ? undefined : { seq: this.seq, hash: this.prev };
+  /** The log's state and the leaves linked since the previous report; starts a new report. */
+  report(): StreamReport {
+    const { size, frontier } = this.log.state();
+    const report: StreamReport = { streamId: this.streamId, from: this.reported, size, root: this.log.root().toString("hex"), frontier, leaves: Buffer.concat(this.pending) };
+    this.pending = [];
+    this.reported = size;
+    return report;
   }
 }
 
-/** The action of checkpoint entries; their metadata is `{ streamId, seq, hash }`. */
-export const CHECKPOINT_ACTION = "audit.checkpoint";
 /** The action of a retention purge's entry; its metadata lists where each stream now starts. */
 export const PURGE_ACTION = "audit.purge";
 
@@ -153,9 +195,6 @@ export function verifyChain({ rows, deadLettered = new Set(), purges = [] }: Ver
     const problem = walk(streamId, list, deadLettered, starts.get(streamId));
     if (problem) problems.push(problem);
   }
-  for (const problem of truncations(rows, streams, deadLettered, starts)) {
-    if (!problems.some((p) => p.streamId === problem.streamId)) problems.push(problem);
-  }
   return { ok: problems.length === 0, streams: streams.size, entries: rows.length, problems };
 }
 
@@ -192,30 +231,4 @@ function walk(
     expectedSeq = row.seq + 1;
   }
   return undefined;
-}
-
-/** Streams that end before the newest checkpoint about them says they reached. */
-function truncations(
-  rows: readonly ChainedEntry[],
-  streams: ReadonlyMap<string, readonly ChainedEntry[]>,
-  deadLettered: ReadonlySet<string>,
-  starts: ReadonlyMap<string, PurgeStart>,
-): ChainProblem[] {
-  const claims = new Map<string, number>();
-  for (const row of rows) {
-    if (row.action !== CHECKPOINT_ACTION) continue;
-    const m = row.metadata as { streamId?: unknown; seq?: unknown } | null;
-    if (typeof m?.streamId !== "string" || typeof m.seq !== "number") continue;
-    claims.set(m.streamId, Math.max(claims.get(m.streamId) ?? 0, m.seq));
-  }
-  const problems: ChainProblem[] = [];
-  for (const [streamId, claimed] of claims) {
-    const list = streams.get(streamId) ?? [];
-    let last = list.length > 0 ? (list[list.length - 1] as ChainedEntry).seq : (starts.get(streamId)?.firstSeq ?? 1) - 1;
-    while (last < claimed && deadLettered.has(`${streamId}:${last + 1}`)) last++;
-    if (last < claimed) {
-      problems.push({ kind: "truncated", streamId, seq: last + 1, id: null, detail: `a checkpoint says the stream reached seq ${claimed}; it ends at ${last}` });
-    }
-  }
-  return problems;
 }

@@ -106,6 +106,62 @@ export class WorkerDiedError extends AuditrailError {
   }
 }
 
+/** A Merkle log state or proof request that does not fit its log (wrong size, count or hash). */
+export class MerkleProofError extends AuditrailError {
+  constructor(message: string) {
+    super("ERR_AUDIT_MERKLE", message);
+  }
+}
+
+/** A seal's text is not in the seal format (see seal.ts); `reason` says where. */
+export class SealFormatError extends AuditrailError {
+  constructor(readonly reason: string) {
+    super("ERR_AUDIT_SEAL_FORMAT", `Not a valid seal: ${reason}`);
+  }
+}
+
+/** No signature on the seal verifies with the given public key (forged, altered, or another key). */
+export class SealSignatureError extends AuditrailError {
+  constructor(reason: string) {
+    super("ERR_AUDIT_SEAL_SIGNATURE", `Seal signature not valid: ${reason}`);
+  }
+}
+
+/** A seal key could not be read or is not an Ed25519 key of the expected kind. */
+export class SealKeyError extends AuditrailError {
+  constructor(source: string, reason: string, cause?: unknown) {
+    super("ERR_AUDIT_SEAL_KEY", `Seal key ${source}: ${reason}`, { cause });
+  }
+}
+
+/** The sealer's options failed validation; `issues` lists every problem, one per line. */
+export class InvalidSealerOptionsError extends AuditrailError {
+  constructor(readonly issues: readonly string[]) {
+    super("ERR_AUDIT_INVALID_SEALER_OPTIONS", `Invalid sealer options:\n- ${issues.join("\n- ")}`);
+  }
+}
+
+/** An anchor directory is unusable or holds something that does not continue the trail. */
+export class AnchorError extends AuditrailError {
+  constructor(dir: string, reason: string, cause?: unknown) {
+    super("ERR_AUDIT_ANCHOR", `Seal anchor ${dir}: ${reason}`, { cause });
+  }
+}
+
+/** A witness refused a seal (it is not consistent with the last seal the witness saw), or could not be reached. */
+export class WitnessError extends AuditrailError {
+  constructor(
+    readonly reason: string,
+    /** True when the witness answered and refused; false when it could not be reached or failed. */
+    readonly refused: boolean,
+    cause?: unknown,
+    /** The witness's HTTP status, when it answered. */
+    readonly status?: number,
+  ) {
+    super("ERR_AUDIT_WITNESS", `Witness ${refused ? "refused the seal" : "unavailable"}: ${reason}`, { cause });
+  }
+}
+
 /** One line of text for any thrown value. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -10,9 +10,16 @@ export {
   AuditEntryDroppedError,
   AuditrailError,
   AuditWriteError,
+  AnchorError,
   EntryTooLargeError,
   InvalidAuditEventError,
   InvalidOptionsError,
+  InvalidSealerOptionsError,
+  MerkleProofError,
+  SealFormatError,
+  SealKeyError,
+  SealSignatureError,
+  WitnessError,
   SinkLoadError,
   SpoolCorruptError,
   SpoolLockedError,
@@ -21,11 +28,58 @@ export {
   WriterClosedError,
   messageOf,
 } from "./errors.ts";
-export { CHECKPOINT_ACTION, ChainStream, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
-export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";
+export { ChainStream, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
+export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, StreamReport, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";
+export {
+  EMPTY_ROOT,
+  MerkleLog,
+  consistencyPathFrom,
+  consistencyProof,
+  consistencyRanges,
+  entryLeaf,
+  frontierLength,
+  frontierNode,
+  hashFromHex,
+  inclusionPathFrom,
+  inclusionProof,
+  inclusionRanges,
+  leafHash,
+  nodeHash,
+  rangeRoot,
+  rootOf,
+  subtreeHash,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.ts";
+export type { LeafRange, LeafSource, MerkleState } from "./merkle.ts";
+export {
+  EntryProofSchema,
+  STREAM_ID,
+  TRAIL_NAME,
+  cosignSeal,
+  generateSealKeyPair,
+  keyId,
+  loadPublicKey,
+  loadSigningKey,
+  parseSeal,
+  publicKeyFromPem,
+  sealBody,
+  sealHash,
+  signSeal,
+  signingKeyFromPem,
+  verifyProof,
+  verifySeal,
+} from "./seal.ts";
+export type { EntryProof, ProofVerdict, Seal, SealSignature, SealSigner, SignedSeal, StreamHead } from "./seal.ts";
+export { DirectoryAnchor } from "./anchor.ts";
+export type { ConsistencyProofs } from "./anchor.ts";
+export { WitnessClient, checkSuccession, startWitness } from "./witness.ts";
+export type { WitnessOptions, WitnessServer } from "./witness.ts";
+export { Sealer, SealerOptionsSchema } from "./writer/sealer.ts";
+export type { SealerClock, SealerOptions, SealerStats, StreamSealer } from "./writer/sealer.ts";
 export { AuditEntrySchema, AuditEventSchema, DEFAULT_MAX_ENTRY_BYTES, normalizeText, stampEvent } from "./event.ts";
 export type { AuditEntry, AuditEvent, EntryLimits } from "./event.ts";
-export { LatencyWindow, prometheusText } from "./metrics.ts";
+export { LatencyWindow, prometheusText, sealerPrometheusText } from "./metrics.ts";
 export type { LatencySummary, WriterStats } from "./metrics.ts";
 export type { AuditWriterOptions } from "./options.ts";
 export { classifyError } from "./writer/retry.ts";

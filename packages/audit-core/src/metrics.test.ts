@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Counters, LatencyWindow, prometheusText } from "./metrics.ts";
+import { Counters, LatencyWindow, prometheusText, sealerPrometheusText } from "./metrics.ts";
 
 describe("LatencyWindow", () => {
   it("reports 0 for every quantile when empty", () => {
@@ -33,7 +33,6 @@ describe("prometheusText", () => {
     c.spilled = 2;
     c.replayed = 2;
     c.dropped = 4;
-    c.checkpoints = 9;
     c.errors = 11;
     c.enqueueUs.add(5);
     c.writeMs.add(12);
@@ -49,7 +48,6 @@ describe("prometheusText", () => {
       "auditrail_entries_replayed_total 2",
       "auditrail_entries_dropped_total 4",
       "auditrail_write_retries_total 3",
-      "auditrail_checkpoints_total 9",
       "auditrail_errors_total 11",
       "# TYPE auditrail_queue_entries gauge",
       "auditrail_queue_entries 5",
@@ -62,6 +60,24 @@ describe("prometheusText", () => {
       expect(text.split("\n")).toContain(line);
     }
     expect(text.endsWith("\n")).toBe(true);
-    expect(text.split("\n").filter((l) => l.startsWith("# HELP"))).toHaveLength(14);
+    expect(text.split("\n").filter((l) => l.startsWith("# HELP"))).toHaveLength(13);
+  });
+});
+
+describe("sealerPrometheusText", () => {
+  it("exposes the sealer's counters and gauges", () => {
+    const text = sealerPrometheusText({ seals: 4, lastNumber: 42, storePending: 1, witnessPending: 2, witnessed: 3, errors: 5 });
+    for (const line of [
+      "# TYPE auditrail_seals_total counter",
+      "auditrail_seals_total 4",
+      "# TYPE auditrail_seal_number gauge",
+      "auditrail_seal_number 42",
+      "auditrail_seals_store_pending 1",
+      "auditrail_seals_witness_pending 2",
+      "auditrail_seals_witnessed_total 3",
+      "auditrail_seal_errors_total 5",
+    ]) {
+      expect(text).toContain(`${line}\n`);
+    }
   });
 });

@@ -3,6 +3,7 @@
  * Latencies keep the most recent samples in a fixed ring, so memory is constant and percentiles
  * describe recent behaviour.
  */
+import type { SealerStats } from "./writer/sealer.ts";
 
 export class LatencyWindow {
   private readonly samples: Float64Array;
@@ -56,8 +57,6 @@ export interface WriterStats {
   readonly replayed: number;
   /** Refused by the `drop` overflow policy. */
   readonly dropped: number;
-  /** Checkpoint entries the writer wrote itself (not in recorded or written; like any entry they may be spilled and replayed). */
-  readonly checkpoints: number;
   /** Errors the writer handled (reported to onError, or as process warnings without it). */
   readonly errors: number;
   /** Entries in spool segments not yet written (including those read back and now queued or in flight). */
@@ -68,14 +67,31 @@ export interface WriterStats {
   readonly writeMs: LatencySummary;
 }
 
-/** Prometheus text exposition of a writer's stats, metric names prefixed `auditrail_`. */
-export function prometheusText(stats: WriterStats): string {
-  const lines: string[] = [];
+/** Line writers for counters and gauges named `auditrail_<name>`. */
+function metricLines(lines: string[]) {
   const metric = (type: "counter" | "gauge") => (name: string, help: string, value: number) => {
     lines.push(`# HELP auditrail_${name} ${help}`, `# TYPE auditrail_${name} ${type}`, `auditrail_${name} ${value}`);
   };
-  const counter = metric("counter");
-  const gauge = metric("gauge");
+  return { counter: metric("counter"), gauge: metric("gauge") };
+}
+
+/** Prometheus text exposition of a sealer's stats (append it to the writers' for /metrics). */
+export function sealerPrometheusText(stats: SealerStats): string {
+  const lines: string[] = [];
+  const { counter, gauge } = metricLines(lines);
+  counter("seals_total", "Seals signed and anchored by this process.", stats.seals);
+  gauge("seal_number", "The newest seal's number in the trail.", stats.lastNumber);
+  gauge("seals_store_pending", "Anchored seals not yet stored in the database.", stats.storePending);
+  gauge("seals_witness_pending", "Anchored seals not yet cosigned by the witness.", stats.witnessPending);
+  counter("seals_witnessed_total", "Seals the witness cosigned.", stats.witnessed);
+  counter("seal_errors_total", "Anchor, database and witness failures the sealer handled.", stats.errors);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Prometheus text exposition of a writer's stats, metric names prefixed `auditrail_`. */
+export function prometheusText(stats: WriterStats): string {
+  const lines: string[] = [];
+  const { counter, gauge } = metricLines(lines);
   const summary = (name: string, help: string, s: LatencySummary) => {
     lines.push(`# HELP auditrail_${name} ${help}`, `# TYPE auditrail_${name} summary`);
     for (const [q, v] of [["0.5", s.p50], ["0.95", s.p95], ["0.99", s.p99]] as const) {
@@ -89,7 +105,6 @@ export function prometheusText(stats: WriterStats): string {
   counter("entries_replayed_total", "Audit entries read back from the spool.", stats.replayed);
   counter("entries_dropped_total", "Audit entries refused by the drop overflow policy.", stats.dropped);
   counter("write_retries_total", "Failed sink writes that were retried.", stats.retried);
-  counter("checkpoints_total", "Chain checkpoint entries written.", stats.checkpoints);
   counter("errors_total", "Errors the writer handled (worker failures, dead-letter file failures, spool corruption).", stats.errors);
   gauge("queue_entries", "Audit entries waiting in memory.", stats.queued);
   gauge("in_flight_entries", "Audit entries being written by workers.", stats.inFlight);
@@ -108,7 +123,6 @@ export class Counters {
   spilled = 0;
   replayed = 0;
   dropped = 0;
-  checkpoints = 0;
   errors = 0;
   readonly enqueueUs = new LatencyWindow();
   readonly writeMs = new LatencyWindow();
@@ -122,7 +136,6 @@ export class Counters {
       spilled: this.spilled,
       replayed: this.replayed,
       dropped: this.dropped,
-      checkpoints: this.checkpoints,
       errors: this.errors,
       ...gauges,
       enqueueUs: this.enqueueUs.summary(),

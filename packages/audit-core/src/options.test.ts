@@ -29,7 +29,6 @@ describe("parseOptions", () => {
       retry: { initialDelayMs: 50, maxDelayMs: 5_000, multiplier: 2, syncMaxAttempts: 3, unknownErrorAttempts: 5, writeTimeoutMs: 10_000 },
       spoolDir: resolve(".auditrail/spool"),
       segmentMaxEntries: 10_000,
-      checkpointEvery: 10_000,
       maxEntryBytes: 262_144,
       oversize: "reject",
       closeDeadlineMs: 10_000,

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { InvalidOptionsError } from "./errors.ts";
 import { DEFAULT_MAX_ENTRY_BYTES } from "./event.ts";
+import type { StreamSealer } from "./writer/sealer.ts";
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -53,11 +54,6 @@ export const AuditWriterOptionsSchema = z.strictObject({
   /** Entries per spool segment before a new one starts. */
   segmentMaxEntries: int(1, 1_000_000).default(10_000),
   /**
-   * Tamper evidence: after this many written entries, record a checkpoint entry per worker chain
-   * ("stream S reached seq N, hash H"), against which a cut-off tail is detected. 0 turns it off.
-   */
-  checkpointEvery: int(0, 10_000_000).default(10_000),
-  /**
    * The most an entry may weigh: an estimate of its JSON text in UTF-8 bytes, measured in
    * record() with an early exit (a 12 MB payload costs about what a payload of the limit does).
    */
@@ -67,6 +63,17 @@ export const AuditWriterOptionsSchema = z.strictObject({
    * (its JSON fields that do not fit are replaced by `{ "$truncated": { maxEntryBytes } }`).
    */
   oversize: z.enum(["reject", "truncate"]).default("reject"),
+  /**
+   * Tamper evidence: the process's sealer (`Sealer.open`, writer/sealer.ts), shared by its
+   * writers. Each writer reports its streams' Merkle logs to it after every write and has it seal
+   * at close. Without one, entries are chained but nothing is sealed.
+   */
+  sealer: z
+    .custom<StreamSealer>(
+      (v) => typeof v === "object" && v !== null && typeof (v as StreamSealer).report === "function" && typeof (v as StreamSealer).seal === "function",
+      "a Sealer (Sealer.open)",
+    )
+    .optional(),
   /** close() default deadline: drain until then, spill what is left (returns within it + CLOSE_MARGIN_MS). */
   closeDeadlineMs: int(0, 600_000).default(10_000),
   /**

@@ -8,6 +8,7 @@ import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SinkLoadError, messageOf } from "./errors.ts";
 import type { AuditEntry } from "./event.ts";
+import type { SignedSeal } from "./seal.ts";
 
 /** An entry the database rejected as invalid, kept with the reason for later replay. */
 export interface DeadLetter {
@@ -35,6 +36,12 @@ export interface AuditSink {
   existing?(ids: readonly string[]): Promise<ReadonlySet<string>>;
   /** Keeps entries the database rejected, with their error, skipping ids already kept. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
+  /**
+   * Keeps a signed seal (see the README, Seals): its trail, number, time, hash (sealHash) and full text,
+   * skipping a (trail, number) already stored — the sealer retries a seal that failed to store.
+   * Called in the main thread by the sealer, on a sink of its own.
+   */
+  storeSeal?(seal: SignedSeal): Promise<void>;
   /** The sink's own reading of an error, where it knows better than the generic rules. */
   classify?(error: unknown): ErrorKind | undefined;
   close(): Promise<void>;

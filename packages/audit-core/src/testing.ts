@@ -6,6 +6,7 @@
 import { BroadcastChannel } from "node:worker_threads";
 import { z } from "zod";
 import type { AuditEntry } from "./event.ts";
+import type { SignedSeal } from "./seal.ts";
 import type { AuditSink, DeadLetter, SinkOptions, SinkSpec } from "./sink.ts";
 
 export const MemorySinkOptionsSchema = z.strictObject({
@@ -29,19 +30,27 @@ export const MemorySinkOptionsSchema = z.strictObject({
   blockMs: z.number().int().min(0).default(0),
   /** deadLetter() fails with a non-retryable error (so letters fall back to the writer's file). */
   rejectDeadLetters: z.boolean().default(false),
+  /** Successful attempts report the entries themselves too (with their chain links), not only ids. */
+  reportEntries: z.boolean().default(false),
+  /** The first N storeSeal calls fail (retryably: ECONNREFUSED). */
+  failSealsFirst: z.number().int().min(0).default(0),
 });
 
 export type MemorySinkOptions = z.input<typeof MemorySinkOptionsSchema>;
 
 /** What a MemorySink reports on its channel. */
 export type SinkReport =
-  | { type: "attempt"; ids: string[]; ok: boolean; at: number; error?: string }
-  | { type: "deadLetter"; letters: DeadLetter[] };
+  | { type: "attempt"; ids: string[]; ok: boolean; at: number; error?: string; entries?: AuditEntry[] }
+  | { type: "deadLetter"; letters: DeadLetter[] }
+  | { type: "seal"; trail: string; number: number; text: string };
 
 export class MemorySink implements AuditSink {
   readonly rows = new Map<string, AuditEntry>();
   readonly deadLetters = new Map<string, DeadLetter>();
+  /** Stored seals by "trail:number". */
+  readonly seals = new Map<string, SignedSeal>();
   writes = 0;
+  private sealCalls = 0;
   private readonly options: z.output<typeof MemorySinkOptionsSchema>;
   private readonly channel: BroadcastChannel | undefined;
 
@@ -75,7 +84,7 @@ export class MemorySink implements AuditSink {
       return this.fail(ids, Object.assign(new Error(`check constraint violated by entry ${poison.id}`), { code: "23514" }));
     }
     for (const entry of entries) if (!this.rows.has(entry.id)) this.rows.set(entry.id, entry);
-    this.post({ type: "attempt", ids, ok: true, at: Date.now() });
+    this.post({ type: "attempt", ids, ok: true, at: Date.now(), ...(this.options.reportEntries ? { entries: [...entries] } : {}) });
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
@@ -86,6 +95,14 @@ export class MemorySink implements AuditSink {
     if (this.options.rejectDeadLetters) throw Object.assign(new Error("dead-letter table missing"), { code: "42P01" });
     for (const letter of letters) this.deadLetters.set(letter.entry.id, letter);
     this.post({ type: "deadLetter", letters: [...letters] });
+  }
+
+  async storeSeal(seal: SignedSeal): Promise<void> {
+    if (++this.sealCalls <= this.options.failSealsFirst) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    const key = `${seal.seal.trail}:${seal.seal.number}`;
+    if (this.seals.has(key)) return;
+    this.seals.set(key, seal);
+    this.post({ type: "seal", trail: seal.seal.trail, number: seal.seal.number, text: seal.text });
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BroadcastChannel } from "node:worker_threads";
 import type { AuditWriter } from "../src/audit-writer.ts";
-import type { AuditEvent } from "../src/event.ts";
+import type { AuditEntry, AuditEvent } from "../src/event.ts";
 import type { DeadLetter } from "../src/sink.ts";
 import type { SinkReport } from "../src/testing.ts";
 
@@ -32,6 +32,16 @@ export class SinkReports {
 
   get failedAttempts(): Extract<SinkReport, { type: "attempt" }>[] {
     return this.attempts.filter((a) => !a.ok);
+  }
+
+  /** Every entry a successful write carried (MemorySink option reportEntries). */
+  get writtenEntries(): AuditEntry[] {
+    return this.attempts.filter((a) => a.ok).flatMap((a) => a.entries ?? []);
+  }
+
+  /** Seals stored through storeSeal, in the order stored. */
+  get seals(): Extract<SinkReport, { type: "seal" }>[] {
+    return this.reports.filter((r): r is Extract<SinkReport, { type: "seal" }> => r.type === "seal");
   }
 
   get deadLetters(): DeadLetter[] {
@@ -90,3 +100,31 @@ export function counts(values: readonly string[]): Map<string, number> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A clock whose time and timers move only when the test says so (the sealer's `clock` option). */
+export class ManualClock {
+  time = Date.parse("2026-12-01T06:00:00.000Z");
+  private timers: Array<{ at: number; fn: () => void }> = [];
+
+  now = (): number => this.time;
+
+  schedule = (fn: () => void, ms: number): (() => void) => {
+    const timer = { at: this.time + ms, fn };
+    this.timers.push(timer);
+    return () => {
+      this.timers = this.timers.filter((t) => t !== timer);
+    };
+  };
+
+  /** Moves time on and fires every timer now due. */
+  advance(ms: number): void {
+    this.time += ms;
+    const due = this.timers.filter((t) => t.at <= this.time);
+    this.timers = this.timers.filter((t) => t.at > this.time);
+    for (const t of due) t.fn();
+  }
+
+  get pending(): number {
+    return this.timers.length;
+  }
+}

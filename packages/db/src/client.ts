@@ -9,8 +9,10 @@
  */
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
+import type BetterSqlite3 from "better-sqlite3";
 import { PrismaClient as PostgresClient } from "./generated/postgresql/client.ts";
 import { PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
+import { sqlitePurging } from "./purge-flag.ts";
 import { type Provider, providerOf } from "./url.ts";
 
 /** The client the app codes against (see the note above). */
@@ -79,7 +81,12 @@ function sqliteAdapter(factory: PrismaBetterSqlite3): PrismaBetterSqlite3 {
       const value: unknown = Reflect.get(obj, prop, obj);
       if (typeof value !== "function") return value;
       if (prop !== "connect") return value.bind(obj);
-      return async () => isolated((await Reflect.apply(value, obj, [])) as object, connectionInfo);
+      return async () => {
+        const adapter = (await Reflect.apply(value, obj, [])) as { client?: BetterSqlite3.Database };
+        // The append-only triggers let a DELETE through only while this says 1 (see retention.ts).
+        adapter.client?.function("auditrail_purging", { deterministic: false }, () => (sqlitePurging() ? 1 : 0));
+        return isolated(adapter, connectionInfo);
+      };
     },
   });
 }

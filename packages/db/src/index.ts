@@ -21,7 +21,17 @@ export { hashPassword, verifyPassword } from "./password.ts";
 export { purgeAuditEntries } from "./retention.ts";
 export { sqlitePath } from "./sqlite-sink.ts";
 export type { PurgeOptions, PurgeReport } from "./retention.ts";
-export { verifyAuditTrail } from "./verify.ts";
+export { VERIFY_HEAP_MB, verifyAuditTrail } from "./verify.ts";
+export type { BreakKind, PurgeRecord, TrailBreak, TrailReport, VerifyTrailOptions } from "./verify.ts";
+export { verifyOffThread } from "./verify-thread.ts";
+export type { VerifyJob } from "./verify-thread.ts";
+export { AnchorReadError, readAnchoredSeals } from "./anchors.ts";
+export type { AnchorSources } from "./anchors.ts";
+export { databaseStreamSource } from "./db-stream.ts";
+export type { DatabaseStreamSource } from "./db-stream.ts";
+export { ProofUnavailableError, buildEntryProof } from "./proof.ts";
+export { PurgeGapError } from "./retention.ts";
+export { ExportFormatError, verifyExportFile } from "./export-verify.ts";
 export { DEMO_STAFF, patientSearchKey, seedDemoData } from "./seed.ts";
 export type { SeedReport } from "./seed.ts";
 export {

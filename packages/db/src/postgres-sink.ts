@@ -3,7 +3,7 @@
  * statement whatever its size: each column travels as one array parameter and `unnest` turns
  * the arrays back into rows, `ON CONFLICT DO NOTHING` skips ids already stored.
  */
-import type { AuditEntry, AuditSink, DeadLetter, ErrorKind } from "@auditrail/audit-core";
+import { type AuditEntry, type AuditSink, type DeadLetter, type ErrorKind, type SignedSeal, sealHash } from "@auditrail/audit-core";
 import pg from "pg";
 import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
 
@@ -79,6 +79,15 @@ export class PostgresAuditSink implements AuditSink {
       letters.map((l) => l.attempts),
       letters.map((l) => l.failedAt),
     ]);
+  }
+
+  /** Keeps a signed seal (a copy: verify trusts the anchors), skipping one already stored. */
+  async storeSeal(signed: SignedSeal): Promise<void> {
+    const { seal } = signed;
+    await this.pool.query(
+      `INSERT INTO "AuditSeal" ("id", "trail", "number", "sealedAt", "note") VALUES ($1, $2, $3, $4::timestamp(3), $5) ON CONFLICT DO NOTHING`,
+      [sealHash(signed), seal.trail, seal.number, seal.time, signed.text],
+    );
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * serves transactional mode: the entries are inserted by the business transaction itself, so
  * both commit or neither does.
  */
-import type { AuditEntry, AuditSink, SinkOptions, SinkSpec } from "@auditrail/audit-core";
+import { type AuditEntry, type AuditSink, type ChainedEntry, type SinkOptions, type SinkSpec, chainHash } from "@auditrail/audit-core";
 import { z } from "zod";
 import type { Transaction } from "./client.ts";
 import { PostgresAuditSink } from "./postgres-sink.ts";
@@ -53,10 +53,32 @@ export function prismaSinkSpec(options: SqlSinkOptions): SinkSpec {
   return { module: new URL("../dist/sink.js", import.meta.url).href, options: { ...options } };
 }
 
-/** Transactional mode: inserts the entries inside the caller's Prisma transaction. */
-export async function writeInTransaction(tx: Transaction, entries: readonly AuditEntry[]): Promise<void> {
+/**
+ * The database's own stream: entries written by business transactions (transactional mode) and
+ * purge entries. The writer's workers each chain their own stream; these rows are chained here, in
+ * the transaction that writes them, so a seal covers them like any other stream.
+ */
+export const TRANSACTIONAL_STREAM = "transactional";
+
+/**
+ * Transactional mode: inserts the entries inside the caller's Prisma transaction, chained as the
+ * next links of the database's stream. The stream's head row stays locked until the transaction
+ * ends (PostgreSQL: row lock; SQLite: the write lock), so such appends are serialised, and one
+ * that rolls back leaves no gap. Returns the entries as stored.
+ */
+export async function writeInTransaction(tx: Transaction, entries: readonly AuditEntry[]): Promise<ChainedEntry[]> {
+  if (entries.length === 0) return [];
+  const head = await lockStreamHead(tx, TRANSACTIONAL_STREAM);
+  let prevHash = head.hash;
+  let seq = head.seq;
+  const chained = entries.map((entry): ChainedEntry => {
+    const hash = chainHash(entry, TRANSACTIONAL_STREAM, prevHash);
+    const link = { ...entry, streamId: TRANSACTIONAL_STREAM, seq: ++seq, prevHash, hash };
+    prevHash = hash;
+    return link;
+  });
   await tx.auditEntry.createMany({
-    data: entries.map((e) => ({
+    data: chained.map((e) => ({
       ...e,
       occurredAt: new Date(e.occurredAt),
       before: e.before ?? undefined,
@@ -65,4 +87,15 @@ export async function writeInTransaction(tx: Transaction, entries: readonly Audi
       metadata: e.metadata ?? undefined,
     })),
   });
+  await tx.$executeRaw`UPDATE "AuditStreamHead" SET "seq" = ${seq}, "hash" = ${prevHash} WHERE "streamId" = ${TRANSACTIONAL_STREAM}`;
+  return chained;
+}
+
+/** Locks the stream's head row (made on first use) for this transaction and reads it: one statement. */
+async function lockStreamHead(tx: Transaction, streamId: string): Promise<{ seq: number; hash: string | null }> {
+  const [row] = await tx.$queryRaw<{ seq: number; hash: string | null }[]>`
+    INSERT INTO "AuditStreamHead" ("streamId", "seq", "hash") VALUES (${streamId}, 0, NULL)
+    ON CONFLICT ("streamId") DO UPDATE SET "seq" = "AuditStreamHead"."seq"
+    RETURNING "seq", "hash"`;
+  return { seq: Number(row?.seq ?? 0), hash: row?.hash ?? null };
 }

@@ -4,7 +4,7 @@
  * is one transaction of prepared `INSERT … ON CONFLICT DO NOTHING`: SQLite's fastest bulk path,
  * and duplicates of a retried batch are skipped.
  */
-import type { AuditEntry, AuditSink, DeadLetter } from "@auditrail/audit-core";
+import { type AuditEntry, type AuditSink, type DeadLetter, type SignedSeal, sealHash } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
 
@@ -21,6 +21,7 @@ export class SqliteAuditSink implements AuditSink {
   private readonly insertBatch: (entries: readonly AuditEntry[]) => void;
   private readonly insertLetters: (letters: readonly DeadLetter[]) => void;
   private readonly selectExisting: Database.Statement<[{ ids: string }], { id: string }>;
+  private readonly insertSeal: Database.Statement<[string, string, number, string, string]>;
 
   constructor(url: string, busyTimeoutMs: number) {
     this.db = new Database(sqlitePath(url), { timeout: busyTimeoutMs, fileMustExist: true });
@@ -38,6 +39,10 @@ export class SqliteAuditSink implements AuditSink {
     this.selectExisting = this.db.prepare(
       `SELECT "id" FROM "AuditEntry" WHERE "id" IN (SELECT value FROM json_each(@ids))
        UNION SELECT "id" FROM "DeadLetter" WHERE "id" IN (SELECT value FROM json_each(@ids))`,
+    );
+    this.insertSeal = this.db.prepare(
+      `INSERT INTO "AuditSeal" ("id", "trail", "number", "sealedAt", "note") VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
     );
     this.insertBatch = this.db.transaction((entries: readonly AuditEntry[]) => {
       for (const entry of entries) insert.run(auditRow(entry, sqliteTime));
@@ -59,6 +64,12 @@ export class SqliteAuditSink implements AuditSink {
 
   async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
     this.insertLetters(letters);
+  }
+
+  /** Keeps a signed seal (a copy: verify trusts the anchors), skipping one already stored. */
+  async storeSeal(signed: SignedSeal): Promise<void> {
+    const { seal } = signed;
+    this.insertSeal.run(sealHash(signed), seal.trail, seal.number, sqliteTime(seal.time), signed.text);
   }
 
   async close(): Promise<void> {

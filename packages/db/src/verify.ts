@@ -1,63 +1,495 @@
 /**
- * Verifies the audit trail's hash chains (see audit-core's chain.ts): loads every chained row,
- * the dead letters (whose seqs are explained gaps) and the retention purges (where purged streams
- * now start), and reports OK or, per stream, the first broken link and what kind of tampering it
- * shows: modified, deleted, reordered or truncated. Rows written by a business transaction
- * (transactional mode) are not chained and not checked here.
+ * Verifies the audit trail against the signed seals kept OUTSIDE the database (see audit-core's
+ * seal.ts and merkle.ts, and the README's threat model). The caller brings the seal signer's
+ * public key and the anchored seals; nothing the database says about keys or seals is trusted —
+ * the seal table is only compared with the anchors.
  *
- * It reads the whole chained table into memory: fine for the sizes this project runs at; a
- * trail of many millions of rows wants a per-stream, paged walk.
+ * Every stream is walked once, in pages by (seq, id), in bounded memory: each row's content must
+ * still give its chain hash (else modified) and link to the row before (else reordered); its leaf
+ * goes into the stream's Merkle log, whose root must equal the root every anchored seal signed at
+ * that size (else rewritten: rows replaced by a recomputed chain). A sealed stream must hold every
+ * seq from the `start` its newest seal signed up to the sealed size (else deleted / truncated);
+ * dead-lettered entries fill their own seq from the dead-letter table. A stream whose rows begin
+ * above the signed start was cut without a signed purge. Rows beyond the newest seal are younger
+ * than it: counted as `unsealed`, and a break once they are older than the newest seal by more
+ * than `graceMs` (the writer seals every entry within one interval). Every break is reported, up
+ * to `maxProblems` (the total is counted).
+ *
+ * Memory: one page of rows, the dead letters (poison entries, few), the purge entries, and the
+ * anchored seals' per-stream heads.
  */
-import { type ChainedEntry, PURGE_ACTION, type PurgeStart, type VerifyReport, readDeadLetterFile, verifyChain } from "@auditrail/audit-core";
-import type { DatabaseHandle } from "./client.ts";
+import type { KeyObject } from "node:crypto";
+import { Worker } from "node:worker_threads";
+import {
+  type ChainedEntry,
+  MerkleLog,
+  type MerkleState,
+  PURGE_ACTION,
+  type SignedSeal,
+  chainHash,
+  entryLeaf,
+  messageOf,
+  readDeadLetterFile,
+  sealHash,
+  verifySeal,
+} from "@auditrail/audit-core";
+import { type StoredRow, type TrailRows, openTrailRows } from "./trail-rows.ts";
 
-type Json = ChainedEntry["before"];
+export type BreakKind =
+  | "modified"
+  | "rewritten"
+  | "reordered"
+  | "duplicate"
+  | "deleted"
+  | "truncated"
+  | "unsealed"
+  | "unsigned-purge"
+  | "unchained"
+  | "seal-invalid"
+  | "seal-missing"
+  | "seal-unanchored";
 
-/**
- * `spoolDir`: the writer's spool folder, whose fallback file may hold dead letters that reached no
- * table (the database was unreachable then); their places in a chain are explained gaps too.
- */
-export async function verifyAuditTrail(handle: Pick<DatabaseHandle, "prisma">, options: { readonly spoolDir?: string } = {}): Promise<VerifyReport> {
-  const { prisma } = handle;
-  // In this order, one after the other: a batch's dead letters commit after its rows, and a purge
-  // that commits meanwhile only adds starts below which rows are then skipped.
-  const stored = await prisma.auditEntry.findMany({ where: { streamId: { not: null } } });
-  const letters = await prisma.deadLetter.findMany({ select: { entry: true } });
-  const purges = await prisma.auditEntry.findMany({ where: { action: PURGE_ACTION }, select: { metadata: true } });
-  const rows: ChainedEntry[] = stored.map((r) => ({
-    id: r.id,
-    occurredAt: r.occurredAt.toISOString(),
-    action: r.action,
-    entity: r.entity,
-    entityId: r.entityId,
-    outcome: r.outcome,
-    actorId: r.actorId,
-    actorRole: r.actorRole,
-    path: r.path,
-    durationMs: r.durationMs,
-    before: r.before as Json,
-    after: r.after as Json,
-    diff: r.diff as Json,
-    metadata: r.metadata as Json,
-    requestId: r.requestId,
-    ip: r.ip,
-    userAgent: r.userAgent,
-    streamId: r.streamId as string,
-    seq: r.seq ?? 0,
-    prevHash: r.prevHash,
-    hash: r.hash ?? "",
-  }));
-  const deadLettered = new Set<string>();
-  const fromFile = options.spoolDir ? await readDeadLetterFile(options.spoolDir) : [];
-  for (const entry of [...letters.map((l) => parseLetter(l.entry)), ...fromFile.map((l) => l.entry)]) {
-    const e = entry as { streamId?: unknown; seq?: unknown } | null;
-    if (typeof e?.streamId === "string" && typeof e.seq === "number") deadLettered.add(`${e.streamId}:${e.seq}`);
+export interface TrailBreak {
+  readonly kind: BreakKind;
+  readonly streamId: string | null;
+  readonly seq: number | null;
+  /** The row (or seal id) where it was found; null when the rows are gone. */
+  readonly id: string | null;
+  readonly detail: string;
+}
+
+export interface TrailReport {
+  readonly ok: boolean;
+  /** Streams walked (with rows, or sealed). */
+  readonly streams: number;
+  /** Rows checked (chained audit rows, and dead letters standing in for theirs). */
+  readonly entries: number;
+  /** Rows younger than the newest seal, within the grace period (not breaks). */
+  readonly unsealed: number;
+  /** Newest anchored seal per trail. */
+  readonly seals: ReadonlyArray<{ readonly trail: string; readonly number: number; readonly time: string }>;
+  /** Breaks, in the order found, at most maxProblems. */
+  readonly problems: readonly TrailBreak[];
+  /** Every break found (problems may be capped). */
+  readonly problemCount: number;
+  readonly elapsedMs: number;
+}
+
+export interface VerifyTrailOptions {
+  readonly url: string;
+  /** The seal signer's Ed25519 public key, from outside the database. */
+  readonly publicKey: KeyObject;
+  /** Every signed seal from the anchors (directory, witness), as text, any order. */
+  readonly anchoredSeals: readonly string[];
+  /** Breaks listed at most (default 100); all are counted. */
+  readonly maxProblems?: number;
+  /** Rows read per page (default 5,000). */
+  readonly pageSize?: number;
+  /** How long a row may stay unsealed before that is a break (default 60 s). */
+  readonly graceMs?: number;
+  /** Compare the seal table with the anchors (default true; an export has no seal table). */
+  readonly sealTable?: boolean;
+  /**
+   * Worker threads walking streams side by side (default 1: this thread). Streams are independent,
+   * so on several cores a trail of several streams verifies that much faster.
+   */
+  readonly threads?: number;
+  /**
+   * The writer's spool folder: dead letters in its fallback file (written while the database was
+   * unreachable) keep their stream places too, so their seqs are explained, not deleted.
+   */
+  readonly spoolDir?: string;
+}
+
+/** A purge's record of where a stream now starts: the log over the removed prefix. */
+export interface PurgeRecord {
+  readonly streamId: string;
+  /** The first seq kept. */
+  readonly firstSeq: number;
+  /** The hash of the last removed row: what row firstSeq links to. */
+  readonly prevHash: string | null;
+  /** The Merkle log over seqs 1 .. firstSeq - 1. */
+  readonly prefix: MerkleState;
+}
+
+export interface Head {
+  readonly size: number;
+  readonly root: string;
+  readonly start: number;
+  readonly label: string;
+}
+
+class Problems {
+  readonly list: TrailBreak[] = [];
+  count = 0;
+  constructor(private readonly max: number) {}
+  add(kind: BreakKind, streamId: string | null, seq: number | null, id: string | null, detail: string): void {
+    this.count++;
+    if (this.list.length < this.max) this.list.push({ kind, streamId, seq, id, detail });
   }
-  const starts: PurgeStart[] = purges.flatMap(({ metadata }) => {
-    const streams = (metadata as { streams?: unknown } | null)?.streams;
-    return Array.isArray(streams) ? (streams as PurgeStart[]) : [];
-  });
-  return verifyChain({ rows, deadLettered, purges: starts });
+}
+
+export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<TrailReport> {
+  const started = performance.now();
+  const problems = new Problems(options.maxProblems ?? 100);
+  const pageSize = options.pageSize ?? 5_000;
+  const graceMs = options.graceMs ?? 60_000;
+
+  const seals = checkAnchoredSeals(options.anchoredSeals, options.publicKey, problems);
+  const newest = newestPerTrail(seals);
+  const newestTime = Math.max(...newest.map((s) => Date.parse(s.seal.time)), Number.NEGATIVE_INFINITY);
+  const sealedBefore = newestTime - graceMs;
+  const heads = headsByStream(seals);
+
+  const rows = await openTrailRows(options.url);
+  try {
+    if (options.sealTable !== false) compareSealTable(await rows.seals(), seals, problems);
+    const purges = purgeRecords(await rows.withAction(PURGE_ACTION));
+    const fromFile = options.spoolDir ? await readDeadLetterFile(options.spoolDir) : [];
+    const letters = deadLettersByStream([...(await rows.deadLetters()), ...fromFile.map((l) => ({ id: l.entry.id, entry: l.entry }))]);
+    const { rows: loose, count: looseCount } = await rows.unchained(options.maxProblems ?? 100);
+    for (const r of loose) problems.add("unchained", null, null, r.id, "a row with no chain link: no seal can cover it");
+    problems.count += looseCount - loose.length;
+
+    const streamIds = new Set([...(await rows.streams()), ...heads.keys(), ...letters.keys()]);
+    let entries = 0;
+    let unsealed = 0;
+    const jobs: StreamJob[] = [...streamIds].sort().map((streamId) => ({
+      streamId,
+      heads: heads.get(streamId) ?? [],
+      letters: [...(letters.get(streamId) ?? new Map<number, ChainedEntry>()).values()],
+      purges: purges.get(streamId) ?? [],
+    }));
+    const walk = { url: options.url, pageSize, sealedBefore, maxProblems: options.maxProblems ?? 100 };
+    const threads = Math.min(options.threads ?? 1, jobs.length);
+    const results = threads > 1 ? await walkInThreads(walk, jobs, threads) : await walkStreams(walk, jobs, rows);
+    for (const r of results) {
+      entries += r.entries;
+      unsealed += r.unsealed;
+      for (const p of r.problems) problems.add(p.kind, p.streamId, p.seq, p.id, p.detail);
+      problems.count += r.problemCount - r.problems.length;
+    }
+    if (seals.length === 0 && entries + looseCount > 0) {
+      problems.add("seal-missing", null, null, null, "no anchored seal verifies with this public key: nothing in the database is covered");
+    }
+    return {
+      ok: problems.count === 0,
+      streams: streamIds.size,
+      entries,
+      unsealed,
+      seals: newest.map((s) => ({ trail: s.seal.trail, number: s.seal.number, time: s.seal.time })),
+      problems: problems.list,
+      problemCount: problems.count,
+      elapsedMs: performance.now() - started,
+    };
+  } finally {
+    await rows.close();
+  }
+}
+
+// ── seals ─────────────────────────────────────────────────────────────────────────────────────
+
+/** Parses and checks every anchored seal; per trail, numbers 1..n without gaps, each naming the one before. */
+function checkAnchoredSeals(texts: readonly string[], publicKey: KeyObject, problems: Problems): SignedSeal[] {
+  const byHash = new Map<string, SignedSeal>();
+  for (const text of texts) {
+    try {
+      const signed = verifySeal(text, publicKey);
+      byHash.set(sealHash(signed), signed); // the same seal from two anchors counts once
+    } catch (error) {
+      problems.add("seal-invalid", null, null, null, `an anchored seal does not verify with the public key: ${messageOf(error)}`);
+    }
+  }
+  const byTrail = new Map<string, SignedSeal[]>();
+  for (const s of byHash.values()) byTrail.set(s.seal.trail, [...(byTrail.get(s.seal.trail) ?? []), s]);
+  const kept: SignedSeal[] = [];
+  for (const [trail, list] of byTrail) {
+    list.sort((a, b) => a.seal.number - b.seal.number);
+    let previous: SignedSeal | undefined;
+    for (const s of list) {
+      const number = s.seal.number;
+      const expected = (previous?.seal.number ?? 0) + 1;
+      if (previous && number === previous.seal.number) {
+        problems.add("seal-invalid", null, number, sealHash(s), `trail ${trail}: two different seals numbered ${number} (a fork)`);
+        continue;
+      }
+      if (number !== expected) {
+        problems.add("seal-missing", null, expected, null, `trail ${trail}: seal${number - 1 > expected ? `s ${expected}–${number - 1}` : ` ${expected}`} missing from the anchors`);
+      } else if (previous && s.seal.prev !== sealHash(previous)) {
+        problems.add("seal-invalid", null, number, sealHash(s), `trail ${trail}: seal ${number} does not name seal ${previous.seal.number} as its predecessor`);
+      }
+      kept.push(s);
+      previous = s;
+    }
+  }
+  return kept;
+}
+
+function newestPerTrail(seals: readonly SignedSeal[]): SignedSeal[] {
+  const newest = new Map<string, SignedSeal>();
+  for (const s of seals) {
+    const known = newest.get(s.seal.trail);
+    if (!known || s.seal.number > known.seal.number) newest.set(s.seal.trail, s);
+  }
+  return [...newest.values()].sort((a, b) => a.seal.trail.localeCompare(b.seal.trail));
+}
+
+/** Every anchored (size, root) per stream, ascending by size: the walk checks each. */
+function headsByStream(seals: readonly SignedSeal[]): Map<string, Head[]> {
+  const heads = new Map<string, Head[]>();
+  for (const s of seals) {
+    for (const h of s.seal.streams) {
+      const list = heads.get(h.streamId) ?? [];
+      list.push({ size: h.size, root: h.root, start: h.start, label: `seal ${s.seal.trail}#${s.seal.number}` });
+      heads.set(h.streamId, list);
+    }
+  }
+  for (const list of heads.values()) list.sort((a, b) => a.size - b.size);
+  return heads;
+}
+
+/** The seal table must hold exactly the anchored seals (it is a copy, never the authority). */
+function compareSealTable(stored: readonly { id: string; trail: string; number: number }[], anchored: readonly SignedSeal[], problems: Problems): void {
+  const inTable = new Map(stored.map((s) => [`${s.trail}#${s.number}`, s]));
+  for (const s of anchored) {
+    const key = `${s.seal.trail}#${s.seal.number}`;
+    const row = inTable.get(key);
+    if (!row) problems.add("seal-missing", null, null, sealHash(s), `seal ${key} is anchored but missing from the seal table`);
+    else if (row.id !== sealHash(s)) problems.add("seal-unanchored", null, null, row.id, `the seal table's ${key} differs from the anchored one`);
+    inTable.delete(key);
+  }
+  for (const [key, row] of inTable) problems.add("seal-unanchored", null, null, row.id, `the seal table holds ${key}, which no anchor has`);
+}
+
+// ── purges and dead letters ───────────────────────────────────────────────────────────────────
+
+function purgeRecords(entries: readonly StoredRow[]): Map<string, PurgeRecord[]> {
+  const byStream = new Map<string, PurgeRecord[]>();
+  for (const e of entries) {
+    const streams = (e.metadata as { streams?: unknown } | null)?.streams;
+    if (!Array.isArray(streams)) continue;
+    for (const s of streams as PurgeRecord[]) {
+      if (typeof s?.streamId !== "string" || typeof s.firstSeq !== "number" || typeof s.prefix !== "object" || s.prefix === null) continue;
+      const list = byStream.get(s.streamId) ?? [];
+      list.push(s);
+      byStream.set(s.streamId, list);
+    }
+  }
+  return byStream;
+}
+
+function deadLettersByStream(letters: readonly { id: string; entry: unknown }[]): Map<string, Map<number, ChainedEntry>> {
+  const byStream = new Map<string, Map<number, ChainedEntry>>();
+  for (const { entry } of letters) {
+    const e = entry as Partial<ChainedEntry> | null;
+    if (typeof e?.streamId !== "string" || typeof e.seq !== "number") continue;
+    const map = byStream.get(e.streamId) ?? new Map<number, ChainedEntry>();
+    map.set(e.seq, e as ChainedEntry);
+    byStream.set(e.streamId, map);
+  }
+  return byStream;
+}
+
+// ── the walk, here or in worker threads ──────────────────────────────────────────────────────
+
+/** One stream to walk, with what the walk needs to know about it (structured-cloneable). */
+export interface StreamJob {
+  readonly streamId: string;
+  readonly heads: readonly Head[];
+  readonly letters: readonly ChainedEntry[];
+  readonly purges: readonly PurgeRecord[];
+}
+
+export interface WalkSettings {
+  readonly url: string;
+  readonly pageSize: number;
+  readonly sealedBefore: number;
+  readonly maxProblems: number;
+}
+
+export interface StreamResult {
+  readonly streamId: string;
+  readonly entries: number;
+  readonly unsealed: number;
+  readonly problems: readonly TrailBreak[];
+  readonly problemCount: number;
+}
+
+/** Walks `jobs` one after the other on `rows` (or a connection of its own). */
+export async function walkStreams(settings: WalkSettings, jobs: readonly StreamJob[], rows?: TrailRows): Promise<StreamResult[]> {
+  const source = rows ?? (await openTrailRows(settings.url));
+  try {
+    const results: StreamResult[] = [];
+    for (const job of jobs) {
+      const problems = new Problems(settings.maxProblems);
+      const walked = await walkStream(source, job.streamId, {
+        heads: job.heads,
+        letters: new Map(job.letters.map((l) => [l.seq, l])),
+        purges: job.purges,
+        pageSize: settings.pageSize,
+        sealedBefore: settings.sealedBefore,
+        problems,
+      });
+      results.push({ streamId: job.streamId, ...walked, problems: problems.list, problemCount: problems.count });
+    }
+    return results;
+  } finally {
+    if (!rows) await source.close();
+  }
+}
+
+/** The old-generation heap a verify thread runs in (also what the bench's verify process gets). */
+export const VERIFY_HEAP_MB = 64;
+
+/** Resolves from src/ (tests, tsx) and from dist/ alike: worker threads need built JS. */
+const WALKER = new URL("../dist/verify-walker.js", import.meta.url);
+
+/** Deals the streams round-robin to `threads` workers; results come back in stream order. */
+async function walkInThreads(settings: WalkSettings, jobs: readonly StreamJob[], threads: number): Promise<StreamResult[]> {
+  const groups = Array.from({ length: threads }, (_, t) => jobs.filter((_, i) => i % threads === t));
+  const done = await Promise.all(
+    groups.map(
+      (group) =>
+        new Promise<StreamResult[]>((resolve, reject) => {
+          const worker = new Worker(WALKER, { workerData: { settings, jobs: group }, resourceLimits: { maxOldGenerationSizeMb: VERIFY_HEAP_MB } });
+          let result: StreamResult[] | undefined;
+          worker.once("message", (message: StreamResult[]) => {
+            result = message;
+          });
+          worker.once("error", reject);
+          worker.once("exit", (code) => (result ? resolve(result) : reject(new Error(`a verify walker exited with code ${code} before reporting`))));
+        }),
+    ),
+  );
+  const byStream = new Map(done.flat().map((r) => [r.streamId, r]));
+  return jobs.map((j) => byStream.get(j.streamId) as StreamResult);
+}
+
+// ── one stream ────────────────────────────────────────────────────────────────────────────────
+
+interface WalkInput {
+  readonly heads: readonly Head[];
+  readonly letters: ReadonlyMap<number, ChainedEntry>;
+  readonly purges: readonly PurgeRecord[];
+  readonly pageSize: number;
+  readonly sealedBefore: number;
+  readonly problems: Problems;
+}
+
+async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): Promise<{ entries: number; unsealed: number }> {
+  const { heads, letters, problems, sealedBefore } = input;
+  const sealedSize = heads.reduce((n, h) => Math.max(n, h.size), 0);
+  const start = heads.reduce((n, h) => Math.max(n, h.start), 1);
+  const newestLabel = heads.find((h) => h.size === sealedSize)?.label ?? "no seal";
+
+  // Where the stream begins: seq 1, or a signed purge's start, continued from the purge's record.
+  let log: MerkleLog | null = new MerkleLog();
+  let prevHash: string | null = null;
+  if (start > 1) {
+    const record = input.purges.find((p) => p.firstSeq === start);
+    try {
+      log = record ? MerkleLog.restore(record.prefix) : null;
+    } catch {
+      log = null;
+    }
+    if (!record || log?.size !== start - 1) {
+      problems.add("unsigned-purge", streamId, start, null, `the seals start this stream at seq ${start} but no purge record gives the log below it`);
+      log = null;
+    }
+    prevHash = record?.prevHash ?? null;
+  }
+  let linkKnown = true;
+  let headIndex = 0;
+  let expected = start;
+  let entries = 0;
+  let unsealed = 0;
+  let lastSeq = 0;
+
+  const check = (row: ChainedEntry, id: string, fromDeadLetter: boolean) => {
+    entries++;
+    const where = fromDeadLetter ? "the dead letter standing in for this seq" : "the row";
+    if (chainHash(row, streamId, row.prevHash) !== row.hash) {
+      problems.add("modified", streamId, row.seq, id, `${where}'s content no longer gives its chain hash`);
+    }
+    if (linkKnown && row.prevHash !== prevHash) {
+      problems.add("reordered", streamId, row.seq, id, `${where} links to a different predecessor than the entry before it`);
+    }
+    prevHash = row.hash;
+    linkKnown = true;
+    if (log) {
+      try {
+        log.append(entryLeaf(row.hash));
+      } catch {
+        problems.add("modified", streamId, row.seq, id, `${where}'s chain hash is not a hash`);
+        log = null;
+      }
+    }
+    while (log && headIndex < heads.length && (heads[headIndex] as Head).size <= log.size) {
+      const head = heads[headIndex++] as Head;
+      if (head.size < log.size) continue;
+      if (log.root().toString("hex") !== head.root) {
+        problems.add("rewritten", streamId, head.size, null, `seqs ${start}–${head.size} no longer give the root ${head.label} signed: rows were replaced (content and chain recomputed) or removed`);
+        log = null;
+      }
+    }
+    if (row.seq > sealedSize) {
+      if (Date.parse(row.occurredAt) <= sealedBefore) {
+        problems.add("unsealed", streamId, row.seq, id, `no seal covers this entry (${sealedSize === 0 ? "the stream is in no seal" : `${newestLabel} ends the stream at seq ${sealedSize}`}), though it is older than the newest seal: appended or forged`);
+      } else {
+        unsealed++;
+      }
+    }
+    expected = row.seq + 1;
+    lastSeq = row.seq;
+  };
+
+  /** Fills seqs below `upTo` from dead letters; anything else missing there was deleted. */
+  const gap = (upTo: number, id: string | null, kind: "deleted" | "truncated") => {
+    while (expected < upTo) {
+      const letter = letters.get(expected);
+      if (letter) {
+        check(letter, letter.id, true);
+        continue;
+      }
+      let end = expected;
+      while (end + 1 < upTo && !letters.has(end + 1)) end++;
+      if (expected === start && input.purges.some((p) => p.firstSeq === end + 1)) {
+        problems.add("unsigned-purge", streamId, expected, id, `seqs ${expected}–${end} are gone and a purge entry says so, but no signed seal moved the stream's start: an unsigned (or forged) purge`);
+      } else problems.add(kind, streamId, expected, id, kind === "truncated"
+        ? `seqs ${expected}–${end} are missing at the end: ${newestLabel} says the stream reached ${sealedSize}`
+        : `seqs ${expected}–${end} are missing before this row`);
+      log = null;
+      linkKnown = false;
+      expected = end + 1;
+    }
+  };
+
+  let after = { seq: 0, id: "" };
+  for (;;) {
+    const page = await rows.page(streamId, after, input.pageSize);
+    for (const row of page) {
+      const seq = row.seq as number;
+      if (seq < start) continue; // below a signed purge's start: purged meanwhile, or left by it
+      if (seq === lastSeq) {
+        problems.add("duplicate", streamId, seq, row.id, `a second row claims seq ${seq}`);
+        continue;
+      }
+      gap(seq, row.id, "deleted");
+      const chained = row as ChainedEntry;
+      const letter = letters.get(seq);
+      if (letter && letter.hash !== row.hash) {
+        problems.add("modified", streamId, seq, row.id, "the row differs from the dead letter kept for the same seq");
+      }
+      check(chained, row.id, false);
+    }
+    const last = page.at(-1);
+    if (!last || page.length < input.pageSize) break;
+    after = { seq: last.seq as number, id: last.id };
+  }
+  // Trailing dead letters, then whatever the seals promise beyond the last row.
+  gap(sealedSize + 1, null, "truncated");
+  for (let letter = letters.get(expected); letter; letter = letters.get(expected)) check(letter, letter.id, true);
+  return { entries, unsealed };
 }
 
 /** A dead letter's stored JSON text (anything unreadable explains no gap). */

@@ -41,7 +41,7 @@ async function rejectPoison(db: TestDatabase): Promise<void> {
               BEGIN SELECT RAISE(ABORT, 'poison entry rejected'); END;`);
     raw.close();
   } else {
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: db.ownerUrl });
     await client.connect();
     await client.query(`ALTER TABLE "AuditEntry" ADD CONSTRAINT no_poison CHECK (action <> 'poison')`);
     await client.end();

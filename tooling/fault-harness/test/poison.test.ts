@@ -7,6 +7,7 @@ import { type AuditEvent, createAuditWriter } from "@auditrail/audit-core";
 import type { DatabaseHandle } from "@auditrail/db";
 import { listDeadLetters, replayDeadLetters } from "@auditrail/db/dead-letters";
 import { prismaSinkSpec } from "@auditrail/db/sink";
+import { runRawSql } from "@auditrail/db/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { printAccounting, reconcile, storedIds } from "../src/accounting.ts";
 import { defaultEvent, startLoad } from "../src/load.ts";
@@ -36,11 +37,13 @@ async function addCauses(handle: DatabaseHandle): Promise<{ fixRejected: () => P
       fixOversized: async () => void (await sql(`DROP TRIGGER reject_oversized`)),
     };
   }
-  await sql(`ALTER TABLE "AuditEntry" ADD CONSTRAINT reject_action CHECK ("action" <> 'poison.rejected')`);
-  await sql(`ALTER TABLE "AuditEntry" ADD CONSTRAINT metadata_oversized CHECK (octet_length("metadata"::text) <= ${MAX_METADATA})`);
+  // PostgreSQL: as the owner — the application's role (the test's connection) may not alter tables.
+  const owner = (text: string) => runRawSql(handle.url, text);
+  await owner(`ALTER TABLE "AuditEntry" ADD CONSTRAINT reject_action CHECK ("action" <> 'poison.rejected')`);
+  await owner(`ALTER TABLE "AuditEntry" ADD CONSTRAINT metadata_oversized CHECK (octet_length("metadata"::text) <= ${MAX_METADATA})`);
   return {
-    fixRejected: async () => void (await sql(`ALTER TABLE "AuditEntry" DROP CONSTRAINT reject_action`)),
-    fixOversized: async () => void (await sql(`ALTER TABLE "AuditEntry" DROP CONSTRAINT metadata_oversized`)),
+    fixRejected: () => owner(`ALTER TABLE "AuditEntry" DROP CONSTRAINT reject_action`),
+    fixOversized: () => owner(`ALTER TABLE "AuditEntry" DROP CONSTRAINT metadata_oversized`),
   };
 }
 

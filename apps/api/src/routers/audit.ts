@@ -8,7 +8,10 @@ import { z } from "zod";
 import { AUDIT_ORDER, AuditFilter, AuditKey, auditWhere, entryOut, keyOf } from "../audit-query.ts";
 import { Cursor, Limit, decodeCursor, pageOf } from "../pagination.ts";
 import { Id, Instant, toDate } from "../schemas.ts";
-import { purgeAuditEntries, verifyAuditTrail } from "@auditrail/db";
+import { type EntryProof, messageOf } from "@auditrail/audit-core";
+import { ProofUnavailableError, buildEntryProof, purgeAuditEntries, verifyOffThread } from "@auditrail/db";
+import type { Context } from "../context.ts";
+import type { SealServices } from "../sealing.ts";
 import { allowed, notFound } from "../trpc.ts";
 
 /** The shortest retention the purge accepts: nothing younger than this can be purged. */
@@ -39,27 +42,57 @@ export const auditRouter = {
     }),
 
   /**
-   * Checks every hash chain in what is stored: OK, or per chain the first broken link and what it
-   * shows (modified, deleted, reordered, truncated). It does not wait for the writers (under
-   * steady traffic they are never idle): entries still queued are checked by the next call.
+   * Verifies the trail against the signed seals kept outside the database (the public key and the
+   * anchors come from the server's configuration, never from the database), in a worker thread so
+   * the API keeps answering meanwhile. Reports every break (at most `maxProblems` listed) and how
+   * many entries are younger than the newest seal.
    */
   verify: allowed("verify audit")
     .meta({ audit: { action: "audit.verify", entity: "AuditEntry", kind: "access" } })
-    .query(async ({ ctx }) => {
-      const report = await verifyAuditTrail(ctx);
-      ctx.audit.annotate({ ok: report.ok, streams: report.streams, entries: report.entries, problems: report.problems.length });
+    .input(z.strictObject({ maxProblems: z.number().int().min(1).max(10_000).default(100) }).default({ maxProblems: 100 }))
+    .query(async ({ ctx, input }) => {
+      const seals = sealsOf(ctx);
+      const report = await verifyOffThread({ url: seals.url, publicKeyPem: seals.publicKeyPem, anchors: seals.anchors, maxProblems: input.maxProblems }).catch(
+        (error: unknown) => {
+          throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `verify could not run: ${messageOf(error)}` });
+        },
+      );
+      ctx.audit.annotate({ ok: report.ok, streams: report.streams, entries: report.entries, problems: report.problemCount, unsealed: report.unsealed });
       return report;
     }),
 
   /**
-   * Retention: deletes entries older than `olderThan` through the one controlled path (whole chain
-   * prefixes, one transaction, recorded as an `audit.purge` entry, verification still passing).
-   * Refuses a cut-off less than `minimumRetentionDays` ago.
+   * An entry with its Merkle inclusion path and the signed seal that covers it: checkable offline
+   * with the public key alone (`audit:verify --proof FILE --public-key FILE`, or audit-core's
+   * verifyProof). PRECONDITION_FAILED while no seal covers the entry yet.
+   */
+  proof: allowed("read audit")
+    .meta({ audit: { action: "audit.proof", entity: "AuditEntry", id: "input.id" } })
+    .input(z.strictObject({ id: Id }))
+    .query(async ({ ctx, input }) => {
+      const seals = sealsOf(ctx);
+      let proof: EntryProof | undefined;
+      try {
+        proof = await buildEntryProof(seals.url, input.id);
+      } catch (error) {
+        if (error instanceof ProofUnavailableError) throw new TRPCError({ code: "PRECONDITION_FAILED", message: error.message });
+        throw error;
+      }
+      if (!proof) throw notFound("audit entry", input.id);
+      return proof;
+    }),
+
+  /**
+   * Retention: deletes entries older than `olderThan` through the one controlled path (whole
+   * stream prefixes, one transaction, recorded as an `audit.purge` entry), then has the sealer sign
+   * the streams' new starts at once, so verify accepts the purge. Refuses a cut-off less than
+   * `minimumRetentionDays` ago.
    */
   purge: allowed("purge audit")
     .meta({ audit: { action: "audit.purge.request", entity: "AuditEntry", kind: "change", after: false } })
     .input(z.strictObject({ olderThan: Instant, reason: z.string().trim().min(1).max(500) }))
     .mutation(async ({ ctx, input }) => {
+      const seals = sealsOf(ctx);
       const olderThan = toDate(input.olderThan);
       const earliest = Date.now() - MINIMUM_RETENTION_DAYS * 86_400_000;
       if (olderThan.getTime() > earliest) {
@@ -69,8 +102,9 @@ export const auditRouter = {
         });
       }
       const report = await purgeAuditEntries(ctx, { olderThan, actor: { id: ctx.user.id, role: ctx.user.role }, reason: input.reason });
-      ctx.audit.annotate({ deleted: report.deleted, purgeEntryId: report.entryId });
-      return report;
+      const signed = report.streams.length > 0 ? await seals.sealer.notePurge(report.streams) : undefined;
+      ctx.audit.annotate({ deleted: report.deleted, purgeEntryId: report.entryId, seal: signed?.seal.number ?? null });
+      return { deleted: report.deleted, entryId: report.entryId, streams: report.streams.map((s) => ({ streamId: s.streamId, firstSeq: s.firstSeq })), seal: signed?.seal.number ?? null };
     }),
 
   /** Counts by outcome and by action over a time range, and the writers' live statistics. */
@@ -100,3 +134,9 @@ export const auditRouter = {
       };
     }),
 } satisfies TRPCRouterRecord;
+
+/** The server's seal configuration; PRECONDITION_FAILED when it runs without one. */
+function sealsOf(ctx: Pick<Context, "seals">): SealServices {
+  if (!ctx.seals) throw new TRPCError({ code: "PRECONDITION_FAILED", message: "This server runs without seals: no signing key or anchors configured." });
+  return ctx.seals;
+}

@@ -53,6 +53,7 @@ export class DirectWriter implements AuditWriter {
         throw error;
       }),
     ).then(async (outcome) => {
+      this.options.sealer?.report(this.stream.report());
       this.counters.written += outcome.written;
       this.counters.retried += outcome.retries;
       const letter = outcome.deadLetters[0];
@@ -91,6 +92,7 @@ export class DirectWriter implements AuditWriter {
         },
         options.deadlineMs ?? this.options.closeDeadlineMs,
       );
+      await this.options.sealer?.seal();
       return { ...this.stats(), drained };
     })();
     return this.closing;

@@ -35,7 +35,7 @@ describe("WorkerPool", () => {
     try {
       const entries = [1, 2, 3].map((i) => stampEvent({ action: "a.b", entity: "E", entityId: String(i) }, undefined));
       const result = await pool.run({ entries, mayExist: false }, new AbortController().signal);
-      expect(result).toMatchObject({ written: 3, retries: 0, deadLettered: 0, unstored: [], head: { seq: 3 } });
+      expect(result).toMatchObject({ written: 3, retries: 0, deadLettered: 0, unstored: [], stream: { from: 0, size: 3 } });
       await vi.waitFor(() => expect(ids).toEqual(entries.map((e) => e.id)));
     } finally {
       await pool.destroy();

@@ -16,7 +16,6 @@
  * halves until the entry that kills workers stands alone and is dead-lettered with the reason.
  */
 import type { AuditReceipt, AuditWriter, CloseReport } from "../audit-writer.ts";
-import { CHECKPOINT_ACTION } from "../chain.ts";
 import { currentAuditContext } from "../context.ts";
 import { WorkerDiedError, WriterClosedError, messageOf } from "../errors.ts";
 import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
@@ -34,7 +33,6 @@ import { backoffDelay, type RetryPolicy } from "./retry.ts";
 import { CLOSE_DESTROY_WAIT_MS, CLOSE_STOP_WAIT_MS, drainOrSpill, settledWithin } from "./shutdown.ts";
 import { Spool } from "./spool.ts";
 import { Watermark } from "./watermark.ts";
-import type { BatchResult } from "./worker.ts";
 
 export class PooledWriter implements AuditWriter {
   private readonly counters = new Counters();
@@ -52,9 +50,6 @@ export class PooledWriter implements AuditWriter {
   private stopping = false;
   /** Worker runs not settled yet. */
   private readonly running = new Set<Promise<unknown>>();
-  /** Chain heads reported since the last checkpoint, by stream. */
-  private readonly heads = new Map<string, NonNullable<BatchResult["head"]>>();
-  private sinceCheckpoint = 0;
   private workerFailures = 0;
   private closing: Promise<CloseReport> | undefined;
 
@@ -171,6 +166,7 @@ export class PooledWriter implements AuditWriter {
         },
         options.deadlineMs ?? this.options.closeDeadlineMs,
       );
+      await this.options.sealer?.seal();
       return { ...this.stats(), drained };
     })();
     return this.closing;
@@ -217,7 +213,7 @@ export class PooledWriter implements AuditWriter {
 
   /** An entry not accepted after all: the disk refused it, and record() rejects. */
   private abandon(item: QueueItem): void {
-    if (item.entry.action !== CHECKPOINT_ACTION) this.counters.recorded--;
+    this.counters.recorded--;
     this.settleEpoch(item);
   }
 
@@ -259,19 +255,18 @@ export class PooledWriter implements AuditWriter {
     run
       .then(
         async (answer) => {
+          // What the worker linked is stored: it goes under a seal even if close has given up.
+          if (!("failed" in answer)) this.options.sealer?.report(answer.stream);
           if (this.stopping) return;
           if ("failed" in answer) return this.retryLater(batch, new Error(answer.failed));
           const result = answer;
           this.workerFailures = 0;
-          const checkpoints = batch.filter((item) => item.entry.action === CHECKPOINT_ACTION).length;
-          this.counters.written += result.written - checkpoints;
-          this.counters.checkpoints += checkpoints;
+          this.counters.written += result.written;
           this.counters.retried += result.retries;
           this.counters.deadLettered += result.deadLettered;
           this.counters.writeMs.add(performance.now() - started);
           this.inFlight.delete(batch);
           this.queue.settle(batch.length);
-          this.checkpoint(result.head, result.written - checkpoints);
           await this.keepUnstored(result.unstored);
           await this.settleItems(batch);
         },
@@ -340,27 +335,6 @@ export class PooledWriter implements AuditWriter {
   /** Dead letters no sink would take: the file in the spool folder (the database is unreachable). */
   private async keepUnstored(letters: readonly DeadLetter[]): Promise<void> {
     await appendDeadLetterFile(this.options.spoolDir, letters).catch((error: unknown) => this.reporter.report(error));
-  }
-
-  /**
-   * Every `checkpointEvery` written entries, records where each worker's chain has got to, as an
-   * ordinary entry — which usually lands in another worker's chain, so a chain whose tail was cut
-   * off later contradicts a checkpoint (see ../chain.ts).
-   */
-  private checkpoint(head: BatchResult["head"], written: number): void {
-    if (head) this.heads.set(head.streamId, head);
-    this.sinceCheckpoint += written;
-    const every = this.options.checkpointEvery;
-    if (every === 0 || this.sinceCheckpoint < every) return;
-    this.sinceCheckpoint = 0;
-    for (const h of this.heads.values()) {
-      const entry = stampEvent(
-        { action: CHECKPOINT_ACTION, entity: "AuditStream", entityId: h.streamId, metadata: { streamId: h.streamId, seq: h.seq, hash: h.hash } },
-        undefined,
-      );
-      void this.enqueue(entry).catch((error: unknown) => this.report(error));
-    }
-    this.heads.clear();
   }
 
   private report(error: unknown): void {

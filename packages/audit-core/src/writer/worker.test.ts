@@ -95,13 +95,22 @@ describe("worker writeBatch", () => {
     await vi.waitFor(() => expect(reports).toContainEqual({ type: "deadLetter", letters: [letter] }));
   });
 
-  it("links what it writes into its own chain, batch after batch, and reports the head", async () => {
+  it("links what it writes into its own stream, batch after batch, and reports the stream's Merkle log", async () => {
     const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name }), policy });
     const first = await writeBatch({ entries: batch(["a", "b"]), mayExist: false });
     const second = await writeBatch({ entries: batch(["c"]), mayExist: false });
-    expect(first.head?.seq).toBe(2);
-    expect(second.head).toMatchObject({ streamId: first.head?.streamId, seq: 3 });
-    expect(second.head?.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.stream).toMatchObject({ from: 0, size: 2 });
+    expect(first.stream.leaves).toHaveLength(64);
+    expect(second.stream).toMatchObject({ streamId: first.stream.streamId, from: 2, size: 3 });
+    expect(second.stream.leaves).toHaveLength(32);
+    expect(second.stream.root).toMatch(/^[0-9a-f]{64}$/);
+    expect(second.stream.root).not.toBe(first.stream.root);
+  });
+
+  it("keeps a dead-lettered entry's place in the stream's log", async () => {
+    const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name, poisonAction: "bad" }), policy });
+    const result = await writeBatch({ entries: batch(["ok", "bad", "ok"]), mayExist: false });
+    expect(result).toMatchObject({ written: 2, deadLettered: 1, stream: { size: 3 } });
   });
 
   it("does not give a second link to entries the sink already stores (replays)", async () => {
@@ -110,8 +119,8 @@ describe("worker writeBatch", () => {
     await writeBatch({ entries: entries.slice(0, 2), mayExist: false });
     const replay = await writeBatch({ entries, mayExist: true });
     expect(replay).toMatchObject({ written: 3, deadLettered: 0 });
-    expect(replay.head?.seq).toBe(3); // only the new entry was linked
+    expect(replay.stream.size).toBe(3); // only the new entry was linked
     const unchecked = await writeBatch({ entries, mayExist: false });
-    expect(unchecked.head?.seq).toBe(6); // without the check every entry takes a place
+    expect(unchecked.stream.size).toBe(6); // without the check every entry takes a place
   });
 });

@@ -4,7 +4,7 @@
  * given: retrying, isolating poison, keeping dead letters. Only plain data comes in and goes out.
  */
 import Tinypool from "tinypool";
-import { ChainStream } from "../chain.ts";
+import { ChainStream, type StreamReport } from "../chain.ts";
 import { messageOf } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import { type AuditSink, type DeadLetter, type SinkSpec, loadSink } from "../sink.ts";
@@ -41,8 +41,8 @@ export interface BatchResult {
   readonly deadLettered: number;
   /** Dead letters the sink could not store; the main thread keeps them in a file. */
   readonly unstored: DeadLetter[];
-  /** This worker's chain head after the batch, for checkpoints. */
-  readonly head: { streamId: string; seq: number; hash: string } | undefined;
+  /** This worker's stream after the batch (Merkle log state and new leaves), for the sealer. */
+  readonly stream: StreamReport;
 }
 
 const { sink: spec, policy, stopFlag } = Tinypool.workerData as WorkerData;
@@ -85,13 +85,12 @@ async function write({ entries, mayExist, letters = [] }: WriteTask): Promise<Ba
   const fresh = stored && stored.size > 0 ? entries.filter((e) => !stored.has(e.id)) : entries;
   const outcome = await writeWithRetry(target, stream.link(fresh), policy, control);
   const unstored = await keepDeadLetters(target, [...letters, ...outcome.deadLetters], policy, control);
-  const head = stream.head;
   return {
     written: outcome.written + (entries.length - fresh.length),
     retries: outcome.retries,
     deadLettered: outcome.deadLetters.length + letters.length,
     unstored,
-    head: head && { streamId: stream.streamId, ...head },
+    stream: stream.report(),
   };
 }
 
