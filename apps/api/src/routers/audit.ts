@@ -9,6 +9,7 @@ import { AUDIT_ORDER, AuditFilter, AuditKey, auditWhere, entryOut, keyOf } from 
 import { Cursor, Limit, decodeCursor, pageOf } from "../pagination.ts";
 import { Id, Instant, toDate } from "../schemas.ts";
 import { purgeAuditEntries, verifyAuditTrail } from "@auditrail/db";
+import { RETRY_LIMITS, retryConflicts } from "../transact.ts";
 import { allowed, notFound } from "../trpc.ts";
 
 /** The shortest retention the purge accepts: nothing younger than this can be purged. */
@@ -23,7 +24,7 @@ export const auditRouter = {
     .query(async ({ ctx, input }) => {
       const { limit, cursor, ...filter } = input;
       const after = cursor === undefined ? undefined : decodeCursor(cursor, AuditKey);
-      const rows = await ctx.prisma.auditEntry.findMany({ where: auditWhere(filter, after), orderBy: AUDIT_ORDER, take: limit + 1 });
+      const rows = await ctx.prisma.auditEntry.findMany({ where: auditWhere(ctx.provider, filter, after), orderBy: AUDIT_ORDER, take: limit + 1 });
       const page = pageOf(rows, limit, keyOf, entryOut);
       ctx.audit.annotate({ filter, count: page.items.length });
       return page;
@@ -54,7 +55,8 @@ export const auditRouter = {
   /**
    * Retention: deletes entries older than `olderThan` through the one controlled path (whole chain
    * prefixes, one transaction, recorded as an `audit.purge` entry, verification still passing).
-   * Refuses a cut-off less than `minimumRetentionDays` ago.
+   * Refuses a cut-off less than `minimumRetentionDays` ago. While the writers hold the database
+   * it waits (retries) up to RETRY_LIMITS.budgetMs, then fails with CONFLICT.
    */
   purge: allowed("purge audit")
     .meta({ audit: { action: "audit.purge.request", entity: "AuditEntry", kind: "change", after: false } })
@@ -68,7 +70,10 @@ export const auditRouter = {
           message: `olderThan must be at least ${MINIMUM_RETENTION_DAYS} days ago: the trail keeps everything younger.`,
         });
       }
-      const report = await purgeAuditEntries(ctx, { olderThan, actor: { id: ctx.user.id, role: ctx.user.role }, reason: input.reason });
+      const actor = { id: ctx.user.id, role: ctx.user.role };
+      // SQLite: the purge needs the write lock the audit writers keep taking; it retries within
+      // RETRY_LIMITS (10 s), then answers CONFLICT.
+      const report = await retryConflicts(() => purgeAuditEntries(ctx, { olderThan, actor, reason: input.reason }), RETRY_LIMITS, "The purge");
       ctx.audit.annotate({ deleted: report.deleted, purgeEntryId: report.entryId });
       return report;
     }),
@@ -78,7 +83,7 @@ export const auditRouter = {
     .meta({ audit: { action: "audit.stats", entity: "AuditEntry" } })
     .input(z.strictObject({ from: Instant.optional(), to: Instant.optional() }).default({}))
     .query(async ({ ctx, input }) => {
-      const where = auditWhere(input);
+      const where = auditWhere(ctx.provider, input);
       const [byOutcome, byAction] = await Promise.all([
         ctx.prisma.auditEntry.groupBy({ by: ["outcome"], where, _count: { _all: true } }),
         ctx.prisma.auditEntry.groupBy({ by: ["action"], where, _count: { _all: true } }),

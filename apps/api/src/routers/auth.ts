@@ -10,7 +10,7 @@ import { z } from "zod";
 import { hashToken } from "../context.ts";
 import { authedProcedure, publicProcedure } from "../trpc.ts";
 
-export const LoginInput = z.object({
+export const LoginInput = z.strictObject({
   email: z.email().max(254),
   password: z.string().min(1).max(256),
 });
