@@ -42,7 +42,7 @@ export async function retryConflicts<T>(attempt: () => Promise<T>, limits: Retry
     } catch (error) {
       if (!isSerializationFailure(error)) throw error;
       const delay = Math.random() * Math.min(limits.capMs, limits.baseMs * 2 ** n);
-      if (n >= limits.attempts || Date.now() - started + delay > limits.budgetMs) {
+      if (n >= limits.attempts || Date.now() - started + delay >= limits.budgetMs) {
         throw new TRPCError({
           code: "CONFLICT",
           message: `${what} collided with concurrent writes ${n} times in ${Math.round((Date.now() - started) / 100) / 10} s and was not made: try again.`,
@@ -54,13 +54,19 @@ export async function retryConflicts<T>(attempt: () => Promise<T>, limits: Retry
   }
 }
 
-/** Prisma's P2034 ("write conflict or deadlock") or P1008 (SQLite busy), or PostgreSQL's 40001 / 40P01 underneath. */
+/**
+ * Prisma's P2034 ("write conflict or deadlock") or P1008 (SQLite busy), PostgreSQL's 40001 / 40P01
+ * underneath, or a driver adapter's error of kind TransactionWriteConflict (PostgreSQL) or
+ * SocketTimeout (SQLite busy) — raw statements (`$executeRaw` in a transaction) throw those
+ * without a Prisma code.
+ */
 export function isSerializationFailure(error: unknown): boolean {
   const seen = new Set<unknown>();
   for (let e: unknown = error; e && typeof e === "object" && !seen.has(e); e = (e as { cause?: unknown }).cause) {
     seen.add(e);
-    const code = (e as { code?: unknown }).code;
+    const { code, kind } = e as { code?: unknown; kind?: unknown };
     if (code === "P2034" || code === "P1008" || code === "40001" || code === "40P01") return true;
+    if (kind === "TransactionWriteConflict" || kind === "SocketTimeout") return true;
     const meta = (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown; kind?: unknown } } } }).meta;
     const cause = meta?.driverAdapterError?.cause;
     if (cause?.originalCode === "40001" || cause?.originalCode === "40P01" || cause?.kind === "TransactionWriteConflict") return true;

@@ -37,9 +37,12 @@ export const authRouter = {
           const out = call.output as LoginOutput | undefined;
           return out ? { id: out.user.id, role: out.user.role } : undefined;
         },
-        // A failed attempt records which account was tried (never the password: redacted anyway).
+        // A failed attempt records which account was tried (never the password: redacted anyway),
+        // with U+0000 shown as U+FFFD: PostgreSQL cannot store it, and the call was refused for it.
         metadata: (call) =>
-          call.outcome === "ok" || typeof call.input.email !== "string" ? undefined : { email: call.input.email.slice(0, 254) },
+          call.outcome === "ok" || typeof call.input.email !== "string"
+            ? undefined
+            : { email: call.input.email.slice(0, 254).replaceAll("\u0000", "\ufffd") },
       },
     })
     .input(LoginInput)
