@@ -38,6 +38,16 @@ const integer = (min: number, max: number) =>
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values);
 const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
 
+/** A URL @auditrail/db can open (providerOf throws UnsupportedDatabaseUrlError otherwise). */
+function isDatabaseUrl(url: string): boolean {
+  try {
+    providerOf(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const PINO_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** Every variable the API reads. The order is the README's. */
@@ -45,13 +55,7 @@ export const VARIABLES = {
   DATABASE_URL: variable(
     "file:<path> (SQLite) or postgresql://user@host:5432/db",
     "the embedded SQLite file packages/db/auditrail.db",
-    z.string().refine((url) => {
-      try {
-        return providerOf(url) !== undefined;
-      } catch {
-        return false;
-      }
-    }),
+    z.string().refine(isDatabaseUrl),
   ),
   PORT: variable("an integer from 0 to 65535 (0: any free port)", "3000", integer(0, 65_535)),
   HOST: variable("an interface address or host name", "127.0.0.1", z.string().min(1).max(255)),

@@ -10,19 +10,23 @@ import { createAuditWriter } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
 import { pino } from "pino";
-import { ConfigError, loadConfig } from "./config.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { appRouter } from "./router.ts";
 import { createApp } from "./server.ts";
 import { audit } from "./trpc.ts";
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`auditrail API: ${error.message}`);
-  process.exit(1);
+/** The settings, or exit 1 with every bad variable and what it accepts on stderr. */
+function configOrExit(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`auditrail API: ${error.message}`);
+    process.exit(1);
+  }
 }
+
+const config = configOrExit();
 
 const logger = pino({ level: config.logLevel });
 const url = config.databaseUrl;

@@ -87,7 +87,8 @@ export function createApp(services: Services, db: DatabaseHandle): App {
     if (route) {
       route(req, res, requestInfoOf(req, requestId, services.trustProxy)).catch((err: unknown) => {
         services.logger.error({ err, reqId: requestId }, "route failed");
-        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: { code: "INTERNAL_SERVER_ERROR", message: "internal error" } }));
+        const body = { error: { code: "INTERNAL_SERVER_ERROR", message: `internal error (request id ${requestId})` } };
+        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify(body));
         else res.destroy();
       });
     } else if (procedure !== undefined) {
