@@ -4,15 +4,16 @@
  * keyset pages over it, so a page walk returns every entry exactly once even while entries are
  * being written.
  */
-import type { AuditEntryRow, Database, Prisma } from "@auditrail/db";
+import type { AuditEntryRow, Database, Prisma, Provider } from "@auditrail/db";
 import { z } from "zod";
+import { dottedPrefixRange, likeText } from "./literal.ts";
 import { Instant, iso, toDate } from "./schemas.ts";
 
 export const AuditFilter = z.strictObject({
   actorId: z.string().min(1).max(128).optional(),
   entity: z.string().min(1).max(128).optional(),
   entityId: z.string().min(1).max(256).optional(),
-  /** An action (`patient.update`), or every action under a prefix (`patient.*`). */
+  /** An action (`patient.update`), or every action under a prefix (`patient.*`); literal text. */
   action: z.string().min(1).max(128).optional(),
   /** `ok`, `failed` (any error), or one error code (`FORBIDDEN`). */
   outcome: z.string().min(1).max(64).optional(),
@@ -28,12 +29,12 @@ export type AuditKey = z.infer<typeof AuditKey>;
 
 export const AUDIT_ORDER = [{ occurredAt: "desc" }, { id: "desc" }] satisfies Prisma.AuditEntryOrderByWithRelationInput[];
 
-export function auditWhere(f: AuditFilter, after?: AuditKey): Prisma.AuditEntryWhereInput {
+export function auditWhere(provider: Provider, f: AuditFilter, after?: AuditKey): Prisma.AuditEntryWhereInput {
   const and: Prisma.AuditEntryWhereInput[] = [];
   if (f.actorId) and.push({ actorId: f.actorId });
   if (f.entity) and.push({ entity: f.entity });
   if (f.entityId) and.push({ entityId: f.entityId });
-  if (f.action) and.push(f.action.endsWith(".*") ? { action: { startsWith: f.action.slice(0, -1) } } : { action: f.action });
+  if (f.action) and.push({ action: f.action.endsWith(".*") ? actionPrefix(provider, f.action.slice(0, -1) as `${string}.`) : f.action });
   if (f.outcome) and.push(f.outcome === "failed" ? { outcome: { not: "ok" } } : { outcome: f.outcome });
   if (f.from || f.to) {
     and.push({ occurredAt: { ...(f.from ? { gte: toDate(f.from) } : {}), ...(f.to ? { lt: toDate(f.to) } : {}) } });
@@ -43,6 +44,11 @@ export function auditWhere(f: AuditFilter, after?: AuditKey): Prisma.AuditEntryW
     and.push({ OR: [{ occurredAt: { lt: at } }, { occurredAt: at, id: { lt: after[1] } }] });
   }
   return { AND: and };
+}
+
+/** Actions under a dotted prefix, matched literally (`%`, `_` and `\\` are themselves; see literal.ts). */
+function actionPrefix(provider: Provider, prefix: `${string}.`): Prisma.StringFilter<"AuditEntry"> {
+  return provider === "postgresql" ? { startsWith: likeText(provider, prefix) } : dottedPrefixRange(prefix);
 }
 
 export const keyOf = (row: AuditEntryRow): AuditKey => [iso(row.occurredAt), row.id];
@@ -78,10 +84,10 @@ export function exportedOut(row: AuditEntryRow) {
 export type ExportedEntry = ReturnType<typeof exportedOut>;
 
 /** Every matching entry, newest first, fetched `chunk` rows per statement. */
-export async function* allEntries(prisma: Database, filter: AuditFilter, chunk = 500): AsyncGenerator<ExportedEntry> {
+export async function* allEntries(prisma: Database, provider: Provider, filter: AuditFilter, chunk = 500): AsyncGenerator<ExportedEntry> {
   let after: AuditKey | undefined;
   for (;;) {
-    const rows = await prisma.auditEntry.findMany({ where: auditWhere(filter, after), orderBy: AUDIT_ORDER, take: chunk });
+    const rows = await prisma.auditEntry.findMany({ where: auditWhere(provider, filter, after), orderBy: AUDIT_ORDER, take: chunk });
     for (const row of rows) yield exportedOut(row);
     const last = rows[rows.length - 1];
     if (rows.length < chunk || !last) return;

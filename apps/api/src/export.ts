@@ -7,14 +7,17 @@
  * streaming link, tRPC's own JSON-lines protocol) that only a tRPC client can read, while an export
  * is for `curl > trail.csv`, spreadsheets and SIEM importers that expect text/csv or
  * application/x-ndjson bodies. The route keeps the API's rules: bearer token (401), "read audit"
- * permission (403), the same zod filter schema as `audit.list` (400 with zod's issues), and it is
+ * permission (403), the same zod filter schema as `audit.list` (400 with a readable message and
+ * each issue's path and message), and it is
  * audited itself (`audit.export`, with its outcome, filters and row count).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuditEvent } from "@auditrail/audit-core";
+import type { Provider } from "@auditrail/db";
 import { z } from "zod";
 import { AuditFilter, type ExportedEntry, allEntries } from "./audit-query.ts";
 import { type RequestInfo, type Services, type SessionUser, userOf } from "./context.ts";
+import { describeIssues, nulIssues } from "./errors.ts";
 import { can } from "./permissions.ts";
 
 const Format = z.enum(["ndjson", "csv"]);
@@ -27,18 +30,29 @@ export const CSV_COLUMNS = [
 
 const JSON_COLUMNS = new Set<string>(["before", "after", "diff", "metadata"]);
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Null is empty. */
+/**
+ * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Null is empty.
+ * Formula injection (OWASP): a text cell a spreadsheet would run as a formula — starting with
+ * `=`, `+`, `-`, `@`, tab or carriage return — gets a leading `'` and is quoted, so it shows as text.
+ */
 function csvField(value: unknown, json: boolean): string {
   if (value === null || value === undefined) return "";
   const text = json ? JSON.stringify(value) : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  const guarded = !json && /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return guarded !== text || /[",\r\n]/.test(guarded) ? `"${guarded.replaceAll('"', '""')}"` : guarded;
 }
 
 export function csvLine(entry: ExportedEntry): string {
   return `${CSV_COLUMNS.map((c) => csvField(entry[c], JSON_COLUMNS.has(c))).join(",")}\r\n`;
 }
 
-export async function exportAudit(req: IncomingMessage, res: ServerResponse, services: Services, request: RequestInfo): Promise<void> {
+export async function exportAudit(
+  req: IncomingMessage,
+  res: ServerResponse,
+  services: Services,
+  provider: Provider,
+  request: RequestInfo,
+): Promise<void> {
   const started = performance.now();
   const url = new URL(req.url ?? "/", "http://localhost");
   const user = await userOf(services.prisma, req.headers.authorization);
@@ -58,19 +72,25 @@ export async function exportAudit(req: IncomingMessage, res: ServerResponse, ser
     };
     services.writers.async.record(event).catch((err: unknown) => services.logger.warn({ err, reqId: request.requestId }, "audit"));
   };
-  const fail = (status: number, code: string, message: string) => {
+  const fail = (status: number, code: string, message: string, issues?: readonly z.core.$ZodIssue[]) => {
     audit(code, { params });
     res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify({ error: { code, message } }));
+    const listed = issues?.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+    res.end(JSON.stringify({ error: { code, message, ...(listed ? { issues: listed } : {}) } }));
   };
 
   if (!user) return fail(401, "UNAUTHORIZED", "Sign in first: missing or expired session token.");
   if (!can(user.role, "read audit")) return fail(403, "FORBIDDEN", `Role "${user.role}" may not read audit.`);
   const format = Format.safeParse(url.searchParams.get("format") ?? "ndjson");
   const filter = AuditFilter.safeParse(params);
-  if (!format.success || !filter.success) {
-    const issues = [...(format.success ? [] : format.error.issues.map((i) => ({ ...i, path: ["format"] }))), ...(filter.success ? [] : filter.error.issues)];
-    return fail(400, "BAD_REQUEST", JSON.stringify(issues, null, 2));
+  const nul = nulIssues(params);
+  if (!format.success || !filter.success || nul.length > 0) {
+    const issues = [
+      ...(format.success ? [] : format.error.issues.map((i) => ({ ...i, path: ["format"] }))),
+      ...(filter.success ? [] : filter.error.issues),
+      ...nul,
+    ];
+    return fail(400, "BAD_REQUEST", `Invalid export parameters: ${describeIssues(issues)}`, issues);
   }
 
   const csv = format.data === "csv";
@@ -82,7 +102,7 @@ export async function exportAudit(req: IncomingMessage, res: ServerResponse, ser
   if (csv) res.write(`${CSV_COLUMNS.join(",")}\r\n`);
   let count = 0;
   try {
-    for await (const entry of allEntries(services.prisma, filter.data)) {
+    for await (const entry of allEntries(services.prisma, provider, filter.data)) {
       if (res.destroyed) break;
       count++;
       if (!res.write(csv ? csvLine(entry) : `${JSON.stringify(entry)}\n`)) await drained(res);

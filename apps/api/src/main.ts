@@ -1,22 +1,40 @@
 /**
- * Starts the clinic API: DATABASE_URL (default: the embedded SQLite file), PORT (3000), HOST
- * (127.0.0.1), LOG_LEVEL (info), TRUST_PROXY (1: take the client IP from X-Forwarded-For), AUDIT_SPOOL_DIR (.auditrail/spool; the durable writer uses its
- * `durable` subfolder), and the seal settings AUDIT_* read by ./sealing.ts. Refuses to start on a database with pending migrations, or with a
- * procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
+ * Starts the clinic API with the settings of src/config.ts (every environment variable, its
+ * default and what it accepts; the seal settings AUDIT_SEAL_* in ./sealing.ts; a bad value: the variable named on stderr, exit 1). Logs the
+ * settings in effect as one line. Refuses to start on a database with pending migrations, or with
+ * a procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
 import { join } from "node:path";
 import { createAuditWriter } from "@auditrail/audit-core";
-import { DEMO_STAFF, createDatabase, databaseUrlFromEnv, pendingMigrations, redactUrl } from "@auditrail/db";
+import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
 import { pino } from "pino";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { appRouter } from "./router.ts";
 import { openSealing, sealEnvOf } from "./sealing.ts";
 import { createApp } from "./server.ts";
 import { audit } from "./trpc.ts";
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
-const url = databaseUrlFromEnv();
+/** The settings, or exit 1 with every bad variable and what it accepts on stderr. */
+function configOrExit(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`auditrail API: ${error.message}`);
+    process.exit(1);
+  }
+}
+
+const config = configOrExit();
+
+const logger = pino({ level: config.logLevel });
+const url = config.databaseUrl;
+logger.info({ config: { ...config, databaseUrl: redactUrl(url) } }, "config");
+if (config.audit.defaultMode === "off") {
+  logger.warn("AUDIT_MODE=off: procedures that pin no audit mode write no audit entries");
+}
 const db = createDatabase(url);
 
 const pending = await pendingMigrations(db);
@@ -25,7 +43,7 @@ if (pending.length > 0) {
   process.exit(1);
 }
 
-const spoolDir = process.env.AUDIT_SPOOL_DIR ?? ".auditrail/spool";
+const { spoolDir, maxWorkers, maxQueueSize, overflow, maxBatchSize, closeDeadlineMs } = config.audit;
 const sink = prismaSinkSpec({ url });
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
 const sealing = await openSealing(sealEnvOf(process.env), url, sink, (err) => logger.warn({ err }, "audit sealer"));
@@ -36,16 +54,28 @@ if (sealing.developmentKey) {
   );
 }
 const { sealer } = sealing;
+const pooled = { maxWorkers, maxQueueSize, overflow, maxBatchSize, closeDeadlineMs, onError, sealer };
 const writers = {
-  async: await createAuditWriter({ sink, spoolDir, onError, sealer }),
-  sync: await createAuditWriter({ sink, mode: "sync", spoolDir, onError, sealer }),
-  durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, onError, sealer }),
+  async: await createAuditWriter({ sink, spoolDir, ...pooled }),
+  sync: await createAuditWriter({ sink, mode: "sync", spoolDir, closeDeadlineMs, onError, sealer }),
+  durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), ...pooled }),
 };
 audit.verify(appRouter, writers);
 
-const trustProxy = process.env.TRUST_PROXY === "1";
-const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: 8 * 60 * 60 * 1000, trustProxy, seals: sealing.services }, db);
-const base = await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1");
+const app = createApp(
+  {
+    prisma: db.prisma,
+    writers,
+    logger,
+    sessionTtlMs: config.sessionTtlMs,
+    trustProxy: config.trustProxy,
+    auditDefaultMode: config.audit.defaultMode,
+    writerConfig: config.audit,
+    seals: sealing.services,
+  },
+  db,
+);
+const base = await app.listen(config.port, config.host);
 
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });
 console.log(`\nauditrail clinic API on ${base} (${db.provider}: ${redactUrl(url)})`);
@@ -53,7 +83,15 @@ console.log(`  health: ${base}/health   metrics: ${base}/metrics   tRPC: ${base}
 if (demo > 0) {
   console.log("  demo logins (email / password):");
   for (const s of DEMO_STAFF) console.log(`    ${s.role.padEnd(13)} ${s.email} / ${s.password}`);
-  console.log("  try the demo (another terminal): npx -y pnpm@12.4.2 --filter @auditrail/api demo");
+  console.log(`  try the demo (another terminal): ${demoCommand(base)}`);
+}
+
+/** The demo runs against http://localhost:3000 unless API_URL says otherwise. */
+function demoCommand(at: string): string {
+  const command = "npx -y pnpm@12.4.2 --filter @auditrail/api demo";
+  const { hostname, port } = new URL(at);
+  const local = hostname === "localhost" || hostname === "127.0.0.1";
+  return local && port === "3000" ? command : `API_URL=${at} ${command}`;
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

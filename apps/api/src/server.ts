@@ -5,7 +5,8 @@
  * then close the audit writers (drain, or spill to disk) and the database.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { type AuditWriter, type CloseReport, type WriterStats, prometheusText } from "@auditrail/audit-core";
 import { type DatabaseHandle, pendingMigrations } from "@auditrail/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
@@ -40,9 +41,13 @@ export function createApp(services: Services, db: DatabaseHandle): App {
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
+    // Queries may come by POST too (the typed client sends them so), so large inputs fit.
+    allowMethodOverride: true,
+    maxBodySize: MAX_BODY_BYTES,
     createContext: ({ req }) => createContext(services, db.provider, metrics, req, requestIds.get(req) ?? requestIdOf(req)),
-    onError: ({ error, path }) => {
-      if (error.code === "INTERNAL_SERVER_ERROR") services.logger.error({ err: error, path }, "procedure failed");
+    onError: ({ error, path, req }) => {
+      // The client got "internal error" and this request id; the details are here.
+      if (error.code === "INTERNAL_SERVER_ERROR") services.logger.error({ err: error, path, reqId: requestIds.get(req) }, "procedure failed");
     },
   });
 
@@ -54,11 +59,11 @@ export function createApp(services: Services, db: DatabaseHandle): App {
     "/metrics": async (_req, res) => {
       send(res, 200, "text/plain; version=0.0.4", metricsText(services, metrics));
     },
-    "/audit/export": (req, res, request) => exportAudit(req, res, services, request),
+    "/audit/export": (req, res, request) => exportAudit(req, res, services, db.provider, request),
   };
 
   let closing: Promise<ShutdownReport> | undefined;
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     const started = performance.now();
     const requestId = requestIdOf(req);
     requestIds.set(req, requestId);
@@ -82,7 +87,8 @@ export function createApp(services: Services, db: DatabaseHandle): App {
     if (route) {
       route(req, res, requestInfoOf(req, requestId, services.trustProxy)).catch((err: unknown) => {
         services.logger.error({ err, reqId: requestId }, "route failed");
-        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: { code: "INTERNAL_SERVER_ERROR", message: "internal error" } }));
+        const body = { error: { code: "INTERNAL_SERVER_ERROR", message: `internal error (request id ${requestId})` } };
+        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify(body));
         else res.destroy();
       });
     } else if (procedure !== undefined) {
@@ -90,6 +96,29 @@ export function createApp(services: Services, db: DatabaseHandle): App {
     } else {
       send(res, 404, "application/json", JSON.stringify({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${path}` } }));
     }
+  });
+
+  // Requests Node's parser refuses before any handler runs (a URL or headers over
+  // MAX_HEADER_BYTES, malformed HTTP): a JSON error instead of an empty body, and an audit entry.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+    const [status, code, message] = tooLarge
+      ? [431, "REQUEST_HEADER_FIELDS_TOO_LARGE", `URL and headers exceed ${MAX_HEADER_BYTES} bytes: send large tRPC query input by POST (the typed client does).`]
+      : [400, "BAD_REQUEST", "Malformed HTTP request."];
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? "Request Header Fields Too Large" : "Bad Request"}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    metrics.observe("other", status, 0);
+    const ip = (socket as Partial<Socket>).remoteAddress;
+    services.writers.async
+      .record({ action: "http.reject", entity: "Request", outcome: code, metadata: { status, reason: err.code ?? "unknown" }, ...(ip ? { ip } : {}) })
+      .catch((error: unknown) => services.logger.warn({ err: error }, "audit"));
   });
 
   const shutdown = async (deadlineMs: number): Promise<ShutdownReport> => {
@@ -127,9 +156,33 @@ export function createApp(services: Services, db: DatabaseHandle): App {
   };
 }
 
-/** The main (async) writer's full exposition, the other writers' counters by mode, and the API's. */
+/** The largest tRPC request body; a larger one gets PAYLOAD_TOO_LARGE (JSON, audited). */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+/** The largest request line + headers (Node's default is 16 KiB); larger: a JSON 431, audited. */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * The main (async) writer's full exposition, the other writers' counters by mode, the writer
+ * settings in effect (`auditrail_writer_config`, labels only), and the API's.
+ */
 function metricsText(services: Services, metrics: HttpMetrics): string {
   const lines: string[] = [];
+  const config = services.writerConfig;
+  if (config) {
+    const labels = {
+      default_mode: config.defaultMode,
+      max_workers: config.maxWorkers,
+      max_queue: config.maxQueueSize,
+      overflow: config.overflow,
+      max_batch: config.maxBatchSize,
+      close_deadline_ms: config.closeDeadlineMs,
+      spool_dir: config.spoolDir,
+    };
+    const text = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`))}"`);
+    lines.push("# HELP auditrail_writer_config The audit writer settings in effect (AUDIT_* variables), as labels.");
+    lines.push("# TYPE auditrail_writer_config gauge");
+    lines.push(`auditrail_writer_config{${text.join(",")}} 1`);
+  }
   const others = Object.entries(services.writers).filter(([mode, w]) => mode !== "async" && w) as [string, AuditWriter][];
   if (others.length > 0) {
     const counters: [keyof WriterStats, string][] = [

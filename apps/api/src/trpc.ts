@@ -10,6 +10,7 @@ import { writeInTransaction } from "@auditrail/db/sink";
 import { TRPCError, initTRPC } from "@trpc/server";
 import { z } from "zod";
 import type { Context } from "./context.ts";
+import { NUL_MESSAGE, describeIssues, nulIssues } from "./errors.ts";
 import { type Permission, can } from "./permissions.ts";
 import { transact } from "./transact.ts";
 
@@ -17,10 +18,21 @@ export const t = initTRPC
   .context<Context>()
   .meta<AuditMeta<Context>>()
   .create({
-    errorFormatter({ shape, error }) {
-      // BAD_REQUEST from input validation carries zod's issues, flattened for clients.
-      const zodError = error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
-      return { ...shape, data: { ...shape.data, zodError } };
+    // No stack traces in responses, whatever NODE_ENV says: they name the server's files.
+    isDev: false,
+    errorFormatter({ shape, error, ctx }) {
+      const requestId = ctx?.requestId ?? null;
+      // An internal error's message may quote SQL, Prisma or the data: clients get the request id,
+      // the server log has the details (server.ts logs them under the same id).
+      if (error.code === "INTERNAL_SERVER_ERROR") {
+        return { ...shape, message: `internal error (request id ${requestId ?? "unknown"})`, data: { ...shape.data, requestId, zodError: null } };
+      }
+      // BAD_REQUEST from input validation: a readable message, and zod's issues flattened.
+      if (error.cause instanceof z.ZodError) {
+        const message = `Invalid input: ${describeIssues(error.cause.issues)}`;
+        return { ...shape, message, data: { ...shape.data, requestId, zodError: z.flattenError(error.cause) } };
+      }
+      return { ...shape, data: { ...shape.data, requestId, zodError: null } };
     },
   });
 
@@ -36,7 +48,8 @@ export const audit = createAuditPlugin<Context, Transaction>({
       await writeInTransaction(tx, entries);
     },
   },
-  mode: (ctx, declared) => ctx.auditModeOverride ?? declared,
+  // AUDIT_MODE applies to procedures that pin no mode; pinned modes are the procedure's guarantee.
+  mode: (ctx, declared, pinned) => ctx.auditModeOverride ?? (pinned ? declared : (ctx.auditDefaultMode ?? declared)),
   onEntry: (event, call) => {
     call.ctx.metrics.auditEvent(event.outcome ?? "ok");
   },
@@ -46,8 +59,12 @@ export const audit = createAuditPlugin<Context, Transaction>({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Anyone; audited (anonymous calls have no actor). */
-export const publicProcedure = t.procedure.concat(audit.procedure);
+/** Anyone; audited (anonymous calls have no actor). Input holding U+0000 is refused (see errors.ts). */
+export const publicProcedure = t.procedure.concat(audit.procedure).use(async ({ getRawInput, next }) => {
+  const issues = nulIssues(await getRawInput());
+  if (issues.length > 0) throw new TRPCError({ code: "BAD_REQUEST", message: NUL_MESSAGE, cause: new z.ZodError(issues) });
+  return next();
+});
 
 /** A signed-in staff member; UNAUTHORIZED otherwise. */
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {

@@ -12,6 +12,7 @@ import { type EntryProof, messageOf } from "@auditrail/audit-core";
 import { ProofUnavailableError, buildEntryProof, purgeAuditEntries, verifyOffThread } from "@auditrail/db";
 import type { Context } from "../context.ts";
 import type { SealServices } from "../sealing.ts";
+import { RETRY_LIMITS, retryConflicts } from "../transact.ts";
 import { allowed, notFound } from "../trpc.ts";
 
 /** The shortest retention the purge accepts: nothing younger than this can be purged. */
@@ -26,7 +27,7 @@ export const auditRouter = {
     .query(async ({ ctx, input }) => {
       const { limit, cursor, ...filter } = input;
       const after = cursor === undefined ? undefined : decodeCursor(cursor, AuditKey);
-      const rows = await ctx.prisma.auditEntry.findMany({ where: auditWhere(filter, after), orderBy: AUDIT_ORDER, take: limit + 1 });
+      const rows = await ctx.prisma.auditEntry.findMany({ where: auditWhere(ctx.provider, filter, after), orderBy: AUDIT_ORDER, take: limit + 1 });
       const page = pageOf(rows, limit, keyOf, entryOut);
       ctx.audit.annotate({ filter, count: page.items.length });
       return page;
@@ -86,7 +87,8 @@ export const auditRouter = {
    * Retention: deletes entries older than `olderThan` through the one controlled path (whole
    * stream prefixes, one transaction, recorded as an `audit.purge` entry), then has the sealer sign
    * the streams' new starts at once, so verify accepts the purge. Refuses a cut-off less than
-   * `minimumRetentionDays` ago.
+   * `minimumRetentionDays` ago. While the writers hold the database it waits (retries) up to
+   * RETRY_LIMITS.budgetMs, then fails with CONFLICT.
    */
   purge: allowed("purge audit")
     .meta({ audit: { action: "audit.purge.request", entity: "AuditEntry", kind: "change", after: false } })
@@ -101,7 +103,10 @@ export const auditRouter = {
           message: `olderThan must be at least ${MINIMUM_RETENTION_DAYS} days ago: the trail keeps everything younger.`,
         });
       }
-      const report = await purgeAuditEntries(ctx, { olderThan, actor: { id: ctx.user.id, role: ctx.user.role }, reason: input.reason });
+      const actor = { id: ctx.user.id, role: ctx.user.role };
+      // SQLite: the purge needs the write lock the audit writers keep taking; it retries within
+      // RETRY_LIMITS (10 s), then answers CONFLICT.
+      const report = await retryConflicts(() => purgeAuditEntries(ctx, { olderThan, actor, reason: input.reason }), RETRY_LIMITS, "The purge");
       const signed = report.streams.length > 0 ? await seals.sealer.notePurge(report.streams) : undefined;
       ctx.audit.annotate({ deleted: report.deleted, purgeEntryId: report.entryId, seal: signed?.seal.number ?? null });
       return { deleted: report.deleted, entryId: report.entryId, streams: report.streams.map((s) => ({ streamId: s.streamId, firstSeq: s.firstSeq })), seal: signed?.seal.number ?? null };
@@ -112,7 +117,7 @@ export const auditRouter = {
     .meta({ audit: { action: "audit.stats", entity: "AuditEntry" } })
     .input(z.strictObject({ from: Instant.optional(), to: Instant.optional() }).default({}))
     .query(async ({ ctx, input }) => {
-      const where = auditWhere(input);
+      const where = auditWhere(ctx.provider, input);
       const [byOutcome, byAction] = await Promise.all([
         ctx.prisma.auditEntry.groupBy({ by: ["outcome"], where, _count: { _all: true } }),
         ctx.prisma.auditEntry.groupBy({ by: ["action"], where, _count: { _all: true } }),

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { hashToken } from "../context.ts";
 import { authedProcedure, publicProcedure } from "../trpc.ts";
 
-export const LoginInput = z.object({
+export const LoginInput = z.strictObject({
   email: z.email().max(254),
   password: z.string().min(1).max(256),
 });
@@ -37,9 +37,12 @@ export const authRouter = {
           const out = call.output as LoginOutput | undefined;
           return out ? { id: out.user.id, role: out.user.role } : undefined;
         },
-        // A failed attempt records which account was tried (never the password: redacted anyway).
+        // A failed attempt records which account was tried (never the password: redacted anyway),
+        // with U+0000 shown as U+FFFD: PostgreSQL cannot store it, and the call was refused for it.
         metadata: (call) =>
-          call.outcome === "ok" || typeof call.input.email !== "string" ? undefined : { email: call.input.email.slice(0, 254) },
+          call.outcome === "ok" || typeof call.input.email !== "string"
+            ? undefined
+            : { email: call.input.email.slice(0, 254).replaceAll("\u0000", "\ufffd") },
       },
     })
     .input(LoginInput)

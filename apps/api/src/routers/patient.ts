@@ -8,6 +8,7 @@ import { type Patient, patientSearchKey } from "@auditrail/db";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
 import type { Context } from "../context.ts";
+import { likeText, needsRecheck } from "../literal.ts";
 import { Cursor, Limit, decodeCursor, pageOf } from "../pagination.ts";
 import { Day, Id, iso, toDate } from "../schemas.ts";
 import { allowed, notFound } from "../trpc.ts";
@@ -33,7 +34,7 @@ export const PatientUpdate = z
   .strictObject({ id: Id, ...z.strictObject(fields).partial().shape })
   .refine((p) => Object.keys(p).length > 1, "Nothing to update: give at least one field besides id.");
 export const PatientList = z.strictObject({
-  /** Matches first name, last name or email, case-insensitively. */
+  /** Matches first name, last name or email, case-insensitively; literal text (`%`, `_`, `\` are themselves). */
   search: z.string().trim().min(1).max(100).optional(),
   includeArchived: z.boolean().default(false),
   limit: Limit(100, 20),
@@ -71,6 +72,7 @@ export async function loadPatient(id: string, ctx: Context) {
 }
 
 const ListKey = z.tuple([z.string(), z.string(), z.string()]);
+type ListKey = z.infer<typeof ListKey>;
 
 export const patientRouter = {
   create: allowed("write patients")
@@ -96,24 +98,37 @@ export const patientRouter = {
     .meta({ audit: { action: "patient.list", entity: "Patient" } })
     .input(PatientList)
     .query(async ({ ctx, input }) => {
-      const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor, ListKey);
-      const rows = await ctx.prisma.patient.findMany({
-        where: {
-          ...(input.includeArchived ? {} : { archivedAt: null }),
-          ...(input.search ? { searchKey: { contains: input.search.toLowerCase() } } : {}),
-          ...(after
-            ? {
-                OR: [
-                  { lastName: { gt: after[0] } },
-                  { lastName: after[0], firstName: { gt: after[1] } },
-                  { lastName: after[0], firstName: after[1], id: { gt: after[2] } },
-                ],
-              }
-            : {}),
-        },
-        orderBy: [{ lastName: "asc" }, { firstName: "asc" }, { id: "asc" }],
-        take: input.limit + 1,
-      });
+      const term = input.search?.toLowerCase();
+      const fetch = (after: ListKey | undefined) =>
+        ctx.prisma.patient.findMany({
+          where: {
+            ...(input.includeArchived ? {} : { archivedAt: null }),
+            ...(term ? { searchKey: { contains: likeText(ctx.provider, term) } } : {}),
+            ...(after
+              ? {
+                  OR: [
+                    { lastName: { gt: after[0] } },
+                    { lastName: after[0], firstName: { gt: after[1] } },
+                    { lastName: after[0], firstName: after[1], id: { gt: after[2] } },
+                  ],
+                }
+              : {}),
+          },
+          orderBy: [{ lastName: "asc" }, { firstName: "asc" }, { id: "asc" }],
+          take: input.limit + 1,
+        });
+      // Where LIKE cannot match the term literally (SQLite, with % or _ in it), it matches a
+      // superset: keep the rows that hold the term, and read on until the page is full.
+      const recheck = term !== undefined && needsRecheck(ctx.provider, term);
+      let after = input.cursor === undefined ? undefined : decodeCursor(input.cursor, ListKey);
+      const rows: Patient[] = [];
+      for (;;) {
+        const fetched = await fetch(after);
+        rows.push(...(recheck ? fetched.filter((p) => p.searchKey.includes(term)) : fetched));
+        const last = fetched[fetched.length - 1];
+        if (rows.length > input.limit || fetched.length <= input.limit || !last) break;
+        after = [last.lastName, last.firstName, last.id];
+      }
       const page = pageOf(rows, input.limit, (p) => [p.lastName, p.firstName, p.id], patientOut);
       // Which patients were shown is what an access audit needs; the rows themselves stay out.
       ctx.audit.annotate({ search: input.search ?? null, count: page.items.length, ids: page.items.map((p) => p.id) });

@@ -79,6 +79,8 @@ export function buildEvents<TContext>(call: AuditCall<TContext>, record: CallRec
       after: toJson(row.after),
       metadata: row.metadata,
     }));
+    // A bulk call that touched nothing still leaves evidence: one entry saying so.
+    if (spec.bulk === "rows" && rows.length === 0) return [finish(base, redactor, { metadata: { ...metadata, rows: 0 } })];
     if (spec.bulk === "summary") {
       const ids = rows.flatMap((r) => (r.id === undefined ? [] : [r.id]));
       return [

@@ -320,6 +320,13 @@ describe("the tRPC audit plugin", () => {
     });
   });
 
+  it("a bulk call that touched no row still writes one entry, with rows: 0", async () => {
+    const { w, caller, store: s } = setup();
+    await caller().bulk({ ids: [] });
+    expect(only(s.committed)).toMatchObject({ action: "patient.archive", outcome: "ok", entityId: null, metadata: { rows: 0 } });
+    expect(w.async.entries).toHaveLength(0);
+  });
+
   it("transactional mode without ctx.audit.transaction still records the entry (async) and reports the misuse", async () => {
     const { w, caller, onError } = setup();
     await caller().txForgot();
@@ -407,6 +414,21 @@ describe("the mode option (choosing the mode per call)", () => {
     await caller().rename({ id: "p1", name: "Bea" });
     expect(w.async.entries).toHaveLength(0);
     expect(only(w.sync.entries)).toMatchObject({ action: "patient.update", entityId: "p1" });
+  });
+
+  it("tells the mode hook whether the procedure's meta pins its mode", async () => {
+    const seen: [string, boolean][] = [];
+    const { w, caller } = setup({
+      mode: (_c, declared, pinned) => {
+        seen.push([declared, pinned]);
+        return pinned ? declared : "sync";
+      },
+    });
+    await caller().rename({ id: "p1", name: "Bea" });
+    await caller().durableNote();
+    expect(seen).toEqual([["async", false], ["durable", true]]);
+    expect(only(w.sync.entries)).toMatchObject({ action: "patient.update" });
+    expect(only(w.durable.entries)).toMatchObject({ action: "note.create" });
   });
 
   it("\"off\" skips auditing the call, and the procedure still runs", async () => {

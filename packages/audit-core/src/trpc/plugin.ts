@@ -86,7 +86,7 @@ function buildProcedure<TContext extends object, TTx>(options: AuditPluginOption
     const { path, type } = opts;
     const declaredSpec = opts.meta?.audit || undefined;
     const declared = declaredSpec ? (declaredSpec.mode ?? "async") : undefined;
-    const chosen = declared && options.mode ? options.mode(ctx, declared) : declared;
+    const chosen = declared && options.mode ? options.mode(ctx, declared, declaredSpec?.mode !== undefined) : declared;
     const spec = chosen === "off" ? undefined : declaredSpec;
     const report = (error: unknown) => {
       try {

@@ -168,11 +168,13 @@ export interface AuditPluginOptions<TContext, TTx> {
   /** Required by procedures in transactional mode (and by `ctx.audit.transaction`). */
   readonly transactions?: AuditTransactions<TContext, TTx>;
   /**
-   * Chooses the mode per call, given the declared one (default: the declared one). `"off"` skips
-   * auditing for the call. For operations — e.g. every procedure `sync` during an investigation —
-   * and for benchmarks that compare the same procedure across modes.
+   * Chooses the mode per call, given the declared one (default: the declared one) and whether the
+   * procedure's meta pins it (`pinned` false: `declared` is the default, `async`). `"off"` skips
+   * auditing for the call. For operations — e.g. an operator's default mode for procedures that
+   * pin none, or every procedure `sync` during an investigation — and for benchmarks that compare
+   * the same procedure across modes.
    */
-  readonly mode?: (ctx: TContext, declared: AuditPluginMode) => AuditPluginMode | "off";
+  readonly mode?: (ctx: TContext, declared: AuditPluginMode, pinned: boolean) => AuditPluginMode | "off";
   /**
    * Sees every event after redaction, before it is written; may return a replacement (which is
    * redacted again), e.g. to add a tenant id, or count entries. Must not throw (if it does, the

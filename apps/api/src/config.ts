@@ -1,0 +1,159 @@
+/**
+ * The API's settings: every environment variable it reads, in one table — name, what it accepts,
+ * its default, and a zod schema — parsed once at start (`loadConfig(process.env)`). A bad value is
+ * a ConfigError naming each variable and what it accepts; main.ts prints it and exits 1.
+ *
+ * turbo passes a task only the variables it lists: `turbo.json`'s `start` task lists every name
+ * below (config.test.ts keeps the two in step), and so does the table in apps/api/README.md.
+ * To add a setting: add a row to VARIABLES and a field to `toConfig`; the tests then ask for
+ * the turbo.json and README entries.
+ */
+import { defaultDatabaseUrl, providerOf } from "@auditrail/db";
+import { z } from "zod";
+
+/** Thrown by loadConfig for values the API cannot start with; `issues` has one line per variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly issues: readonly string[]) {
+    super(`Invalid environment:\n${issues.map((i) => `  ${i}`).join("\n")}`);
+  }
+}
+
+interface Variable<T> {
+  /** What the variable accepts, as the error message and the README say it. */
+  readonly accepts: string;
+  /** The value when unset or empty. */
+  readonly fallback: string;
+  readonly schema: z.ZodType<T, string>;
+}
+
+const variable = <T>(accepts: string, fallback: string, schema: z.ZodType<T, string>): Variable<T> => ({ accepts, fallback, schema });
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values);
+const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
+
+/** A URL @auditrail/db can open (providerOf throws UnsupportedDatabaseUrlError otherwise). */
+function isDatabaseUrl(url: string): boolean {
+  try {
+    providerOf(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const PINO_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Every variable the API reads. The order is the README's. */
+export const VARIABLES = {
+  DATABASE_URL: variable(
+    "file:<path> (SQLite) or postgresql://user@host:5432/db",
+    "the embedded SQLite file packages/db/auditrail.db",
+    z.string().refine(isDatabaseUrl),
+  ),
+  PORT: variable("an integer from 0 to 65535 (0: any free port)", "3000", integer(0, 65_535)),
+  HOST: variable("an interface address or host name", "127.0.0.1", z.string().min(1).max(255)),
+  NODE_ENV: variable("development | production | test", "development", oneOf(["development", "production", "test"])),
+  LOG_LEVEL: variable(PINO_LEVELS.join(" | "), "info", oneOf(PINO_LEVELS)),
+  TRUST_PROXY: variable("1 | 0 (true | false)", "0", flag),
+  SESSION_TTL_MINUTES: variable("an integer from 1 to 10080 (7 days)", "480", integer(1, 10_080)),
+  AUDIT_MODE: variable("async | durable | sync | off", "async", oneOf(["async", "durable", "sync", "off"])),
+  AUDIT_ALLOW_OFF: variable("1 | 0 (true | false)", "0", flag),
+  AUDIT_MAX_WORKERS: variable("an integer from 1 to 64", "2", integer(1, 64)),
+  AUDIT_MAX_QUEUE: variable("an integer from 1 to 10000000", "10000", integer(1, 10_000_000)),
+  AUDIT_OVERFLOW: variable("block | spill | drop", "spill", oneOf(["block", "spill", "drop"])),
+  AUDIT_MAX_BATCH: variable("an integer from 1 to 10000", "500", integer(1, 10_000)),
+  AUDIT_CLOSE_DEADLINE_MS: variable("an integer from 0 to 600000", "10000", integer(0, 600_000)),
+  AUDIT_SPOOL_DIR: variable("a directory path (created if missing)", ".auditrail/spool", z.string().min(1)),
+} as const;
+
+export type VariableName = keyof typeof VARIABLES;
+export const VARIABLE_NAMES = Object.keys(VARIABLES) as VariableName[];
+
+type Values = { [K in VariableName]: z.output<(typeof VARIABLES)[K]["schema"]> };
+
+/** The default mode of procedures whose `meta.audit` pins none; `off` writes no entry for them. */
+export type AuditDefaultMode = Values["AUDIT_MODE"];
+
+export interface WriterConfig {
+  /** For procedures that pin no mode. */
+  readonly defaultMode: AuditDefaultMode;
+  readonly allowOff: boolean;
+  /** Worker threads of the async and the durable writer each. */
+  readonly maxWorkers: number;
+  readonly maxQueueSize: number;
+  readonly overflow: Values["AUDIT_OVERFLOW"];
+  readonly maxBatchSize: number;
+  readonly closeDeadlineMs: number;
+  readonly spoolDir: string;
+}
+
+export interface Config {
+  readonly databaseUrl: string;
+  readonly port: number;
+  readonly host: string;
+  readonly nodeEnv: Values["NODE_ENV"];
+  readonly logLevel: Values["LOG_LEVEL"];
+  readonly trustProxy: boolean;
+  readonly sessionTtlMs: number;
+  readonly audit: WriterConfig;
+}
+
+/** Parses every variable (unset or empty → its default); throws ConfigError listing every bad one. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const issues: string[] = [];
+  const values: Partial<Record<VariableName, unknown>> = {};
+  for (const name of VARIABLE_NAMES) {
+    const spec: Variable<unknown> = VARIABLES[name];
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) values[name] = parsed.data;
+    else issues.push(`${name}=${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)}: expected ${spec.accepts}`);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  const config = toConfig(withDefaults(values));
+  if (config.audit.defaultMode === "off" && config.nodeEnv === "production" && !config.audit.allowOff) {
+    throw new ConfigError([
+      "AUDIT_MODE=off: refused with NODE_ENV=production (no audit entries for most procedures); set AUDIT_ALLOW_OFF=1 to allow it",
+    ]);
+  }
+  return config;
+}
+
+function withDefaults(values: Partial<Record<VariableName, unknown>>): Values {
+  const out: Partial<Record<VariableName, unknown>> = {};
+  for (const name of VARIABLE_NAMES) {
+    // Every fallback but DATABASE_URL's (computed) parses with its own schema.
+    out[name] = name in values ? values[name] : name === "DATABASE_URL" ? defaultDatabaseUrl() : VARIABLES[name].schema.parse(VARIABLES[name].fallback);
+  }
+  return out as Values;
+}
+
+function toConfig(v: Values): Config {
+  return {
+    databaseUrl: v.DATABASE_URL,
+    port: v.PORT,
+    host: v.HOST,
+    nodeEnv: v.NODE_ENV,
+    logLevel: v.LOG_LEVEL,
+    trustProxy: v.TRUST_PROXY,
+    sessionTtlMs: v.SESSION_TTL_MINUTES * 60_000,
+    audit: {
+      defaultMode: v.AUDIT_MODE,
+      allowOff: v.AUDIT_ALLOW_OFF,
+      maxWorkers: v.AUDIT_MAX_WORKERS,
+      maxQueueSize: v.AUDIT_MAX_QUEUE,
+      overflow: v.AUDIT_OVERFLOW,
+      maxBatchSize: v.AUDIT_MAX_BATCH,
+      closeDeadlineMs: v.AUDIT_CLOSE_DEADLINE_MS,
+      spoolDir: v.AUDIT_SPOOL_DIR,
+    },
+  };
+}
