@@ -11,7 +11,7 @@ import { hashToken } from "../context.ts";
 import { authedProcedure, publicProcedure } from "../trpc.ts";
 import { NewPassword } from "./staff.ts";
 
-export const LoginInput = z.object({
+export const LoginInput = z.strictObject({
   email: z.email().max(254),
   password: z.string().min(1).max(256),
 });
@@ -108,7 +108,8 @@ export const authRouter = {
       return { ok: true as const, revokedSessions };
     }),
 
-  me: authedProcedure.meta({ audit: false }).query(({ ctx }) => {
+  /** Who the token belongs to. Audited as an access (a probe with a forged token leaves evidence too). */
+  me: authedProcedure.meta({ audit: { action: "auth.me", entity: "User", id: (call) => call.ctx.user?.id } }).query(({ ctx }) => {
     const { id, email, name, role } = ctx.user;
     return { id, email, name, role };
   }),
