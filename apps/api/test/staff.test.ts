@@ -6,6 +6,7 @@
 import { DEMO_STAFF } from "@auditrail/db";
 import { testProviders } from "@auditrail/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashToken } from "../src/context.ts";
 import type { RouterInputs } from "../src/router.ts";
 import { type Client, type Harness, type Role, errorOf, startHarness, storedText } from "./harness.ts";
 
@@ -261,6 +262,18 @@ describe.each(testProviders())("staff, passwords and sessions over HTTP on %s", 
     expect(storedText(await h.entries())).not.toContain(token);
   });
 
+  it("a session opened while its member was deactivated stays closed after reactivation", async () => {
+    const input = newStaff("hygienist");
+    const member = await admin.staff.create.mutate(input);
+    await admin.staff.deactivate.mutate({ id: member.id });
+    // What a sign-in racing the deactivation leaves behind: an open session of an inactive member.
+    const token = "raced-sign-in-token-0123456789abcdefghijklmnop";
+    await h.db.prisma.session.create({ data: { userId: member.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + 60_000) } });
+    expect((await errorOf(h.client(token).auth.me.query())).data?.code).toBe("UNAUTHORIZED");
+    await admin.staff.reactivate.mutate({ id: member.id });
+    expect((await errorOf(h.client(token).auth.me.query())).data?.code).toBe("UNAUTHORIZED");
+  });
+
   it("revoking an ended session again is harmless: same answer, still one change", async () => {
     const { token } = await h.client().auth.login.mutate({ email: "dentist@clinic.test", password: "dentist-demo-pass" });
     const [session] = (await admin.session.list.query({ userId: (await h.staff("dentist")).id })).items;
@@ -270,5 +283,24 @@ describe.each(testProviders())("staff, passwords and sessions over HTTP on %s", 
     expect((await errorOf(h.client(token).auth.me.query())).data?.code).toBe("UNAUTHORIZED");
     const entries = await h.entries({ action: "session.revoke", entityId: session?.id ?? "" });
     expect(entries.map((e) => (e.diff as unknown[]).length)).toEqual([2, 0]);
+  });
+
+  // Last: the demo admin may lose the role here. Skipped on PostgreSQL until issue 11's "concurrent
+  // amends" finding is merged (branch api): transact() does not recognise the driver adapter's bare
+  // TransactionWriteConflict, so the serialization failure it should retry (then CONFLICT) is a 500.
+  it.skipIf(provider === "postgresql")("two admins demoting each other at once leave exactly one active admin", async () => {
+    const input = newStaff("admin");
+    const second = await admin.staff.create.mutate(input);
+    const other = h.client(await login(input.email, input.password));
+    const adminId = (await h.staff("admin")).id;
+    const results = await Promise.allSettled([
+      admin.staff.setRole.mutate({ id: second.id, role: "dentist" }),
+      other.staff.setRole.mutate({ id: adminId, role: "dentist" }),
+    ]);
+    const codes = await Promise.all(results.map(async (r) => (r.status === "fulfilled" ? "ok" : (await errorOf(Promise.reject(r.reason))).data?.code)));
+    expect(codes.filter((c) => c === "ok"), codes.join()).toHaveLength(1);
+    // The loser either saw the winner's change (CONFLICT) or had lost the role already (FORBIDDEN).
+    expect(codes.filter((c) => c !== "ok").every((c) => c === "CONFLICT" || c === "FORBIDDEN"), codes.join()).toBe(true);
+    expect(await h.db.prisma.user.count({ where: { role: "admin", active: true } })).toBe(1);
   });
 });

@@ -120,14 +120,20 @@ export const staffRouter = {
       return staffOut(user);
     }),
 
-  /** Lets a deactivated member sign in again (their old sessions stay revoked); idempotent. */
+  /**
+   * Lets a deactivated member sign in again; idempotent. Sessions from before stay closed: any
+   * left open (a sign-in that raced the deactivation) are revoked as the member comes back.
+   */
   reactivate: allowed("manage staff")
     .meta({ audit: { action: "staff.reactivate", entity: "User", id: "input.id", before: loadStaff } })
     .input(z.strictObject({ id: Id }))
-    .mutation(async ({ ctx, input }) => {
-      const current = await ctx.prisma.user.findUnique({ where: { id: input.id } });
-      if (!current) throw notFound("staff member", input.id);
-      if (current.active) return staffOut(current);
-      return staffOut(await ctx.prisma.user.update({ where: { id: input.id }, data: { active: true } }));
-    }),
+    .mutation(({ ctx, input }) =>
+      transact(ctx.prisma, async (tx) => {
+        const current = await tx.user.findUnique({ where: { id: input.id } });
+        if (!current) throw notFound("staff member", input.id);
+        if (current.active) return staffOut(current);
+        await tx.session.updateMany({ where: { userId: input.id, revokedAt: null }, data: { revokedAt: new Date() } });
+        return staffOut(await tx.user.update({ where: { id: input.id }, data: { active: true } }));
+      }),
+    ),
 } satisfies TRPCRouterRecord;
