@@ -226,6 +226,8 @@ interface Outcome {
   /** "ok" or the tRPC error code; `http <status>` when the answer was no tRPC error at all. */
   readonly code: string;
   readonly status: number;
+  /** The error carries zod's issues (`data.zodError`). */
+  readonly zodIssues: boolean;
 }
 
 describe.each(testProviders())("the sweep: every procedure, hostile inputs, over HTTP on %s", (provider) => {
@@ -248,13 +250,13 @@ describe.each(testProviders())("the sweep: every procedure, hostile inputs, over
     });
     try {
       await (type === "query" ? client.query(path, input) : client.mutation(path, input));
-      return { requestId, code: "ok", status: 200 };
+      return { requestId, code: "ok", status: 200, zodIssues: false };
     } catch (error) {
       if (!(error instanceof TRPCClientError)) throw error;
-      const data = error.data as { code?: string; httpStatus?: number } | undefined;
+      const data = error.data as { code?: string; httpStatus?: number; zodError?: unknown } | undefined;
       const response = (error.meta as { response?: { status?: number } } | undefined)?.response;
       const status = data?.httpStatus ?? response?.status ?? 0;
-      return { requestId, code: data?.code ?? `no tRPC answer: ${error.message}`, status };
+      return { requestId, code: data?.code ?? `no tRPC answer: ${error.message}`, status, zodIssues: Boolean(data?.zodError) };
     }
   };
 
@@ -337,8 +339,10 @@ describe.each(testProviders())("the sweep: every procedure, hostile inputs, over
           expect(o.status).toBeLessThan(500);
         }
         expect(perCall).toEqual(outcomes.map((o) => ({ code: o.code, entries: 1 })));
-        // Every input schema is strict: an unknown key is refused, never silently dropped.
-        if (name === "an unknown field" && parsesInput) expect(outcomes.map((o) => o.code)).toEqual(["BAD_REQUEST"]);
+        if (parsesInput && ["an unknown field", "wrong types", "not an object"].includes(name)) {
+          // Every input schema is strict (an unknown key is refused, never dropped); zod's issues come back.
+          expect(outcomes.map((o) => [o.code, o.zodIssues])).toEqual(outcomes.map(() => ["BAD_REQUEST", true]));
+        }
         if (name === "the wrong role") expect(outcomes.map((o) => o.code)).toEqual(["FORBIDDEN"]);
         if (name === "no token" || name === "a forged token" || name === "an expired token") {
           expect(outcomes.map((o) => o.code)).toEqual([path === "auth.login" ? "ok" : "UNAUTHORIZED"]);
