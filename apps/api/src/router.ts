@@ -5,6 +5,8 @@ import { auditRouter } from "./routers/audit.ts";
 import { authRouter } from "./routers/auth.ts";
 import { patientRouter } from "./routers/patient.ts";
 import { recordRouter } from "./routers/record.ts";
+import { sessionRouter } from "./routers/session.ts";
+import { staffRouter } from "./routers/staff.ts";
 import { router } from "./trpc.ts";
 
 export const appRouter = router({
@@ -13,6 +15,8 @@ export const appRouter = router({
   record: recordRouter,
   appointment: appointmentRouter,
   audit: auditRouter,
+  staff: staffRouter,
+  session: sessionRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -4,16 +4,24 @@
  * is committed before the token is handed out.
  */
 import { randomBytes } from "node:crypto";
-import { verifyPassword } from "@auditrail/db";
+import { hashPassword, verifyPassword } from "@auditrail/db";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
 import { hashToken } from "../context.ts";
 import { authedProcedure, publicProcedure } from "../trpc.ts";
+import { NewPassword } from "./staff.ts";
 
 export const LoginInput = z.strictObject({
   email: z.email().max(254),
   password: z.string().min(1).max(256),
 });
+
+export const ChangePasswordInput = z
+  .strictObject({
+    currentPassword: z.string().min(1).max(256),
+    newPassword: NewPassword,
+  })
+  .refine((p) => p.newPassword !== p.currentPassword, { message: "newPassword must differ from currentPassword", path: ["newPassword"] });
 
 // Verified against when the email is unknown, so both failures take the same time.
 const DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -68,7 +76,43 @@ export const authRouter = {
       return { ok: true as const };
     }),
 
-  me: authedProcedure.meta({ audit: false }).query(({ ctx }) => {
+  /**
+   * Changes the caller's own password, given the current one (FORBIDDEN if wrong). Every other
+   * session of the caller is revoked — whoever else held one must sign in with the new password —
+   * and the session making the change stays open. Audited in sync mode, like a login.
+   */
+  changePassword: authedProcedure
+    .meta({
+      audit: {
+        action: "auth.changePassword",
+        entity: "User",
+        id: (call) => call.ctx.user?.id,
+        mode: "sync",
+        after: false,
+        redact: ["currentPassword", "newPassword"],
+      },
+    })
+    .input(ChangePasswordInput)
+    .mutation(async ({ ctx, input }) => {
+      const user = await ctx.prisma.user.findUniqueOrThrow({ where: { id: ctx.user.id } });
+      if (!(await verifyPassword(input.currentPassword, user.passwordHash))) {
+        throw new TRPCError({ code: "FORBIDDEN", message: "The current password is wrong." });
+      }
+      const passwordHash = await hashPassword(input.newPassword);
+      const revoked = await ctx.prisma.$transaction([
+        ctx.prisma.user.update({ where: { id: user.id }, data: { passwordHash } }),
+        ctx.prisma.session.updateMany({
+          where: { userId: user.id, revokedAt: null, id: { not: ctx.user.sessionId } },
+          data: { revokedAt: new Date() },
+        }),
+      ]);
+      const revokedSessions = revoked[1].count;
+      ctx.audit.annotate({ revokedSessions });
+      return { ok: true as const, revokedSessions };
+    }),
+
+  /** Who the token belongs to. Audited as an access (a probe with a forged token leaves evidence too). */
+  me: authedProcedure.meta({ audit: { action: "auth.me", entity: "User", id: (call) => call.ctx.user?.id } }).query(({ ctx }) => {
     const { id, email, name, role } = ctx.user;
     return { id, email, name, role };
   }),

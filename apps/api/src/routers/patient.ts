@@ -1,5 +1,5 @@
 /**
- * Patients: create, get, list (search + cursor), update, archive, and archiveMany (bulk, one audit
+ * Patients: create, get, list (search + cursor), update, archive, unarchive, and archiveMany (bulk, one audit
  * entry per archived patient, all-or-nothing). Patients are archived, never deleted. Reads are
  * audited as access events (who looked at whom); SSN and insurance number are returned to staff
  * but never reach the audit trail (the plugin's default redaction).
@@ -162,6 +162,17 @@ export const patientRouter = {
       if (!current) throw notFound("patient", input.id);
       if (current.archivedAt) return patientOut(current);
       return patientOut(await ctx.prisma.patient.update({ where: { id: input.id }, data: { archivedAt: new Date() } }));
+    }),
+
+  /** Brings an archived patient back (lists show them again); idempotent. */
+  unarchive: allowed("write patients")
+    .meta({ audit: { action: "patient.unarchive", entity: "Patient", id: "input.id", before: loadPatient } })
+    .input(z.strictObject({ id: Id }))
+    .mutation(async ({ ctx, input }) => {
+      const current = await ctx.prisma.patient.findUnique({ where: { id: input.id } });
+      if (!current) throw notFound("patient", input.id);
+      if (!current.archivedAt) return patientOut(current);
+      return patientOut(await ctx.prisma.patient.update({ where: { id: input.id }, data: { archivedAt: null } }));
     }),
 
   /** Archives every listed patient or none (NOT_FOUND names the unknown ids). One entry per archived row. */
