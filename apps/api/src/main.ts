@@ -6,6 +6,7 @@
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createAuditWriter } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, databaseUrlFromEnv, pendingMigrations, redactUrl } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
@@ -35,11 +36,14 @@ const writers = {
 audit.verify(appRouter, writers);
 
 const trustProxy = process.env.TRUST_PROXY === "1";
-const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: 8 * 60 * 60 * 1000, trustProxy }, db);
+// The viewer (apps/web), built next to this app by `turbo run build`.
+const webRoot = fileURLToPath(new URL("../../web/dist/", import.meta.url));
+const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: 8 * 60 * 60 * 1000, trustProxy }, db, { webRoot });
 const base = await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1");
 
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });
 console.log(`\nauditrail clinic API on ${base} (${db.provider}: ${redactUrl(url)})`);
+console.log(`  audit viewer: ${base}/ (sign in as the auditor or the admin)`);
 console.log(`  health: ${base}/health   metrics: ${base}/metrics   tRPC: ${base}/trpc   export: ${base}/audit/export`);
 if (demo > 0) {
   console.log("  demo logins (email / password):");

@@ -12,6 +12,7 @@ const TABLE = {
   "read audit": ["admin", "auditor"],
   "verify audit": ["auditor"],
   "purge audit": ["admin"],
+  "replay dead letters": ["admin"],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof TABLE;
