@@ -98,20 +98,24 @@ describe.each(testProviders())("the viewer's API on %s", (provider) => {
     expect((await errorOf(auditor.audit.list.query({ requestId: "" }))).data?.code).toBe("BAD_REQUEST");
   });
 
-  it("the live tail delivers an entry written after it started within 2 s, filtered, and not what was there before", async () => {
-    await h.flush();
+  it("the live tail delivers entries written after it started within 2 s — filtered, late-landing ones too — and not what was there before", async () => {
     const dentist = await h.as("dentist");
     const patient = (await dentist.patient.list.query({ limit: 1 })).items[0];
     if (!patient) throw new Error("the seed has patients");
-    const started = collectTail(auditor, { action: "patient.update" }, (seen) => seen.length >= 1, 10_000);
+    await dentist.patient.update.mutate({ id: patient.id, phone: "+1 555 0099" });
+    await h.flush();
+    const started = collectTail(auditor, { action: "patient.*" }, (seen) => seen.length >= 2, 10_000);
     // Give the subscription time to connect and take its starting point.
     await new Promise((r) => setTimeout(r, 1_000));
     const sent = performance.now();
     await dentist.patient.update.mutate({ id: patient.id, phone: "+1 555 0100" });
+    // Stamped 3 s ago, written now (as a replayed or slow batch would be): still news.
+    await h.writer.record({ action: "patient.archive", entity: "Patient", entityId: "late", occurredAt: new Date(Date.now() - 3_000) });
+    await h.writer.record({ action: "appointment.cancel", entity: "Appointment", entityId: "other" });
     const { entries, arrivals, error } = await started;
     expect(error).toBeUndefined();
-    expect(entries.map((e) => [e.action, e.entityId])).toEqual([["patient.update", patient.id]]);
-    expect((arrivals[0] ?? Number.POSITIVE_INFINITY) - sent).toBeLessThan(2_000);
+    expect(entries.map((e) => [e.action, e.entityId]).sort()).toEqual([["patient.archive", "late"], ["patient.update", patient.id]]);
+    expect(Math.max(...arrivals) - sent).toBeLessThan(2_000);
   });
 
   it("the live tail refuses a receptionist (FORBIDDEN) and the attempt is in the trail", async () => {
