@@ -1,6 +1,6 @@
 /**
  * The audit viewer: a single page served by the API at /. Paths are routed here (the API answers
- * every unknown GET path with this page): / the trail, /entry/:id, /live, /integrity, /health,
+ * every unknown GET path with this page): / the trail, /entry/:id, /live, /integrity, /writers,
  * /dead-letters, /signin.
  */
 import "./style.css";
@@ -39,7 +39,7 @@ function viewFor(ctx: AppContext, path: string, params: URLSearchParams): View {
       return liveView(ctx, params);
     case "/integrity":
       return integrityView(ctx);
-    case "/health":
+    case "/writers":
       return healthView(ctx);
     case "/dead-letters":
       return deadLettersView(ctx);
@@ -65,7 +65,7 @@ function shell(ctx: AppContext, path: string, view: View): HTMLElement {
         link("/", "Trail"),
         link("/live", "Live"),
         link("/integrity", "Integrity"),
-        link("/health", "Health"),
+        link("/writers", "Health"),
         canReplayDeadLetters(user.role) ? link("/dead-letters", "Dead letters") : null,
       ),
       h(

@@ -98,7 +98,7 @@ function row(e: Entry): HTMLTableRowElement {
   return h(
     "tr",
     {},
-    h("td", { "data-label": "Time" }, h("a", { href: `/entry/${encodeURIComponent(e.id)}`, title: "Open this entry" }, formatTime(e.occurredAt))),
+    h("td", { "data-label": "Time" }, h("a", { href: `/entry/${encodeURIComponent(e.id)}`, title: `Open this entry (${e.occurredAt})` }, formatTime(e.occurredAt, false))),
     h("td", { "data-label": "Actor", title: actorOf(e) }, actorOf(e)),
     h("td", { "data-label": "Action", title: e.action }, e.action),
     h("td", { "data-label": "Entity", title: entity }, entity),
@@ -113,17 +113,17 @@ function row(e: Entry): HTMLTableRowElement {
 
 function filterForm(filter: AuditFilter, apply: (next: AuditFilter) => void): HTMLFormElement {
   const inputs = new Map<keyof AuditFilter, HTMLInputElement>();
-  const field = (key: keyof AuditFilter, label: string, type: "text" | "datetime-local") => {
+  const field = (key: keyof AuditFilter, label: string, type: "text" | "datetime-local", placeholder?: string) => {
     const id = `filter-${key}`;
     const value = type === "text" ? (filter[key] ?? "") : toLocalInput(filter[key]);
-    const input = h("input", { id, name: key, type, value, autocomplete: "off", spellcheck: "false" });
+    const input = h("input", { id, name: key, type, value, placeholder, autocomplete: "off", spellcheck: "false" });
     inputs.set(key, input);
     return h("div", { class: "field" }, h("label", { for: id }, label), input);
   };
   const form = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Filter the trail" },
-    ...FILTER_FIELDS.map((f) => field(f.key, f.label, "text")),
+    ...FILTER_FIELDS.map((f) => field(f.key, f.label, "text", "placeholder" in f ? f.placeholder : undefined)),
     ...TIME_FIELDS.map((f) => field(f.key, f.label, "datetime-local")),
     h(
       "div",
