@@ -7,7 +7,7 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createAuditWriter } from "@auditrail/audit-core";
+import { type AuditWriter, createAuditWriter } from "@auditrail/audit-core";
 import { createApp } from "@auditrail/api";
 import { type ClinicClient, createClinicClient } from "@auditrail/api/client";
 import { DEMO_STAFF, type DatabaseHandle, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
@@ -22,6 +22,8 @@ export type Role = (typeof DEMO_STAFF)[number]["role"];
 export interface TestServer {
   readonly base: string;
   readonly db: DatabaseHandle;
+  /** The async writer (to record entries directly, as a background job would). */
+  readonly writer: AuditWriter;
   login(role: Role): { email: string; password: string };
   /** A typed API client signed in as the demo user of `role`. */
   as(role: Role): Promise<ClinicClient>;
@@ -54,6 +56,7 @@ export async function startServer(provider: Provider): Promise<TestServer> {
   return {
     base,
     db,
+    writer: writers.async,
     login,
     as: async (role) => {
       const { token } = await createClinicClient(base).auth.login.mutate(login(role));

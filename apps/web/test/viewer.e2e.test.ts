@@ -173,6 +173,32 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
     await signOut();
   });
 
+  it("lets an admin see a dead letter with the database's reason and replay it once the cause is fixed", async () => {
+    const sql = (text: string) => server.db.prisma.$executeRawUnsafe(text);
+    if (provider === "sqlite") {
+      await sql(`CREATE TRIGGER refuse_poison BEFORE INSERT ON "AuditEntry" WHEN NEW.action = 'poison'
+                 BEGIN SELECT RAISE(ABORT, 'poison refused'); END`);
+    } else {
+      await sql(`ALTER TABLE "AuditEntry" ADD CONSTRAINT no_poison CHECK (action <> 'poison')`);
+    }
+    const { id } = await server.writer.record({ action: "poison", entity: "Patient", entityId: "p-poison" });
+    await server.flush();
+    await signIn("admin");
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    const row = page.locator("table.letters tbody tr", { hasText: "p-poison" });
+    await row.waitFor();
+    expect(await row.locator("td.reason").textContent()).toMatch(provider === "sqlite" ? /poison refused/ : /no_poison/);
+    await row.getByRole("button", { name: "Replay" }).click();
+    await page.getByText("Replayed 0; still rejected 1.").waitFor();
+    await sql(provider === "sqlite" ? "DROP TRIGGER refuse_poison" : `ALTER TABLE "AuditEntry" DROP CONSTRAINT no_poison`);
+    await page.getByRole("button", { name: "Replay all 1" }).click();
+    await page.getByText("Replayed 1; still rejected 0.").waitFor();
+    await page.getByText("No dead letters are waiting.").waitFor();
+    await page.goto(`${server.base}/entry/${id}`);
+    await page.getByRole("heading", { name: /^poison/ }).waitFor();
+    await signOut();
+  });
+
   it("is readable at 390 px: no sideways scrolling, each entry a card", async () => {
     const phone = await launchBrowser({ width: 390, height: 844 });
     try {

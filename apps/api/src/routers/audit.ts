@@ -112,6 +112,7 @@ export const auditRouter = {
    * between calls), retried, dead-lettered, dropped, spilled; and the dead letters still pending.
    */
   health: allowed("read audit")
+    // Not audited: the viewer polls it every 2 s, and it reads counters, never the trail.
     .meta({ audit: false })
     .query(async ({ ctx }) => {
       const { async: main, sync, durable } = ctx.writers;
