@@ -9,8 +9,8 @@
  * and the export are the record).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Database } from "@auditrail/db";
-import { AUDIT_ORDER, type AuditFilter, type AuditKey, type EntryOut, auditWhere, entryOut } from "./audit-query.ts";
+import type { Database, Prisma } from "@auditrail/db";
+import { type AuditFilter, type AuditKey, type EntryOut, auditWhere, entryOut } from "./audit-query.ts";
 
 export interface TailOptions {
   /** Pause between polls (default 500 ms). */
@@ -23,8 +23,8 @@ export interface TailOptions {
   readonly now?: () => number;
 }
 
-/** Oldest first, the reverse of the list's order. */
-const ASCENDING = AUDIT_ORDER.map((o) => Object.fromEntries(Object.keys(o).map((k) => [k, "asc" as const])));
+/** Oldest first: the list's order (AUDIT_ORDER) reversed. */
+const ASCENDING = [{ occurredAt: "asc" }, { id: "asc" }] satisfies Prisma.AuditEntryOrderByWithRelationInput[];
 
 /**
  * Yields every entry matching `filter` that lands in the table after the call, until `signal`

@@ -2,7 +2,7 @@
  * Debian's Chromium (/usr/bin/chromium; `.ci/run` installs it with apt when missing) driven by
  * playwright-core, headless, with a fresh user data directory per launch. No browser download.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { access, constants, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
@@ -15,6 +15,9 @@ export interface Browser {
 }
 
 export async function launchBrowser(viewport = { width: 1280, height: 900 }): Promise<Browser> {
+  await access(CHROMIUM, constants.X_OK).catch(() => {
+    throw new Error(`No Chromium at ${CHROMIUM}: install Debian's package (apt-get install chromium), as .ci/run does.`);
+  });
   const userDataDir = await mkdtemp(join(tmpdir(), "auditrail-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,

@@ -109,6 +109,25 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
     expect(rows.slice(1).map((r) => r.split(",")[0])).toEqual(ids);
   });
 
+  it("works by keyboard: Enter applies a filter, Tab reaches the entries, Enter opens one", async () => {
+    await page.goto(`${server.base}/`);
+    await page.locator("table.trail tbody tr").first().waitFor();
+    await page.getByLabel("Action").focus();
+    await page.keyboard.type("patient.update");
+    await page.keyboard.press("Enter");
+    await page.waitForURL((url) => url.searchParams.get("action") === "patient.update");
+    await page.locator("table.trail tbody tr").first().waitFor();
+    await page.getByLabel("Action").focus();
+    let onEntryLink = false;
+    for (let i = 0; i < 40 && !onEntryLink; i++) {
+      await page.keyboard.press("Tab");
+      onEntryLink = await page.evaluate(() => document.activeElement?.matches("table.trail a[href^='/entry/']") ?? false);
+    }
+    expect(onEntryLink).toBe(true);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: /^patient\.update/ }).waitFor();
+  });
+
   it("pages with the cursor without moving the pager, and back again", async () => {
     const writerClient = await server.as("receptionist");
     // Enough entries for three pages of 50: receptionist reads of the patient list.
