@@ -3,10 +3,10 @@ import type { AuditFilter } from "./api.ts";
 
 export const FILTER_FIELDS = [
   { key: "actorId", label: "Actor id" },
-  { key: "action", label: "Action", placeholder: "patient.update or patient.*" },
+  { key: "action", label: "Action", placeholder: "patient.*" },
   { key: "entity", label: "Entity" },
   { key: "entityId", label: "Entity id" },
-  { key: "outcome", label: "Outcome", placeholder: "ok, failed, FORBIDDEN…" },
+  { key: "outcome", label: "Outcome", placeholder: "failed, FORBIDDEN" },
   { key: "requestId", label: "Request id" },
   { key: "ip", label: "IP" },
 ] as const satisfies readonly { key: keyof AuditFilter; label: string; placeholder?: string }[];

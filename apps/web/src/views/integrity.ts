@@ -15,12 +15,15 @@ function scalar(value: unknown): value is string | number | boolean {
 
 function verdict(report: Report): HTMLElement {
   const figures = Object.entries(report).filter(([key, value]) => key !== "ok" && scalar(value));
+  // Anything else the report carries (a seal, per-stream details…), shown as it comes.
+  const details = Object.entries(report).filter(([key, value]) => key !== "problems" && !scalar(value) && value !== null && value !== undefined);
   const problems: unknown[] = report.problems;
   return h(
     "div",
     { class: `verdict ${report.ok ? "good" : "bad"}`, role: "status" },
     h("p", { class: "big" }, report.ok ? "✓ Intact: every chain verifies." : `✗ Broken: ${problems.length} problem(s) found.`),
     h("dl", { class: "facts" }, ...figures.flatMap(([key, value]) => [h("dt", {}, key), h("dd", {}, String(value))])),
+    ...details.map(([key, value]) => h("div", {}, h("h2", {}, key), h("pre", {}, JSON.stringify(value, null, 2)))),
     problems.length === 0
       ? null
       : h("ol", { class: "problems" }, ...problems.map((p) => h("li", {}, h("pre", {}, JSON.stringify(p, null, 2))))),
