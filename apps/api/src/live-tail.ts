@@ -1,12 +1,14 @@
 /**
- * The live tail behind `audit.tail`: entries matching a filter as they land in the table, oldest
- * first. The writers insert in batches from worker threads (and other processes, transactions and
+ * The live tail behind `audit.tail`: entries matching a filter as they land in the table. The
+ * writers insert in batches from worker threads (and other processes, transactions and
  * replays insert too), so an entry can become visible some time after its `occurredAt`. The tail
  * therefore polls a window — every entry stamped within the last `lagMs` — every `intervalMs`,
- * and emits the ids it has not emitted yet. Memory is bounded by the ids seen inside the window;
- * one poll reads at most `maxPerPoll` rows (under a heavier load the window start moves past what
- * was read, so entries that arrive later than that can be skipped — it is a live view, the list
- * and the export are the record).
+ * and emits the ids it has not emitted yet (oldest first within a poll). Memory is bounded by the
+ * ids seen inside the window. One poll reads at most `maxPerPoll` rows; a poll cut short is
+ * continued by the next one after its last row, and once a poll reaches the end the next starts
+ * at the window's start again, so entries landing late are still caught while inside the window.
+ * Under a load that keeps more rows in the window than the polls can read in `lagMs`, late ones
+ * can be missed: it is a live view; the list and the export are the record.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Database, Prisma } from "@auditrail/db";
