@@ -1,7 +1,7 @@
 /**
  * Starts the clinic API: DATABASE_URL (default: the embedded SQLite file), PORT (3000), HOST
  * (127.0.0.1), LOG_LEVEL (info), TRUST_PROXY (1: take the client IP from X-Forwarded-For), AUDIT_SPOOL_DIR (.auditrail/spool; the durable writer uses its
- * `durable` subfolder). Refuses to start on a database with pending migrations, or with a
+ * `durable` subfolder). Serves the audit viewer (apps/web/dist) at /. Refuses to start on a database with pending migrations, or with a
  * procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */

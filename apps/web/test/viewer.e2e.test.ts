@@ -7,7 +7,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { testProviders } from "@auditrail/db/testing";
+import { runRawSql, testProviders } from "@auditrail/db/testing";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Browser, launchBrowser } from "./browser.ts";
@@ -170,8 +170,17 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
     await expect.poll(() => item.count()).toBe(2);
   });
 
-  it("verifies the trail on demand for an auditor and shows the verdict; health shows the writers", async () => {
+  it("verifies the trail on demand for an auditor: intact, then a rewritten row reported; health shows the writers", async () => {
     await page.goto(`${server.base}/integrity`);
+    await page.getByRole("button", { name: "Verify now" }).click();
+    await page.getByText("Intact: every chain verifies.").waitFor();
+    // Rewrite one stored entry behind the API's back: the verdict names the break.
+    const victim = await server.db.prisma.auditEntry.findFirstOrThrow({ where: { action: "patient.create", outcome: "ok" } });
+    await runRawSql(server.db.url, `UPDATE "AuditEntry" SET "actorId" = 'someone-else' WHERE "id" = '${victim.id}'`);
+    await page.getByRole("button", { name: "Verify now" }).click();
+    await page.getByText(/Broken: 1 problem\(s\) found/).waitFor();
+    expect(await page.locator(".problems").textContent()).toContain(victim.id);
+    await runRawSql(server.db.url, `UPDATE "AuditEntry" SET "actorId" = '${victim.actorId}' WHERE "id" = '${victim.id}'`);
     await page.getByRole("button", { name: "Verify now" }).click();
     await page.getByText("Intact: every chain verifies.").waitFor();
     await page.goto(`${server.base}/writers`);

@@ -28,7 +28,7 @@ export function trailView(ctx: AppContext, params: URLSearchParams): View {
   const back = previousCursors();
 
   const form = filterForm(filter, (next) => ctx.navigate(`/?${queryOf(next)}`));
-  const status = h("p", { class: "status", role: "status", "aria-live": "polite" }, "Loading…");
+  const status = h("p", { id: "trail-status", class: "status", role: "status", "aria-live": "polite" }, "Loading…");
   const body = h("tbody");
   const table = h(
     "table",
@@ -41,7 +41,6 @@ export function trailView(ctx: AppContext, params: URLSearchParams): View {
     ),
     body,
   );
-  status.id = "trail-status";
   const newer = h("button", { type: "button", disabled: !cursor }, "← Newer");
   const older = h("button", { type: "button", disabled: true }, "Older →");
   const first = h("button", { type: "button", disabled: !cursor }, "First page");
