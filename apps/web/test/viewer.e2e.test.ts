@@ -76,6 +76,13 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
     await page.reload();
     await page.locator("table.trail tbody tr").first().waitFor();
     expect(await tableIds()).toEqual(ids);
+    // A time range: up to a moment before any of it happened leaves nothing.
+    await page.getByLabel("To", { exact: true }).fill("2001-01-01T00:00");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.waitForURL((url) => url.searchParams.has("to"));
+    expect(Date.parse(new URL(page.url()).searchParams.get("to") ?? "")).toBeLessThan(Date.parse("2001-01-02T00:00:00Z"));
+    await page.getByText("No entries match.").waitFor();
+    expect(new URL(page.url()).searchParams.get("actorId")).toBe(dentistId);
   });
 
   it("opens an entry and shows its diff, the SSN marked redacted and never shown, and links to the request's entries", async () => {
