@@ -190,4 +190,14 @@ describe.each(testProviders())("the viewer's API on %s", (provider) => {
     // The API's own routes still win.
     expect(await rawGet(h.base, "/health")).toMatchObject({ status: 200, type: "application/json" });
   });
+
+  // Last: it shuts the server down.
+  it("shutdown ends open live tails, so in-flight requests finish before the deadline", async () => {
+    let started = false;
+    const sub = auditor.audit.tail.subscribe({}, { onStarted: () => (started = true), onData: () => undefined });
+    await expect.poll(() => started, { timeout: 10_000 }).toBe(true);
+    const report = await h.app.close({ deadlineMs: 20_000 });
+    sub.unsubscribe();
+    expect(report.requestsFinished).toBe(true);
+  });
 });
