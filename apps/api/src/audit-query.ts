@@ -17,6 +17,10 @@ export const AuditFilter = z.strictObject({
   action: z.string().min(1).max(128).optional(),
   /** `ok`, `failed` (any error), or one error code (`FORBIDDEN`). */
   outcome: z.string().min(1).max(64).optional(),
+  /** Everything one request did (the id its response carried in `x-request-id`). */
+  requestId: z.string().min(1).max(128).optional(),
+  /** The client address the entries were recorded with. */
+  ip: z.string().min(1).max(64).optional(),
   /** Inclusive. */
   from: Instant.optional(),
   /** Exclusive. */
@@ -36,6 +40,8 @@ export function auditWhere(provider: Provider, f: AuditFilter, after?: AuditKey)
   if (f.entityId) and.push({ entityId: f.entityId });
   if (f.action) and.push({ action: f.action.endsWith(".*") ? actionPrefix(provider, f.action.slice(0, -1) as `${string}.`) : f.action });
   if (f.outcome) and.push(f.outcome === "failed" ? { outcome: { not: "ok" } } : { outcome: f.outcome });
+  if (f.requestId) and.push({ requestId: f.requestId });
+  if (f.ip) and.push({ ip: f.ip });
   if (f.from || f.to) {
     and.push({ occurredAt: { ...(f.from ? { gte: toDate(f.from) } : {}), ...(f.to ? { lt: toDate(f.to) } : {}) } });
   }

@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { AuditPluginMode, AuditWriters } from "@auditrail/audit-core/trpc";
-import type { Database, Provider } from "@auditrail/db";
+import type { Database, DatabaseHandle, Provider } from "@auditrail/db";
 import type { Logger } from "pino";
 import type { AuditDefaultMode, WriterConfig } from "./config.ts";
 import type { HttpMetrics } from "./http-metrics.ts";
@@ -69,12 +69,21 @@ export function requestInfoOf(req: IncomingMessage, requestId: string, trustProx
   };
 }
 
-export async function createContext(services: Services, provider: Provider, metrics: HttpMetrics, req: IncomingMessage, requestId: string) {
+/** What the server adds to every context besides the services. */
+export interface ServerInfo {
+  /** The database behind `prisma` (the retention purge's controlled path differs per provider). */
+  readonly provider: Provider;
+  /** The open database handle (its URL: dead-letter replay opens its own sink on it). */
+  readonly database: DatabaseHandle;
+  /** Aborted when the server shuts down: long-lived calls (the live tail) end on it. */
+  readonly stopping: AbortSignal;
+}
+
+export async function createContext(services: Services, server: ServerInfo, metrics: HttpMetrics, req: IncomingMessage, requestId: string) {
   const user = await userOf(services.prisma, req.headers.authorization);
   return {
     ...services,
-    /** The database behind `prisma` (the retention purge's controlled path differs per provider). */
-    provider,
+    ...server,
     metrics,
     log: services.logger.child({ reqId: requestId }),
     user,

@@ -2,10 +2,11 @@
  * Starts the clinic API with the settings of src/config.ts (every environment variable, its
  * default and what it accepts; the seal settings AUDIT_SEAL_* in ./sealing.ts; a bad value: the variable named on stderr, exit 1). Logs the
  * settings in effect as one line. Refuses to start on a database with pending migrations, or with
- * a procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
+ * settings in effect as one line. Serves the audit viewer (apps/web/dist) at /. Refuses to start on a database with pending migrations, or with
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createAuditWriter } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
@@ -62,6 +63,8 @@ const writers = {
 };
 audit.verify(appRouter, writers);
 
+// The viewer (apps/web), built next to this app by `turbo run build`.
+const webRoot = fileURLToPath(new URL("../../web/dist/", import.meta.url));
 const app = createApp(
   {
     prisma: db.prisma,
@@ -74,11 +77,13 @@ const app = createApp(
     seals: sealing.services,
   },
   db,
+  { webRoot },
 );
 const base = await app.listen(config.port, config.host);
 
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });
 console.log(`\nauditrail clinic API on ${base} (${db.provider}: ${redactUrl(url)})`);
+console.log(`  audit viewer: ${base}/ (sign in as the auditor or the admin)`);
 console.log(`  health: ${base}/health   metrics: ${base}/metrics   tRPC: ${base}/trpc   export: ${base}/audit/export`);
 if (demo > 0) {
   console.log("  demo logins (email / password):");

@@ -13,6 +13,7 @@ const TABLE = {
   "verify audit": ["auditor"],
   "purge audit": ["admin"],
   "manage staff": ["admin"],
+  "replay dead letters": ["admin"],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof TABLE;

@@ -1,5 +1,6 @@
 /**
- * The HTTP server: tRPC under /trpc, plus GET /health, GET /metrics and GET /audit/export, with one
+ * The HTTP server: tRPC under /trpc, plus GET /health, GET /metrics and GET /audit/export, the
+ * viewer's files (apps/web/dist) on every other GET path, with one
  * structured log line per request carrying the request id that also lands in audit entries.
  * close() is the graceful shutdown: stop accepting, let in-flight calls finish (up to a deadline),
  * then close the audit writers (drain, or spill to disk) and the database.
@@ -14,6 +15,7 @@ import { type RequestInfo, type Services, createContext, requestIdOf, requestInf
 import { exportAudit } from "./export.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { appRouter } from "./router.ts";
+import { staticFiles } from "./static-files.ts";
 
 export interface App {
   readonly server: Server;
@@ -34,8 +36,16 @@ export interface ShutdownReport {
 
 type Route = (req: IncomingMessage, res: ServerResponse, request: RequestInfo) => Promise<void>;
 
-export function createApp(services: Services, db: DatabaseHandle): App {
+export interface AppOptions {
+  /** The built viewer to serve at / (apps/web/dist); without it, unknown paths are 404. */
+  readonly webRoot?: string;
+}
+
+export function createApp(services: Services, db: DatabaseHandle, options: AppOptions = {}): App {
   const metrics = new HttpMetrics();
+  const stopping = new AbortController();
+  const serverInfo = { provider: db.provider, database: db, stopping: stopping.signal };
+  const web = options.webRoot === undefined ? undefined : staticFiles(options.webRoot);
   const requestIds = new WeakMap<IncomingMessage, string>();
   const procedures = new Set(Object.keys(appRouter._def.procedures));
   const trpc = createHTTPHandler({
@@ -44,7 +54,7 @@ export function createApp(services: Services, db: DatabaseHandle): App {
     // Queries may come by POST too (the typed client sends them so), so large inputs fit.
     allowMethodOverride: true,
     maxBodySize: MAX_BODY_BYTES,
-    createContext: ({ req }) => createContext(services, db.provider, metrics, req, requestIds.get(req) ?? requestIdOf(req)),
+    createContext: ({ req }) => createContext(services, serverInfo, metrics, req, requestIds.get(req) ?? requestIdOf(req)),
     onError: ({ error, path, req }) => {
       // The client got "internal error" and this request id; the details are here.
       if (error.code === "INTERNAL_SERVER_ERROR") services.logger.error({ err: error, path, reqId: requestIds.get(req) }, "procedure failed");
@@ -93,6 +103,12 @@ export function createApp(services: Services, db: DatabaseHandle): App {
       });
     } else if (procedure !== undefined) {
       trpc(req, res);
+    } else if (web && (req.method === "GET" || req.method === "HEAD")) {
+      web(req, res).catch((err: unknown) => {
+        services.logger.error({ err, reqId: requestId }, "static file failed");
+        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: { code: "INTERNAL_SERVER_ERROR", message: "internal error" } }));
+        else res.destroy();
+      });
     } else {
       send(res, 404, "application/json", JSON.stringify({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${path}` } }));
     }
@@ -122,6 +138,7 @@ export function createApp(services: Services, db: DatabaseHandle): App {
   });
 
   const shutdown = async (deadlineMs: number): Promise<ShutdownReport> => {
+    stopping.abort(); // live tails end their streams, so their connections can close
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // Connections that finish a response while we wait are closed by the connection: close header.

@@ -53,6 +53,8 @@ export interface HarnessOptions {
   /** Default: silent. */
   readonly logger?: Logger;
   readonly sessionTtlMs?: number;
+  /** A directory to serve as the viewer (createApp's webRoot). */
+  readonly webRoot?: string;
 }
 
 export async function startHarness(provider: Provider, options: HarnessOptions = {}): Promise<Harness> {
@@ -79,7 +81,7 @@ export async function startHarness(provider: Provider, options: HarnessOptions =
   };
   audit.verify(appRouter, writers);
   const logger = options.logger ?? pino({ level: "silent" });
-  const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: options.sessionTtlMs ?? 60_000, seals: sealing.services }, db);
+  const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: options.sessionTtlMs ?? 60_000, seals: sealing.services }, db, options.webRoot === undefined ? {} : { webRoot: options.webRoot });
   const base = await app.listen(0, "127.0.0.1");
   const client = (token?: string) => createClinicClient(base, token);
   const flush = async () => {

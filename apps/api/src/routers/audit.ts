@@ -1,5 +1,6 @@
 /**
- * The audit trail itself, for auditors and admins only: list (filters + cursor), get, stats.
+ * The audit trail itself, for auditors and admins only: list (filters + cursor), get, stats, the
+ * live tail (a subscription, over SSE), the writers' health; dead letters for admins.
  * Reading the trail is audited too. The streamed export (NDJSON / CSV) is a plain HTTP route next
  * to tRPC: see ../export.ts for why.
  */
@@ -13,12 +14,32 @@ import { ProofUnavailableError, buildEntryProof, purgeAuditEntries, verifyOffThr
 import type { Context } from "../context.ts";
 import type { SealServices } from "../sealing.ts";
 import { RETRY_LIMITS, retryConflicts } from "../transact.ts";
+import { listDeadLetters, replayDeadLetters } from "@auditrail/db/dead-letters";
+import { tailEntries } from "../live-tail.ts";
 import { allowed, notFound } from "../trpc.ts";
+import { writerHealth } from "../writer-health.ts";
 
 /** The shortest retention the purge accepts: nothing younger than this can be purged. */
 export const MINIMUM_RETENTION_DAYS = 30;
 
 export const AuditList = AuditFilter.extend({ limit: Limit(200, 50), cursor: Cursor.optional() });
+
+/** The fields of a dead letter's entry worth showing in a list (the entry may be stored as JSON or as text). */
+const LetterSummary = z.object({
+  action: z.string(),
+  entity: z.string(),
+  entityId: z.string().nullish(),
+  occurredAt: z.union([z.string(), z.date()]).transform((v) => new Date(v).toISOString()),
+});
+
+function letterEntry(stored: unknown): unknown {
+  if (typeof stored !== "string") return stored;
+  try {
+    return JSON.parse(stored);
+  } catch {
+    return stored;
+  }
+}
 
 export const auditRouter = {
   list: allowed("read audit")
@@ -110,6 +131,66 @@ export const auditRouter = {
       const signed = report.streams.length > 0 ? await seals.sealer.notePurge(report.streams) : undefined;
       ctx.audit.annotate({ deleted: report.deleted, purgeEntryId: report.entryId, seal: signed?.seal.number ?? null });
       return { deleted: report.deleted, entryId: report.entryId, streams: report.streams.map((s) => ({ streamId: s.streamId, firstSeq: s.firstSeq })), seal: signed?.seal.number ?? null };
+    }),
+
+  /**
+   * New entries matching the filter as they are written (oldest first), until the client goes away
+   * or the server shuts down. Over SSE with httpSubscriptionLink. The start is audited.
+   */
+  tail: allowed("read audit")
+    .meta({ audit: { action: "audit.tail", entity: "AuditEntry", kind: "access", after: false } })
+    .input(AuditFilter.default({}))
+    .subscription(async function* ({ ctx, input, signal }) {
+      ctx.audit.annotate({ filter: input });
+      const stop = signal ? AbortSignal.any([signal, ctx.stopping]) : ctx.stopping;
+      yield* tailEntries(ctx.prisma, input, stop);
+    }),
+
+  /**
+   * Each writer's state: queued, in flight, spool backlog, written (and per second, measured
+   * between calls), retried, dead-lettered, dropped, spilled; and the dead letters still pending.
+   */
+  health: allowed("read audit")
+    // Not audited: the viewer polls it every 2 s, and it reads counters, never the trail.
+    .meta({ audit: false })
+    .query(async ({ ctx }) => {
+      const { async: main, sync, durable } = ctx.writers;
+      return {
+        writers: [main, sync, durable].flatMap((w) => (w ? [writerHealth(w)] : [])),
+        pendingDeadLetters: await ctx.prisma.deadLetter.count({ where: { replayedAt: null } }),
+      };
+    }),
+
+  /** Dead letters (admins): oldest first, each with the database's reason and its entry. */
+  deadLetters: allowed("replay dead letters")
+    .meta({ audit: { action: "audit.deadLetters.list", entity: "DeadLetter" } })
+    .input(z.strictObject({ pending: z.boolean().default(true), limit: Limit(500, 100) }).default({ pending: true, limit: 100 }))
+    .query(async ({ ctx, input }) => {
+      const letters = await listDeadLetters(ctx.database, input);
+      ctx.audit.annotate({ count: letters.length });
+      return letters.map((letter) => {
+        const entry = letterEntry(letter.entry);
+        const summary = LetterSummary.safeParse(entry);
+        return {
+          id: letter.id,
+          reason: letter.error,
+          attempts: letter.attempts,
+          failedAt: letter.failedAt.toISOString(),
+          replayedAt: letter.replayedAt?.toISOString() ?? null,
+          summary: summary.success ? summary.data : null,
+          entry,
+        };
+      });
+    }),
+
+  /** Re-inserts pending dead letters (all, or `ids`); those still rejected stay pending with the new reason. */
+  replayDeadLetters: allowed("replay dead letters")
+    .meta({ audit: { action: "audit.deadLetters.replay", entity: "DeadLetter", after: false } })
+    .input(z.strictObject({ ids: z.array(Id).min(1).max(500).optional() }).default({}))
+    .mutation(async ({ ctx, input }) => {
+      const report = await replayDeadLetters(ctx.database.url, input.ids ? { ids: input.ids } : {});
+      ctx.audit.annotate({ ids: input.ids ?? "all pending", replayed: report.replayed, failed: report.failed.length });
+      return report;
     }),
 
   /** Counts by outcome and by action over a time range, and the writers' live statistics. */

@@ -1,0 +1,74 @@
+/**
+ * The clinic API for the browser tests, as `pnpm start` runs it: a fresh migrated + seeded
+ * database of the given provider, the async / sync / durable writers, and the built viewer
+ * (apps/web/dist) served at /, on an ephemeral port of 127.0.0.1.
+ */
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type AuditWriter, createAuditWriter } from "@auditrail/audit-core";
+import { createApp } from "@auditrail/api";
+import { type ClinicClient, createClinicClient } from "@auditrail/api/client";
+import { DEMO_STAFF, type DatabaseHandle, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
+import { prismaSinkSpec } from "@auditrail/db/sink";
+import { createTestDatabase } from "@auditrail/db/testing";
+import { pino } from "pino";
+
+export const WEB_ROOT = fileURLToPath(new URL("../dist/", import.meta.url));
+
+export type Role = (typeof DEMO_STAFF)[number]["role"];
+
+export interface TestServer {
+  readonly base: string;
+  readonly db: DatabaseHandle;
+  /** The async writer (to record entries directly, as a background job would). */
+  readonly writer: AuditWriter;
+  login(role: Role): { email: string; password: string };
+  /** A typed API client signed in as the demo user of `role`. */
+  as(role: Role): Promise<ClinicClient>;
+  /** Waits until every entry recorded so far is written. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startServer(provider: Provider): Promise<TestServer> {
+  if (!(await stat(join(WEB_ROOT, "index.html")).catch(() => undefined))) {
+    throw new Error(`The viewer is not built (${WEB_ROOT}): run \`pnpm --filter @auditrail/web build\` first.`);
+  }
+  const database = await createTestDatabase(provider);
+  const db = createDatabase(database.url);
+  await seedDemoData(db.prisma);
+  const spoolDir = await mkdtemp(join(tmpdir(), "auditrail-web-spool-"));
+  const sink = prismaSinkSpec({ url: database.url });
+  const writers = {
+    async: await createAuditWriter({ sink, spoolDir, maxBatchWaitMs: 5 }),
+    sync: await createAuditWriter({ sink, mode: "sync", spoolDir }),
+    durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, maxBatchWaitMs: 5 }),
+  };
+  const app = createApp({ prisma: db.prisma, writers, logger: pino({ level: "silent" }), sessionTtlMs: 600_000 }, db, { webRoot: WEB_ROOT });
+  const base = await app.listen(0, "127.0.0.1");
+  const login = (role: Role) => {
+    const staff = DEMO_STAFF.find((s) => s.role === role);
+    if (!staff) throw new Error(`no demo staff with role ${role}`);
+    return { email: staff.email, password: staff.password };
+  };
+  return {
+    base,
+    db,
+    writer: writers.async,
+    login,
+    as: async (role) => {
+      const { token } = await createClinicClient(base).auth.login.mutate(login(role));
+      return createClinicClient(base, token);
+    },
+    flush: async () => {
+      await Promise.all(Object.values(writers).map((w) => w.flush()));
+    },
+    close: async () => {
+      await app.close({ deadlineMs: 2_000 });
+      await rm(spoolDir, { recursive: true, force: true });
+      await database.drop();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "AuditEntry_requestId_idx" ON "AuditEntry"("requestId");
