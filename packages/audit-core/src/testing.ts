@@ -21,24 +21,28 @@ export const MemorySinkOptionsSchema = z.strictObject({
   latencyMs: z.number().min(0).default(0),
   /** deadLetter() fails with a non-retryable error (so letters fall back to the writer's file). */
   rejectDeadLetters: z.boolean().default(false),
+  /** Acts as a transport (AuditSink.forwards): the writer hands it entries unlinked. */
+  forwards: z.boolean().default(false),
 });
 
 export type MemorySinkOptions = z.input<typeof MemorySinkOptionsSchema>;
 
 /** What a MemorySink reports on its channel. */
 export type SinkReport =
-  | { type: "attempt"; ids: string[]; ok: boolean; at: number; error?: string }
+  | { type: "attempt"; ids: string[]; ok: boolean; at: number; error?: string; linked?: boolean }
   | { type: "deadLetter"; letters: DeadLetter[] };
 
 export class MemorySink implements AuditSink {
   readonly rows = new Map<string, AuditEntry>();
   readonly deadLetters = new Map<string, DeadLetter>();
   writes = 0;
+  readonly forwards: boolean;
   private readonly options: z.output<typeof MemorySinkOptionsSchema>;
   private readonly channel: BroadcastChannel | undefined;
 
   constructor(options: MemorySinkOptions = {}) {
     this.options = MemorySinkOptionsSchema.parse(options);
+    this.forwards = this.options.forwards;
     this.channel = this.options.channel ? new BroadcastChannel(this.options.channel) : undefined;
   }
 
@@ -54,7 +58,7 @@ export class MemorySink implements AuditSink {
       return this.fail(ids, Object.assign(new Error(`check constraint violated by entry ${poison.id}`), { code: "23514" }));
     }
     for (const entry of entries) if (!this.rows.has(entry.id)) this.rows.set(entry.id, entry);
-    this.post({ type: "attempt", ids, ok: true, at: Date.now() });
+    this.post({ type: "attempt", ids, ok: true, at: Date.now(), linked: entries.every((e) => "hash" in e) });
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {

@@ -88,6 +88,13 @@ describe("worker writeBatch", () => {
     expect(second.head?.hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it("hands a forwarding sink (a transport) its entries unlinked and reports no chain head", async () => {
+    const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name, forwards: true }), policy });
+    const result = await writeBatch({ entries: batch(["a", "b"]), mayExist: false });
+    expect(result).toMatchObject({ written: 2, head: undefined });
+    await vi.waitFor(() => expect(reports).toContainEqual(expect.objectContaining({ type: "attempt", ok: true, linked: false })));
+  });
+
   it("does not give a second link to entries the sink already stores (replays)", async () => {
     const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name }), policy });
     const entries = batch(["a", "b", "c"]);

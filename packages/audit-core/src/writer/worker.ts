@@ -58,9 +58,9 @@ export default async function writeBatch({ entries, mayExist }: WriteTask): Prom
   const control = { signal: stop.signal };
   const stored = mayExist && target.existing ? await retryRetryable(() => existingIds(target, entries), policy, control) : undefined;
   const fresh = stored && stored.size > 0 ? entries.filter((e) => !stored.has(e.id)) : entries;
-  const outcome = await writeWithRetry(target, stream.link(fresh), policy, control);
+  const outcome = await writeWithRetry(target, target.forwards ? fresh : stream.link(fresh), policy, control);
   const unstored = await keepDeadLetters(target, outcome.deadLetters, policy, control);
-  const head = stream.head;
+  const head = target.forwards ? undefined : stream.head;
   return {
     written: outcome.written + (entries.length - fresh.length),
     retries: outcome.retries,
