@@ -19,6 +19,11 @@ export const IngestConfigSchema = z
     batchSize: int(1, 10_000).default(500),
     /** A partial batch waits this long for more entries before it is written. */
     maxBatchWaitMs: int(0, 10_000).default(20),
+    /**
+     * Each pull request to the consumer lives this long; a request lost with a node (or a consumer
+     * leader that moved) is noticed within it (heartbeats every half of it) and pulled again.
+     */
+    pullExpiresMs: int(1_000, 300_000).default(5_000),
     /** Retry of retryable database errors (backoff with full jitter), as the writer does. */
     retry: z
       .strictObject({

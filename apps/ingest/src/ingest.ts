@@ -147,6 +147,7 @@ export class Ingest {
     // server, which fills pull requests in order, alternates between the processes sharing the consumer.
     this.messages = await consumer.consume({
       max_messages: this.config.batchSize,
+      expires: this.config.pullExpiresMs,
       callback: (m) => {
         this.buffer.push(m);
         // The first message ends an idle wait; a full batch ends the wait for more.

@@ -109,6 +109,7 @@ export async function scenario(cluster: NatsCluster): Promise<Scenario> {
   };
   const writers: WriterChild[] = [];
   const ingests: IngestProcess[] = [];
+  let spools = 0;
   return {
     db,
     handle,
@@ -117,10 +118,11 @@ export async function scenario(cluster: NatsCluster): Promise<Scenario> {
     writers,
     ingests,
     async startWriter({ ratePerSec = 400, maxQueueSize = 2_000 } = {}) {
+      const index = spools++; // taken before any await: writers started together get their own spool
       const writer = await WriterChild.start({
         writer: {
           sink: jetStreamSinkSpec({ servers: cluster.urls, stream, publishTimeoutMs: 2_000 }),
-          spoolDir: join(dir, `spool-${writers.length}`),
+          spoolDir: join(dir, `spool-${index}`),
           maxWorkers: 2,
           maxQueueSize,
           maxBatchSize: 200,
@@ -160,18 +162,21 @@ export async function scenario(cluster: NatsCluster): Promise<Scenario> {
 }
 
 /** Consumer backlog: messages not yet delivered plus delivered and not acknowledged. */
-export async function consumerLag(cluster: NatsCluster, stream: string, durable = "ingest"): Promise<{ pending: number; ackPending: number; redelivered: number }> {
+export async function consumerLag(cluster: NatsCluster, stream: string, durable = "ingest"): Promise<{ pending: number; ackPending: number }> {
   const nc = await connect({ servers: cluster.urls });
   try {
     const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
-    return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
   } finally {
     await nc.close();
   }
 }
 
 /** Stops every writer with SIGTERM (each drains within its deadline) and returns what they acknowledged. */
-export async function stopWriters(s: Scenario): Promise<{ recorded: string[]; acknowledged: number; spilled: number; replayed: number; inSpool: number }> {
+export async function stopWriters(
+  s: Scenario,
+): Promise<{ recorded: string[]; acknowledged: number; spilled: number; replayed: number; inSpool: number; closeMs: number }> {
+  const started = Date.now();
   await Promise.all(s.writers.map((w) => w.kill("SIGTERM")));
   const recorded = s.writers.flatMap((w) => w.recorded);
   const reports = s.writers.map((w) => {
@@ -184,6 +189,7 @@ export async function stopWriters(s: Scenario): Promise<{ recorded: string[]; ac
     spilled: reports.reduce((n, r) => n + r.spilled, 0),
     replayed: reports.reduce((n, r) => n + r.replayed, 0),
     inSpool: reports.reduce((n, r) => n + r.spoolBacklog, 0),
+    closeMs: Date.now() - started,
   };
 }
 
@@ -205,6 +211,8 @@ export async function account(
   writers: Awaited<ReturnType<typeof stopWriters>>,
   extra: Record<string, number | string> = {},
 ): Promise<ScaleOutAccounting> {
+  extra.closeMs = writers.closeMs;
+  const started = Date.now();
   const recordedSet = new Set(writers.recorded);
   const stored = async () => (await s.handle.prisma.auditEntry.findMany({ where: { action: { not: CHECKPOINT_ACTION } }, select: { id: true } })).map((r) => r.id);
   const dead = async () => (await s.handle.prisma.deadLetter.findMany({ select: { id: true } })).map((r) => r.id);
@@ -224,7 +232,7 @@ export async function account(
     lost: r.lost.length,
     duplicated: r.duplicates.length + r.unexpected.length,
     chainOk: verify.ok,
-    extra: { ...extra, spilled: writers.spilled, inSpool: writers.inSpool, lag: lag.pending + lag.ackPending, redelivered: lag.redelivered, chains: verify.streams },
+    extra: { ...extra, spilled: writers.spilled, inSpool: writers.inSpool, lag: lag.pending + lag.ackPending, chains: verify.streams, waitedMs: Date.now() - started },
   };
 }
 

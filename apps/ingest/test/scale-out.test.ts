@@ -80,9 +80,10 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
     const writers = await stopWriters(s);
     const a = await account(s, cluster, writers);
     await survivor.kill("SIGTERM");
-    printScaleOut("ingest-killed", { ...a, extra: { ...a.extra, survivorAlreadyStored: survivor.stats?.alreadyStored ?? 0, survivorRedelivered: survivor.stats?.redelivered ?? 0 } });
+    printScaleOut("ingest-killed", { ...a, extra: { ...a.extra, redelivered: survivor.stats?.redelivered ?? 0, alreadyStored: survivor.stats?.alreadyStored ?? 0 } });
     expectExact(a);
-    expect(Number(a.extra.redelivered)).toBeGreaterThan(0);
+    // The survivor received what the victim held (redelivered after the ack wait) and wrote it once.
+    expect(survivor.stats?.redelivered).toBeGreaterThan(0);
   });
 
   it("4. PostgreSQL unreachable for 10 s (fault proxy): the stream buffers, ingest catches up", async () => {
@@ -117,10 +118,10 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
     s.startIngest();
     await Promise.all([s.startWriter({ maxQueueSize: 500 }), s.startWriter({ maxQueueSize: 500 })]);
     await sleep(2_000);
-    await Promise.all([0, 1, 2].map((i) => cluster.kill(i, "SIGKILL")));
-    await sleep(6_000);
-    // All three at once: a single node has no quorum to elect a JetStream leader.
-    await Promise.all([0, 1, 2].map((i) => cluster.restart(i)));
+    // Unreachable, not crashed: every node frozen, its connections silent (a partition).
+    for (const i of [0, 1, 2]) cluster.pause(i);
+    await sleep(8_000);
+    for (const i of [0, 1, 2]) cluster.resume(i);
     await sleep(3_000);
     const writers = await stopWriters(s);
     const a = await account(s, cluster, writers);

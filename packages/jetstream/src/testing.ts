@@ -128,6 +128,16 @@ export class NatsCluster {
     await node.exited;
   }
 
+  /** Freezes node `index` (SIGSTOP): its connections stay open and go silent, as in a network partition. */
+  pause(index: number): void {
+    this.node(index).process?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused node run again (SIGCONT). */
+  resume(index: number): void {
+    this.node(index).process?.kill("SIGCONT");
+  }
+
   /** Starts node `index` again on the same ports and store. */
   async restart(index: number): Promise<void> {
     this.spawn(index, natsServerBinary());
@@ -136,7 +146,7 @@ export class NatsCluster {
 
   /** Stops every node and removes the store directories. */
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((_, i) => this.kill(i, "SIGKILL")));
+    await Promise.all(this.nodes.map((_, i) => this.kill(i, "SIGKILL")));  // SIGKILL ends a paused node too
     await rm(this.dir, { recursive: true, force: true });
   }
 
