@@ -221,7 +221,8 @@ export class Ingest {
     }
 
     for (const m of batch) {
-      if (rejected.some((r) => r.seq === m.seq)) m.term("not an audit entry");
+      // No reason text: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers.
+      if (rejected.some((r) => r.seq === m.seq)) m.term();
       else m.ack();
     }
     const checkpoints = fresh.filter((e) => e.action === CHECKPOINT_ACTION).length;
