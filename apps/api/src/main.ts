@@ -1,15 +1,15 @@
 /**
  * Starts the clinic API: DATABASE_URL (default: the embedded SQLite file), PORT (3000), HOST
  * (127.0.0.1), LOG_LEVEL (info), TRUST_PROXY (1: take the client IP from X-Forwarded-For), AUDIT_SPOOL_DIR (.auditrail/spool; the durable writer uses its
- * `durable` subfolder). Refuses to start on a database with pending migrations, or with a
+ * `durable` subfolder), AUDIT_TRANSPORT (direct | jetstream: publish to NATS_URL, see audit-transport.ts). Refuses to start on a database with pending migrations, or with a
  * procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
 import { join } from "node:path";
 import { createAuditWriter } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, databaseUrlFromEnv, pendingMigrations, redactUrl } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
 import { pino } from "pino";
+import { auditSinkSpec, auditTransportFromEnv } from "./audit-transport.ts";
 import { appRouter } from "./router.ts";
 import { createApp } from "./server.ts";
 import { audit } from "./trpc.ts";
@@ -25,7 +25,8 @@ if (pending.length > 0) {
 }
 
 const spoolDir = process.env.AUDIT_SPOOL_DIR ?? ".auditrail/spool";
-const sink = prismaSinkSpec({ url });
+const transport = auditTransportFromEnv();
+const sink = auditSinkSpec(transport, url);
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
 const writers = {
   async: await createAuditWriter({ sink, spoolDir, onError }),
@@ -40,6 +41,7 @@ const base = await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST
 
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });
 console.log(`\nauditrail clinic API on ${base} (${db.provider}: ${redactUrl(url)})`);
+if (transport.transport === "jetstream") console.log(`  audit entries: published to JetStream at ${transport.servers.join(",")} (written by apps/ingest)`);
 console.log(`  health: ${base}/health   metrics: ${base}/metrics   tRPC: ${base}/trpc   export: ${base}/audit/export`);
 if (demo > 0) {
   console.log("  demo logins (email / password):");
