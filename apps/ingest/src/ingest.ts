@@ -93,13 +93,13 @@ export class Ingest {
     private readonly sink: AuditSink,
     private readonly hooks: IngestHooks,
   ) {
-    this.policy = { ...config.retry, maxAttempts: Number.POSITIVE_INFINITY };
+    this.policy = retryPolicy(config);
   }
 
   /** Connects (retrying until the cluster answers), creates or updates the stream and consumer, starts consuming. */
   static async start(input: IngestConfig, hooks: IngestHooks = {}): Promise<Ingest> {
     const config = parseIngestConfig(input);
-    const policy: RetryPolicy = { ...config.retry, maxAttempts: Number.POSITIVE_INFINITY };
+    const policy = retryPolicy(config);
     const retryAll = { onRetry: (_: number, __: number, error: unknown) => hooks.onError?.(asError(error)) };
     const nc = await retryRetryable(() => connectNats(config.servers, config.name).catch(asRetryable), policy, retryAll);
     await retryRetryable(
@@ -143,8 +143,8 @@ export class Ingest {
 
   private async consume(): Promise<void> {
     const consumer = await this.js.consumers.get(this.config.stream.name, this.config.consumer.durable);
-    // Deliveries are buffered here while a batch is written. One pull asks for one batch, so the
-    // server, which fills pull requests in order, alternates between the processes sharing the consumer.
+    // Deliveries are buffered here while a batch is written; one pull asks for one batch, so a
+    // process holds little more than what it writes next and the rest stays for the others.
     this.messages = await consumer.consume({
       max_messages: this.config.batchSize,
       expires: this.config.pullExpiresMs,
@@ -261,6 +261,11 @@ export class Ingest {
     for (const m of this.processing) m.working();
     for (const m of this.buffer) m.working();
   }
+}
+
+/** Retryable errors are retried until they pass: the entries wait in the stream meanwhile. */
+function retryPolicy(config: ResolvedIngestConfig): RetryPolicy {
+  return { ...config.retry, maxAttempts: Number.POSITIVE_INFINITY };
 }
 
 function safeJson<S extends z.ZodType>(text: string, schema: S): { ok: true; value: z.output<S> } | { ok: false; error: string } {
