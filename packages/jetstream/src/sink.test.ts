@@ -117,6 +117,36 @@ describe("JetStream sink", () => {
     }
   });
 
+  it("a full stream makes the writer spill to its spool, never drop; once there is room the spool drains", async () => {
+    const config = await stream({ maxBytes: 64 * 1024 });
+    const spoolDir = await mkdtemp(join(tmpdir(), "jetstream-full-"));
+    try {
+      const writer = await createAuditWriter({
+        sink: jetStreamSinkSpec({ servers: server.natsUrl, stream: config, publishTimeoutMs: 1_000 }),
+        spoolDir,
+        maxWorkers: 1,
+        maxQueueSize: 200,
+        maxBatchSize: 100,
+        overflow: "spill",
+        retry: { initialDelayMs: 10, maxDelayMs: 200, writeTimeoutMs: 2_000 },
+      });
+      const n = 2_000;
+      for (let i = 0; i < n; i++) await writer.record({ action: "patient.read", entity: "Patient", entityId: String(i), metadata: { pad: "x".repeat(200) } });
+      const full = writer.stats();
+      expect(full.spilled).toBeGreaterThan(0);
+      expect(full.dropped).toBe(0);
+      expect(full.written).toBeLessThan(n);
+      // Room again (as when ingest catches up): raise the limit; the writer drains by itself.
+      await ensureAuditStream(await jetstreamManager(nc), AuditStreamConfigSchema.parse({ ...config, maxBytes: 16 * 1024 ** 2 }), AuditConsumerConfigSchema.parse({}));
+      await writer.flush();
+      expect(writer.stats()).toMatchObject({ recorded: n, written: n, dropped: 0, spoolBacklog: 0 });
+      await writer.close();
+      expect(await storedCount(config.name)).toBe(n);
+    } finally {
+      await rm(spoolDir, { recursive: true, force: true });
+    }
+  });
+
   it("validates its options up front with a named error listing each problem", () => {
     expect(() => jetStreamSinkSpec({ servers: "", stream: { replicas: 2 as 3 } })).toThrow(InvalidJetStreamConfigError);
     const error = (() => {
