@@ -25,6 +25,7 @@ import {
   ChainStream,
   type DeadLetter,
   type RetryPolicy,
+  type WriteControl,
   appendDeadLetterFile,
   keepDeadLetters,
   messageOf,
@@ -100,15 +101,10 @@ export class Ingest {
   static async start(input: IngestConfig, hooks: IngestHooks = {}): Promise<Ingest> {
     const config = parseIngestConfig(input);
     const policy = retryPolicy(config);
-    const retryAll = { onRetry: (_: number, __: number, error: unknown) => hooks.onError?.(asError(error)) };
+    const retryAll: WriteControl = { onRetry: (_attempt, _delay, error) => hooks.onError?.(asError(error)) };
     const nc = await retryRetryable(() => connectNats(config.servers, config.name).catch(asRetryable), policy, retryAll);
-    await retryRetryable(
-      async () => ensureAuditStream(await jetstreamManager(nc), config.stream, config.consumer).catch(asRetryable),
-      policy,
-      retryAll,
-    );
     const ingest = new Ingest(config, nc, jetstream(nc), createSink({ url: config.databaseUrl }), hooks);
-    await ingest.consume();
+    await ingest.subscribe(retryAll);
     ingest.loop = ingest.run();
     // Keep every delivered, unacknowledged message in progress while this process holds it.
     ingest.heartbeat = setInterval(() => ingest.keepWorking(), Math.max(250, Math.floor(config.consumer.ackWaitMs / 3)));
@@ -141,8 +137,21 @@ export class Ingest {
     return this.stats();
   }
 
+  /** Creates or updates the stream and consumer and starts consuming, retrying until the cluster lets it. */
+  private subscribe(control: WriteControl): Promise<void> {
+    return retryRetryable(
+      async () => {
+        await setUp(this.nc, this.config);
+        await this.consume().catch(asRetryable);
+      },
+      this.policy,
+      control,
+    );
+  }
+
   private async consume(): Promise<void> {
     const consumer = await this.js.consumers.get(this.config.stream.name, this.config.consumer.durable);
+    const previous = this.messages;
     // Deliveries are buffered here while a batch is written; one pull asks for one batch, so a
     // process holds little more than what it writes next and the rest stays for the others.
     this.messages = await consumer.consume({
@@ -154,6 +163,27 @@ export class Ingest {
         if (this.buffer.length === 1 || this.buffer.length >= this.config.batchSize) this.wake?.();
       },
     });
+    if (previous) await previous.close().catch(() => undefined);
+    void this.watch(this.messages);
+  }
+
+  /**
+   * The pull loop survives reconnects and moved leaders by itself; a consumer or stream that is
+   * gone (deleted, or lost by the cluster) is created again and consumed anew. Unacknowledged
+   * entries are still in the work-queue stream, so the new consumer delivers them.
+   */
+  private async watch(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (this.stopping || messages !== this.messages) return;
+      if (status.type !== "consumer_not_found" && status.type !== "consumer_deleted" && status.type !== "stream_not_found") continue;
+      this.hooks.onError?.(new Error(`JetStream ${status.type.replaceAll("_", " ")}: creating the stream and consumer again`));
+      try {
+        await this.subscribe({ signal: this.abort.signal });
+      } catch (error) {
+        if (!this.stopping) this.hooks.onError?.(asError(error));
+      }
+      return;
+    }
   }
 
   private async run(): Promise<void> {
@@ -281,6 +311,16 @@ function safeJson<S extends z.ZodType>(text: string, schema: S): { ok: true; val
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(messageOf(error));
+}
+
+/**
+ * Creates or updates the stream and consumer. Any failure is retryable: right after a leader
+ * change or a restart the cluster answers "JetStream system temporarily unavailable" for a while.
+ */
+function setUp(nc: NatsConnection, config: ResolvedIngestConfig): Promise<void> {
+  return jetstreamManager(nc)
+    .then((jsm) => ensureAuditStream(jsm, config.stream, config.consumer))
+    .catch(asRetryable);
 }
 
 /** Connecting to the cluster or setting up the stream: always worth another try. */

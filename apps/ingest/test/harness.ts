@@ -154,6 +154,10 @@ export async function scenario(cluster: NatsCluster): Promise<Scenario> {
     async close() {
       await Promise.all(writers.map((w) => (w.child.exitCode === null ? w.kill("SIGKILL") : undefined)));
       await Promise.all(ingests.map((i) => i.kill("SIGKILL")));
+      // The next scenario gets a cluster without this stream's raft groups.
+      const nc = await connect({ servers: cluster.urls });
+      await (await jetstreamManager(nc)).streams.delete(stream.name).catch(() => false);
+      await nc.close();
       await handle.close();
       await db.drop();
       await rm(dir, { recursive: true, force: true });
@@ -222,8 +226,10 @@ export async function account(
     async () => `ingest stored ${(await stored()).length} of ${recordedSet.size}; lag ${JSON.stringify(await consumerLag(cluster, s.stream.name))}`,
   ).catch(() => undefined); // what is missing is reported as lost below
   const r = reconcile({ recorded: writers.recorded, stored: await stored(), deadLettered: await dead() });
+  if (r.lost.length > 0) for (const i of s.ingests) console.log(`ingest log (lost ${r.lost.length}):\n${i.log}`);
   const verify = await verifyAuditTrail(s.handle);
-  const lag = await consumerLag(cluster, s.stream.name);
+  // A consumer the cluster lost has no lag to report: NaN, and the line says so.
+  const lag = await consumerLag(cluster, s.stream.name).catch(() => ({ pending: Number.NaN, ackPending: Number.NaN }));
   return {
     recorded: writers.recorded.length,
     acknowledged: writers.acknowledged,
