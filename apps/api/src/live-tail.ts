@@ -11,7 +11,7 @@
  * can be missed: it is a live view; the list and the export are the record.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Database, Prisma } from "@auditrail/db";
+import type { Database, Prisma, Provider } from "@auditrail/db";
 import { type AuditFilter, type AuditKey, type EntryOut, auditWhere, entryOut } from "./audit-query.ts";
 
 export interface TailOptions {
@@ -32,7 +32,7 @@ const ASCENDING = [{ occurredAt: "asc" }, { id: "asc" }] satisfies Prisma.AuditE
  * Yields every entry matching `filter` that lands in the table after the call, until `signal`
  * aborts. Entries already stored when it starts are not yielded.
  */
-export async function* tailEntries(prisma: Database, filter: AuditFilter, signal: AbortSignal, options: TailOptions = {}): AsyncGenerator<EntryOut> {
+export async function* tailEntries(prisma: Database, provider: Provider, filter: AuditFilter, signal: AbortSignal, options: TailOptions = {}): AsyncGenerator<EntryOut> {
   const { intervalMs = 500, lagMs = 10_000, maxPerPoll = 500, now = Date.now } = options;
   /** Ids emitted (or present at the start), with their time, for entries inside the window. */
   const seen = new Map<string, number>();
@@ -46,7 +46,7 @@ export async function* tailEntries(prisma: Database, filter: AuditFilter, signal
     const rows = await prisma.auditEntry.findMany({
       where: {
         AND: [
-          auditWhere(filter),
+          auditWhere(provider, filter),
           start
             ? { OR: [{ occurredAt: { gt: new Date(start[0]) } }, { occurredAt: new Date(start[0]), id: { gt: start[1] } }] }
             : { occurredAt: { gte: new Date(windowStart) } },

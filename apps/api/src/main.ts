@@ -1,17 +1,19 @@
 /**
  * Starts the clinic API with the settings of src/config.ts (every environment variable, its
- * default and what it accepts; the seal settings AUDIT_SEAL_* in ./sealing.ts; a bad value: the variable named on stderr, exit 1). Logs the
- * settings in effect as one line. Refuses to start on a database with pending migrations, or with
- * settings in effect as one line. Serves the audit viewer (apps/web/dist) at /. Refuses to start on a database with pending migrations, or with
+ * default and what it accepts; a bad value: the variable named on stderr, exit 1), the seal
+ * settings of ./sealing.ts, and AUDIT_TRANSPORT / NATS_URL (./audit-transport.ts: jetstream
+ * publishes entries for apps/ingest to write). Logs the settings in effect as one line. Serves the
+ * audit viewer (apps/web/dist) at /. Refuses to start on a database with pending migrations, or
+ * with a procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createAuditWriter } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
 import { pino } from "pino";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { auditSinkSpec, auditTransportFromEnv } from "./audit-transport.ts";
 import { appRouter } from "./router.ts";
 import { openSealing, sealEnvOf } from "./sealing.ts";
 import { createApp } from "./server.ts";
@@ -45,7 +47,8 @@ if (pending.length > 0) {
 }
 
 const { spoolDir, maxWorkers, maxQueueSize, overflow, maxBatchSize, closeDeadlineMs } = config.audit;
-const sink = prismaSinkSpec({ url });
+const transport = auditTransportFromEnv();
+const sink = auditSinkSpec(transport, url);
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
 const sealing = await openSealing(sealEnvOf(process.env), url, sink, (err) => logger.warn({ err }, "audit sealer"));
 if (sealing.developmentKey) {
@@ -84,6 +87,7 @@ const base = await app.listen(config.port, config.host);
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });
 console.log(`\nauditrail clinic API on ${base} (${db.provider}: ${redactUrl(url)})`);
 console.log(`  audit viewer: ${base}/ (sign in as the auditor or the admin)`);
+if (transport.transport === "jetstream") console.log(`  audit entries: published to JetStream at ${transport.servers.join(",")} (written by apps/ingest)`);
 console.log(`  health: ${base}/health   metrics: ${base}/metrics   tRPC: ${base}/trpc   export: ${base}/audit/export`);
 if (demo > 0) {
   console.log("  demo logins (email / password):");

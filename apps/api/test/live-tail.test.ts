@@ -20,7 +20,7 @@ describe.each(testProviders())("the live tail's polling on %s", (provider) => {
     await h.writer.record({ action: "tail.before", entity: "T", occurredAt: at(0) });
     await h.flush();
     const stop = new AbortController();
-    const tail = tailEntries(h.db.prisma, { action: "tail.*" }, stop.signal, { intervalMs: 20, maxPerPoll: 5 });
+    const tail = tailEntries(h.db.prisma, h.db.provider, { action: "tail.*" }, stop.signal, { intervalMs: 20, maxPerPoll: 5 });
     const seen: EntryOut[] = [];
     const reading = (async () => {
       for await (const entry of tail) {

@@ -7,20 +7,24 @@ const passing = {
   throughput: { ratioToCeiling: 0.6 },
   api: { asyncOverhead: 1.05 },
 };
+/** PostgreSQL also runs the jetstream case. */
+const passingPg = { ...passing, jetstream: { persisted: 1, lagAfter: 0 } };
 
 describe("bench gates", () => {
   it("pass when every ratio is within its rule", () => {
-    const outcomes = evaluateGates({ sqlite: passing, postgresql: passing });
-    expect(outcomes).toHaveLength(10);
+    const outcomes = evaluateGates({ sqlite: passing, postgresql: passingPg });
+    expect(outcomes).toHaveLength(12);
     expect(outcomes.every((o) => o.passed)).toBe(true);
   });
 
   it.each([
-    ["seed50.speedup", { ...passing, seed50: { speedup: 19.9, persisted: 1 } }],
-    ["seed50.persisted", { ...passing, seed50: { speedup: 250, persisted: 0.98 } }],
-    ["nplus1.page10", { ...passing, nplus1: { page10: 3, page100: 12 } }],
-    ["throughput.ratioToCeiling", { ...passing, throughput: { ratioToCeiling: 0.19 } }],
-    ["api.asyncOverhead", { ...passing, api: { asyncOverhead: 1.6 } }],
+    ["seed50.speedup", { ...passingPg, seed50: { speedup: 19.9, persisted: 1 } }],
+    ["seed50.persisted", { ...passingPg, seed50: { speedup: 250, persisted: 0.98 } }],
+    ["nplus1.page10", { ...passingPg, nplus1: { page10: 3, page100: 12 } }],
+    ["throughput.ratioToCeiling", { ...passingPg, throughput: { ratioToCeiling: 0.19 } }],
+    ["api.asyncOverhead", { ...passingPg, api: { asyncOverhead: 1.6 } }],
+    ["jetstream.persisted", { ...passingPg, jetstream: { persisted: 0.999, lagAfter: 0 } }],
+    ["jetstream.lagAfter", { ...passingPg, jetstream: { persisted: 1, lagAfter: 3 } }],
   ])("fail the run when %s breaks its rule", (key, results) => {
     const failed = evaluateGates({ postgresql: results }).filter((o) => !o.passed);
     expect(failed.map((o) => o.key)).toEqual([key]);
@@ -30,6 +34,11 @@ describe("bench gates", () => {
     const { api: _api, ...withoutApi } = passing;
     const failed = evaluateGates({ sqlite: { ...withoutApi, throughput: { ratioToCeiling: Number.NaN } } }).filter((o) => !o.passed);
     expect(failed.map((o) => o.key).sort()).toEqual(["api.asyncOverhead", "throughput.ratioToCeiling"]);
+  });
+
+  it("check a one-provider gate (the PostgreSQL-only jetstream case) on that provider only", () => {
+    expect(evaluateGates({ sqlite: passing }).map((o) => o.key)).not.toContain("jetstream.persisted");
+    expect(evaluateGates({ postgresql: passing }).filter((o) => !o.passed).map((o) => o.key)).toEqual(["jetstream.persisted", "jetstream.lagAfter"]);
   });
 
   it("read dotted paths and nothing else", () => {

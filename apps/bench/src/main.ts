@@ -16,6 +16,7 @@ import { api } from "./cases/api.ts";
 import { batchInsert } from "./cases/batch-insert.ts";
 import { bulk } from "./cases/bulk.ts";
 import { enqueue } from "./cases/enqueue.ts";
+import { jetstream } from "./cases/jetstream.ts";
 import type { MemoryResult } from "./cases/memory.ts";
 import { nplus1 } from "./cases/nplus1.ts";
 import { syncVsAsync } from "./cases/seed.ts";
@@ -97,6 +98,12 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
     const tp = await throughput(target, profile.throughput, profile.singleRow);
     results.throughput = tp;
     console.log(line(provider, "throughput", { writer: tp.writerRowsPerSec, singleRow: tp.singleRowRowsPerSec, ceiling: tp.ceilingRowsPerSec, ratioToCeiling: tp.ratioToCeiling, persisted: tp.persisted }));
+
+    if (provider === "postgresql") {
+      const js = await jetstream(target, profile.jetstream, { rowsPerSec: tp.writerRowsPerSec, ceilingRowsPerSec: tp.ceilingRowsPerSec });
+      results.jetstream = js;
+      console.log(line(provider, "jetstream", { enqueueP99Us: js.enqueueP99Us, ingest1: js.ingest1.endToEndRowsPerSec, ingest2: js.ingest2.endToEndRowsPerSec, ratioToDirect: js.ratioToDirect, ratioToCeiling: js.ratioToCeiling, lagAfter: js.lagAfter, persisted: js.persisted }));
+    }
 
     const bi = await batchInsert(target, 1_000, 5);
     results.batchInsert = bi;

@@ -15,9 +15,11 @@ export interface Profile {
   readonly bulk: number;
   /** Rows in the sealed trail the verify case walks. */
   readonly verify: number;
+  /** Entries per run (1, then 2 ingest processes) in the jetstream case (PostgreSQL). */
+  readonly jetstream: number;
 }
 
 export const PROFILES: Record<Profile["name"], Profile> = {
-  quick: { name: "quick", enqueue: 100_000, throughput: 20_000, singleRow: 1_000, memory: 200_000, apiRequests: 300, bulk: 1_000, verify: 200_000 },
-  full: { name: "full", enqueue: 100_000, throughput: 100_000, singleRow: 5_000, memory: 1_000_000, apiRequests: 2_000, bulk: 1_000, verify: 1_000_000 },
+  quick: { name: "quick", enqueue: 100_000, throughput: 20_000, singleRow: 1_000, memory: 200_000, apiRequests: 300, bulk: 1_000, verify: 200_000, jetstream: 20_000 },
+  full: { name: "full", enqueue: 100_000, throughput: 100_000, singleRow: 5_000, memory: 1_000_000, apiRequests: 2_000, bulk: 1_000, verify: 1_000_000, jetstream: 100_000 },
 };

@@ -23,6 +23,12 @@ export type ErrorKind = "retryable" | "poison";
 
 export interface AuditSink {
   /**
+   * True for a transport (e.g. JetStream): the sink forwards entries to a process that writes and
+   * chains them where they are stored, so the writer hands them over unlinked and reports no
+   * chain heads (a checkpoint about a chain that is never stored would read as a truncation).
+   */
+  readonly forwards?: boolean;
+  /**
    * Inserts the entries in one go, skipping ids already stored (a retry never doubles a row).
    * Entries from the writer carry their chain link (streamId, seq, prevHash, hash): store it.
    */

@@ -34,13 +34,15 @@ export const MemorySinkOptionsSchema = z.strictObject({
   reportEntries: z.boolean().default(false),
   /** The first N storeSeal calls fail (retryably: ECONNREFUSED). */
   failSealsFirst: z.number().int().min(0).default(0),
+  /** Acts as a transport (AuditSink.forwards): the writer hands it entries unlinked. */
+  forwards: z.boolean().default(false),
 });
 
 export type MemorySinkOptions = z.input<typeof MemorySinkOptionsSchema>;
 
 /** What a MemorySink reports on its channel. */
 export type SinkReport =
-  | { type: "attempt"; ids: string[]; ok: boolean; at: number; error?: string; entries?: AuditEntry[] }
+  | { type: "attempt"; ids: string[]; ok: boolean; at: number; error?: string; entries?: AuditEntry[]; linked?: boolean }
   | { type: "deadLetter"; letters: DeadLetter[] }
   | { type: "seal"; trail: string; number: number; text: string };
 
@@ -51,11 +53,13 @@ export class MemorySink implements AuditSink {
   readonly seals = new Map<string, SignedSeal>();
   writes = 0;
   private sealCalls = 0;
+  readonly forwards: boolean;
   private readonly options: z.output<typeof MemorySinkOptionsSchema>;
   private readonly channel: BroadcastChannel | undefined;
 
   constructor(options: MemorySinkOptions = {}) {
     this.options = MemorySinkOptionsSchema.parse(options);
+    this.forwards = this.options.forwards;
     this.channel = this.options.channel ? new BroadcastChannel(this.options.channel) : undefined;
   }
 
@@ -84,7 +88,7 @@ export class MemorySink implements AuditSink {
       return this.fail(ids, Object.assign(new Error(`check constraint violated by entry ${poison.id}`), { code: "23514" }));
     }
     for (const entry of entries) if (!this.rows.has(entry.id)) this.rows.set(entry.id, entry);
-    this.post({ type: "attempt", ids, ok: true, at: Date.now(), ...(this.options.reportEntries ? { entries: [...entries] } : {}) });
+    this.post({ type: "attempt", ids, ok: true, at: Date.now(), linked: entries.every((e) => "hash" in e), ...(this.options.reportEntries ? { entries: [...entries] } : {}) });
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {

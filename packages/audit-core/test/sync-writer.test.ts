@@ -28,6 +28,14 @@ describe("sync writer (through createAuditWriter, sink loaded in the main thread
     expect(reports.attempts).toHaveLength(1);
   });
 
+  it("hands a forwarding sink (a transport) the entry unlinked", async () => {
+    const sink = new MemorySink({ forwards: true });
+    const writer = cleanup.writer(new DirectWriter(parseOptions({ sink: memorySinkSpec(), mode: "sync", spoolDir: await cleanup.tempDir() }), sink));
+    const receipt = await writer.record(auditEvent(1));
+    expect(receipt.state).toBe("written");
+    expect(sink.rows.get(receipt.id)).not.toHaveProperty("hash");
+  });
+
   it("rejects with AuditWriteError after retry.syncMaxAttempts when the sink keeps failing", async () => {
     const reports = cleanup.reports();
     const writer = cleanup.writer(

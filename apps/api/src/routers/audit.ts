@@ -143,7 +143,7 @@ export const auditRouter = {
     .subscription(async function* ({ ctx, input, signal }) {
       ctx.audit.annotate({ filter: input });
       const stop = signal ? AbortSignal.any([signal, ctx.stopping]) : ctx.stopping;
-      yield* tailEntries(ctx.prisma, input, stop);
+      yield* tailEntries(ctx.prisma, ctx.provider, input, stop);
     }),
 
   /**

@@ -48,7 +48,7 @@ export class DirectWriter implements AuditWriter {
     // later entries link past (verification would report a deletion). After such a failure the
     // stream is abandoned at its last stored link and a new one starts.
     const write = this.turn.then(() =>
-      writeWithRetry(this.sink, this.stream.link([entry]), this.policy).catch((error: unknown) => {
+      writeWithRetry(this.sink, this.sink.forwards ? [entry] : this.stream.link([entry]), this.policy).catch((error: unknown) => {
         this.stream = new ChainStream();
         throw error;
       }),

@@ -256,7 +256,7 @@ export class PooledWriter implements AuditWriter {
       .then(
         async (answer) => {
           // What the worker linked is stored: it goes under a seal even if close has given up.
-          if (!("failed" in answer)) this.options.sealer?.report(answer.stream);
+          if (!("failed" in answer) && answer.stream) this.options.sealer?.report(answer.stream);
           if (this.stopping) return;
           if ("failed" in answer) return this.retryLater(batch, new Error(answer.failed));
           const result = answer;

@@ -100,11 +100,11 @@ describe("worker writeBatch", () => {
     const first = await writeBatch({ entries: batch(["a", "b"]), mayExist: false });
     const second = await writeBatch({ entries: batch(["c"]), mayExist: false });
     expect(first.stream).toMatchObject({ from: 0, size: 2 });
-    expect(first.stream.leaves).toHaveLength(64);
-    expect(second.stream).toMatchObject({ streamId: first.stream.streamId, from: 2, size: 3 });
-    expect(second.stream.leaves).toHaveLength(32);
-    expect(second.stream.root).toMatch(/^[0-9a-f]{64}$/);
-    expect(second.stream.root).not.toBe(first.stream.root);
+    expect(first.stream?.leaves).toHaveLength(64);
+    expect(second.stream).toMatchObject({ streamId: first.stream?.streamId, from: 2, size: 3 });
+    expect(second.stream?.leaves).toHaveLength(32);
+    expect(second.stream?.root).toMatch(/^[0-9a-f]{64}$/);
+    expect(second.stream?.root).not.toBe(first.stream?.root);
   });
 
   it("keeps a dead-lettered entry's place in the stream's log", async () => {
@@ -113,14 +113,21 @@ describe("worker writeBatch", () => {
     expect(result).toMatchObject({ written: 2, deadLettered: 1, stream: { size: 3 } });
   });
 
+  it("hands a forwarding sink (a transport) its entries unlinked and reports no chain head", async () => {
+    const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name, forwards: true }), policy });
+    const result = await writeBatch({ entries: batch(["a", "b"]), mayExist: false });
+    expect(result).toMatchObject({ written: 2, head: undefined });
+    await vi.waitFor(() => expect(reports).toContainEqual(expect.objectContaining({ type: "attempt", ok: true, linked: false })));
+  });
+
   it("does not give a second link to entries the sink already stores (replays)", async () => {
     const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name }), policy });
     const entries = batch(["a", "b", "c"]);
     await writeBatch({ entries: entries.slice(0, 2), mayExist: false });
     const replay = await writeBatch({ entries, mayExist: true });
     expect(replay).toMatchObject({ written: 3, deadLettered: 0 });
-    expect(replay.stream.size).toBe(3); // only the new entry was linked
+    expect(replay.stream?.size).toBe(3); // only the new entry was linked
     const unchecked = await writeBatch({ entries, mayExist: false });
-    expect(unchecked.stream.size).toBe(6); // without the check every entry takes a place
+    expect(unchecked.stream?.size).toBe(6); // without the check every entry takes a place
   });
 });

@@ -41,8 +41,8 @@ export interface BatchResult {
   readonly deadLettered: number;
   /** Dead letters the sink could not store; the main thread keeps them in a file. */
   readonly unstored: DeadLetter[];
-  /** This worker's stream after the batch (Merkle log state and new leaves), for the sealer. */
-  readonly stream: StreamReport;
+  /** This worker's stream after the batch (Merkle log state and new leaves), for the sealer; none for a transport (AuditSink.forwards). */
+  readonly stream: StreamReport | undefined;
 }
 
 const { sink: spec, policy, stopFlag } = Tinypool.workerData as WorkerData;
@@ -83,14 +83,14 @@ async function write({ entries, mayExist, letters = [] }: WriteTask): Promise<Ba
   const control = { signal: stop.signal };
   const stored = mayExist && target.existing ? await retryRetryable(() => existingIds(target, entries), policy, control) : undefined;
   const fresh = stored && stored.size > 0 ? entries.filter((e) => !stored.has(e.id)) : entries;
-  const outcome = await writeWithRetry(target, stream.link(fresh), policy, control);
+  const outcome = await writeWithRetry(target, target.forwards ? fresh : stream.link(fresh), policy, control);
   const unstored = await keepDeadLetters(target, [...letters, ...outcome.deadLetters], policy, control);
   return {
     written: outcome.written + (entries.length - fresh.length),
     retries: outcome.retries,
     deadLettered: outcome.deadLetters.length + letters.length,
     unstored,
-    stream: stream.report(),
+    stream: target.forwards ? undefined : stream.report(),
   };
 }
 

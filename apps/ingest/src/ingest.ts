@@ -1,0 +1,329 @@
+/**
+ * The ingest service: JetStream → the SQL audit sink. Every process is one client of the same
+ * durable pull consumer, so N processes share the stream's backlog and scale out.
+ *
+ *   consume ─► buffer ─► batch (size/age) ─► skip ids already stored ─► link (this process's chain)
+ *           ─► write with retry (poison isolated and dead-lettered) ─► commit ─► ack
+ *
+ * - An entry is acknowledged only after its row (or dead letter) committed; a process that dies
+ *   mid-batch leaves its messages unacknowledged and JetStream redelivers them after the ack wait.
+ * - Writes are idempotent: ids already stored (a redelivery, or a replay published again after
+ *   the duplicate window) are skipped before linking, so they take no second place in a chain.
+ * - While a batch waits on the database (retrying an outage), its messages and the buffered ones
+ *   are kept "in progress" (`working()`), so they are not redelivered to another process meanwhile.
+ * - Entries the database refuses for good, and dead letters published by API writers, go to the
+ *   DeadLetter table (the writer's dead-letter path), or to a file if the database refuses those too.
+ *   A message that is not an audit entry at all is kept in `rejected-messages.ndjson` and terminated.
+ */
+import { appendFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type AuditEntry,
+  AuditEntrySchema,
+  type AuditSink,
+  CHECKPOINT_ACTION,
+  ChainStream,
+  type DeadLetter,
+  type RetryPolicy,
+  type WriteControl,
+  appendDeadLetterFile,
+  keepDeadLetters,
+  messageOf,
+  retryRetryable,
+  stampEvent,
+  writeWithRetry,
+} from "@auditrail/audit-core";
+import { createSink } from "@auditrail/db/sink";
+import { connectNats, ensureAuditStream } from "@auditrail/jetstream/stream";
+import { type ConsumerMessages, type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { z } from "zod";
+import { type IngestConfig, type ResolvedIngestConfig, parseIngestConfig } from "./config.ts";
+
+export interface IngestStats {
+  /** Entries whose row this process committed. */
+  readonly written: number;
+  /** Entries found stored already (redelivered, or published again) and only acknowledged. */
+  readonly alreadyStored: number;
+  /** Entries the database refused for good plus dead letters published by writers, kept as dead letters. */
+  readonly deadLettered: number;
+  /** Messages that were not audit entries (kept in rejected-messages.ndjson, terminated). */
+  readonly rejected: number;
+  /** Messages JetStream delivered more than once. */
+  readonly redelivered: number;
+  readonly retries: number;
+  readonly batches: number;
+  readonly checkpoints: number;
+}
+
+export interface IngestHooks {
+  /** Errors handled (a batch that failed and was handed back, a connection problem). */
+  readonly onError?: (error: Error) => void;
+  /** Before a batch is written (size) and after it was committed and acknowledged. */
+  readonly onBatch?: (event: { phase: "writing" | "acked"; messages: number; written: number }) => void;
+}
+
+const DeadLetterSchema = z.object({
+  entry: AuditEntrySchema,
+  error: z.string(),
+  attempts: z.number(),
+  failedAt: z.string(),
+});
+
+export const REJECTED_FILE = "rejected-messages.ndjson";
+
+export class Ingest {
+  private readonly buffer: JsMsg[] = [];
+  private readonly processing = new Set<JsMsg>();
+  private readonly chain = new ChainStream();
+  private readonly abort = new AbortController();
+  private readonly decoder = new TextDecoder();
+  private readonly policy: RetryPolicy;
+  private wake: (() => void) | undefined;
+  private stopping = false;
+  private sinceCheckpoint = 0;
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private counters = { written: 0, alreadyStored: 0, deadLettered: 0, rejected: 0, redelivered: 0, retries: 0, batches: 0, checkpoints: 0 };
+
+  private constructor(
+    readonly config: ResolvedIngestConfig,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly sink: AuditSink,
+    private readonly hooks: IngestHooks,
+  ) {
+    this.policy = retryPolicy(config);
+  }
+
+  /** Connects (retrying until the cluster answers), creates or updates the stream and consumer, starts consuming. */
+  static async start(input: IngestConfig, hooks: IngestHooks = {}): Promise<Ingest> {
+    const config = parseIngestConfig(input);
+    const policy = retryPolicy(config);
+    const retryAll: WriteControl = { onRetry: (_attempt, _delay, error) => hooks.onError?.(asError(error)) };
+    const nc = await retryRetryable(() => connectNats(config.servers, config.name).catch(asRetryable), policy, retryAll);
+    const ingest = new Ingest(config, nc, jetstream(nc), createSink({ url: config.databaseUrl }), hooks);
+    await ingest.subscribe(retryAll);
+    ingest.loop = ingest.run();
+    // Keep every delivered, unacknowledged message in progress while this process holds it.
+    ingest.heartbeat = setInterval(() => ingest.keepWorking(), Math.max(250, Math.floor(config.consumer.ackWaitMs / 3)));
+    return ingest;
+  }
+
+  stats(): IngestStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Stops: no new deliveries; the batch being written gets closeDeadlineMs to commit (then it is
+   * abandoned); what is held and not committed is handed back (nak) for another process.
+   */
+  async stop(): Promise<IngestStats> {
+    if (!this.stopping) {
+      this.stopping = true;
+      await this.messages?.close().catch(() => undefined);
+      this.wake?.();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.loop, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.closeDeadlineMs)))]);
+      clearTimeout(timer);
+      this.abort.abort();
+      await this.loop;
+      clearInterval(this.heartbeat);
+      for (const m of this.buffer.splice(0)) m.nak();
+      await this.nc.drain().catch(() => this.nc.close());
+      await this.sink.close();
+    }
+    return this.stats();
+  }
+
+  /** Creates or updates the stream and consumer and starts consuming, retrying until the cluster lets it. */
+  private subscribe(control: WriteControl): Promise<void> {
+    return retryRetryable(
+      async () => {
+        await setUp(this.nc, this.config);
+        await this.consume().catch(asRetryable);
+      },
+      this.policy,
+      control,
+    );
+  }
+
+  private async consume(): Promise<void> {
+    const consumer = await this.js.consumers.get(this.config.stream.name, this.config.consumer.durable);
+    const previous = this.messages;
+    // Deliveries are buffered here while a batch is written; one pull asks for one batch, so a
+    // process holds little more than what it writes next and the rest stays for the others.
+    this.messages = await consumer.consume({
+      max_messages: this.config.batchSize,
+      expires: this.config.pullExpiresMs,
+      callback: (m) => {
+        this.buffer.push(m);
+        // The first message ends an idle wait; a full batch ends the wait for more.
+        if (this.buffer.length === 1 || this.buffer.length >= this.config.batchSize) this.wake?.();
+      },
+    });
+    if (previous) await previous.close().catch(() => undefined);
+    void this.watch(this.messages);
+  }
+
+  /**
+   * The pull loop survives reconnects and moved leaders by itself; a consumer or stream that is
+   * gone (deleted, or lost by the cluster) is created again and consumed anew. Unacknowledged
+   * entries are still in the work-queue stream, so the new consumer delivers them.
+   */
+  private async watch(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (this.stopping || messages !== this.messages) return;
+      if (status.type !== "consumer_not_found" && status.type !== "consumer_deleted" && status.type !== "stream_not_found") continue;
+      this.hooks.onError?.(new Error(`JetStream ${status.type.replaceAll("_", " ")}: creating the stream and consumer again`));
+      try {
+        await this.subscribe({ signal: this.abort.signal });
+      } catch (error) {
+        if (!this.stopping) this.hooks.onError?.(asError(error));
+      }
+      return;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      if (this.buffer.length === 0) await this.waitForMessages(undefined);
+      else if (this.buffer.length < this.config.batchSize) await this.waitForMessages(this.config.maxBatchWaitMs);
+      if (this.stopping || this.buffer.length === 0) continue;
+      const batch = this.buffer.splice(0, this.config.batchSize);
+      for (const m of batch) this.processing.add(m);
+      try {
+        await this.handle(batch);
+      } catch (error) {
+        // Not committed: hand the batch back. A stop redelivers at once, anything else after a pause.
+        for (const m of batch) m.nak(this.stopping ? 0 : this.config.retry.maxDelayMs);
+        if (!this.stopping) this.hooks.onError?.(asError(error));
+      } finally {
+        for (const m of batch) this.processing.delete(m);
+      }
+    }
+  }
+
+  /** Resolves on the next wake (a first message, a full batch, stop) or after `ms`. */
+  private waitForMessages(ms: number | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      if (ms !== undefined) timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  private async handle(batch: readonly JsMsg[]): Promise<void> {
+    const control = { signal: this.abort.signal, onRetry: () => this.counters.retries++ };
+    const entries = new Map<string, AuditEntry>();
+    const letters: DeadLetter[] = [];
+    const rejected: { seq: number; subject: string; error: string; payload: string }[] = [];
+    let entryMessages = 0;
+    for (const m of batch) {
+      if (m.redelivered) this.counters.redelivered++;
+      const text = this.decoder.decode(m.data);
+      const schema = m.subject === this.config.stream.subjects.deadLetters ? DeadLetterSchema : AuditEntrySchema;
+      const parsed = safeJson(text, schema);
+      if (!parsed.ok) rejected.push({ seq: m.seq, subject: m.subject, error: parsed.error, payload: text });
+      else if ("entry" in parsed.value) letters.push(parsed.value);
+      else {
+        entryMessages++;
+        if (!entries.has(parsed.value.id)) entries.set(parsed.value.id, parsed.value);
+      }
+    }
+    this.hooks.onBatch?.({ phase: "writing", messages: batch.length, written: this.counters.written });
+
+    const ids = [...entries.keys()];
+    const stored = ids.length > 0 && this.sink.existing ? await retryRetryable(() => (this.sink.existing as NonNullable<AuditSink["existing"]>).call(this.sink, ids), this.policy, control) : new Set<string>();
+    const fresh = [...entries.values()].filter((e) => !stored.has(e.id));
+    const outcome = await writeWithRetry(this.sink, this.chain.link(fresh), this.policy, control);
+    const unstored = await keepDeadLetters(this.sink, [...outcome.deadLetters, ...letters], this.policy, control);
+    if (unstored.length > 0) await appendDeadLetterFile(this.config.deadLetterDir, unstored);
+    if (rejected.length > 0) {
+      await mkdir(this.config.deadLetterDir, { recursive: true });
+      await appendFile(join(this.config.deadLetterDir, REJECTED_FILE), rejected.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    }
+
+    for (const m of batch) {
+      // No reason text: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers.
+      if (rejected.some((r) => r.seq === m.seq)) m.term();
+      else m.ack();
+    }
+    const checkpoints = fresh.filter((e) => e.action === CHECKPOINT_ACTION).length;
+    this.counters.written += outcome.written - checkpoints;
+    this.counters.checkpoints += checkpoints;
+    // Stored before, or the same entry twice in this batch (published again after the duplicate window).
+    this.counters.alreadyStored += stored.size + (entryMessages - entries.size);
+    this.counters.deadLettered += outcome.deadLetters.length + letters.length;
+    this.counters.rejected += rejected.length;
+    this.counters.batches++;
+    this.hooks.onBatch?.({ phase: "acked", messages: batch.length, written: this.counters.written });
+    this.checkpoint(outcome.written);
+  }
+
+  /**
+   * Every checkpointEvery written entries, publishes "this process's chain reached seq N, hash H"
+   * as an ordinary entry: it is stored by whichever process takes it, usually in another chain,
+   * so a chain whose tail was cut off later contradicts it.
+   */
+  private checkpoint(written: number): void {
+    const every = this.config.checkpointEvery;
+    const head = this.chain.head;
+    this.sinceCheckpoint += written;
+    if (every === 0 || this.sinceCheckpoint < every || !head) return;
+    this.sinceCheckpoint = 0;
+    const entry = stampEvent(
+      { action: CHECKPOINT_ACTION, entity: "AuditStream", entityId: this.chain.streamId, metadata: { streamId: this.chain.streamId, seq: head.seq, hash: head.hash } },
+      undefined,
+    );
+    this.js
+      .publish(this.config.stream.subjects.entries, JSON.stringify(entry), { msgID: entry.id })
+      .catch((error: unknown) => this.hooks.onError?.(asError(error)));
+  }
+
+  private keepWorking(): void {
+    for (const m of this.processing) m.working();
+    for (const m of this.buffer) m.working();
+  }
+}
+
+/** Retryable errors are retried until they pass: the entries wait in the stream meanwhile. */
+function retryPolicy(config: ResolvedIngestConfig): RetryPolicy {
+  return { ...config.retry, maxAttempts: Number.POSITIVE_INFINITY };
+}
+
+function safeJson<S extends z.ZodType>(text: string, schema: S): { ok: true; value: z.output<S> } | { ok: false; error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, error: `not JSON: ${messageOf(error)}` };
+  }
+  const parsed = schema.safeParse(value);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") };
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(messageOf(error));
+}
+
+/**
+ * Creates or updates the stream and consumer. Any failure is retryable: right after a leader
+ * change or a restart the cluster answers "JetStream system temporarily unavailable" for a while.
+ */
+function setUp(nc: NatsConnection, config: ResolvedIngestConfig): Promise<void> {
+  return jetstreamManager(nc)
+    .then((jsm) => ensureAuditStream(jsm, config.stream, config.consumer))
+    .catch(asRetryable);
+}
+
+/** Connecting to the cluster or setting up the stream: always worth another try. */
+function asRetryable(error: unknown): never {
+  throw Object.assign(new Error(`JetStream not ready: ${messageOf(error)}`, { cause: error }), { code: "ECONNREFUSED" });
+}

@@ -1,0 +1,252 @@
+/**
+ * The scale-out scenarios' harness: a three-node cluster (shared per file), a fresh PostgreSQL
+ * database and stream per scenario, writer processes (the fault harness's writer child with the
+ * JetStream sink), ingest processes (dist/main.js), and the accounting every scenario prints.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CHECKPOINT_ACTION } from "@auditrail/audit-core";
+import { type DatabaseHandle, createDatabase, verifyAuditTrail } from "@auditrail/db";
+import { type TestDatabase, createTestDatabase, testProviders } from "@auditrail/db/testing";
+import { WriterChild, reconcile } from "@auditrail/fault-harness";
+import { jetStreamSinkSpec } from "@auditrail/jetstream/sink";
+import type { AuditStreamConfig } from "@auditrail/jetstream/stream";
+import type { NatsCluster } from "@auditrail/jetstream/testing";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { IngestConfig } from "../src/config.ts";
+import type { IngestStats } from "../src/ingest.ts";
+
+export const hasPostgres = testProviders().includes("postgresql");
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string | Promise<string>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${await describe()}`);
+    await sleep(100);
+  }
+}
+
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+
+/** One ingest process (dist/main.js) with its configuration as JSON; follows its pino log lines. */
+export class IngestProcess {
+  /** Batches it started writing (the "writing" debug line), and the stats it printed when stopped. */
+  writing = 0;
+  stats: IngestStats | undefined;
+  log = "";
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private partial = "";
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(
+    config: IngestConfig,
+    private readonly child: ChildProcess = spawn(process.execPath, [MAIN, JSON.stringify(config)], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LOG_LEVEL: "debug" },
+    }),
+  ) {
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      const lines = (this.partial + chunk).split("\n");
+      this.partial = lines.pop() ?? "";
+      for (const text of lines) {
+        if (text === "") continue;
+        const line = JSON.parse(text) as { msg?: string; phase?: string; stats?: IngestStats };
+        if (line.msg === "batch" && line.phase === "writing") this.writing++;
+        else if (line.msg === "stopped") this.stats = line.stats;
+        else if (line.msg !== "batch") this.log = (this.log + text + "\n").slice(-10_000);
+      }
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      this.log = (this.log + chunk).slice(-10_000);
+    });
+    this.exited = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Resolves once it has started writing `batches` batches. */
+  async writingBatch(batches: number, timeoutMs = 60_000): Promise<void> {
+    await until(() => this.writing >= batches, timeoutMs, () => `ingest wrote ${this.writing} batches: ${this.log}`);
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+export interface Scenario {
+  readonly db: TestDatabase;
+  readonly handle: DatabaseHandle;
+  readonly stream: AuditStreamConfig & { name: string };
+  readonly dir: string;
+  readonly writers: WriterChild[];
+  readonly ingests: IngestProcess[];
+  /** A writer process publishing at `ratePerSec` through the JetStream sink, with its own spool. */
+  startWriter(options?: { ratePerSec?: number; maxQueueSize?: number }): Promise<WriterChild>;
+  /** An ingest process on the scenario's stream; `databaseUrl` defaults to the scenario's database. */
+  startIngest(overrides?: Partial<IngestConfig>): IngestProcess;
+  close(): Promise<void>;
+}
+
+let streams = 0;
+
+export async function scenario(cluster: NatsCluster): Promise<Scenario> {
+  const db = await createTestDatabase("postgresql");
+  const handle = createDatabase(db.url);
+  const dir = await mkdtemp(join(tmpdir(), "auditrail-scaleout-"));
+  streams++;
+  const stream = {
+    name: `SCALEOUT${streams}`,
+    subjects: { entries: `scaleout${streams}.entries`, deadLetters: `scaleout${streams}.dead` },
+    replicas: 3 as const,
+    maxBytes: 256 * 1024 ** 2,
+  };
+  const writers: WriterChild[] = [];
+  const ingests: IngestProcess[] = [];
+  let spools = 0;
+  return {
+    db,
+    handle,
+    stream,
+    dir,
+    writers,
+    ingests,
+    async startWriter({ ratePerSec = 400, maxQueueSize = 2_000 } = {}) {
+      const index = spools++; // taken before any await: writers started together get their own spool
+      const writer = await WriterChild.start({
+        writer: {
+          sink: jetStreamSinkSpec({ servers: cluster.urls, stream, publishTimeoutMs: 2_000 }),
+          spoolDir: join(dir, `spool-${index}`),
+          maxWorkers: 2,
+          maxQueueSize,
+          maxBatchSize: 200,
+          maxBatchWaitMs: 20,
+          overflow: "spill",
+          retry: { initialDelayMs: 50, maxDelayMs: 1_000, writeTimeoutMs: 3_000 },
+        },
+        load: { ratePerSec, concurrency: 8 },
+        closeDeadlineMs: 60_000,
+      });
+      writers.push(writer);
+      return writer;
+    },
+    startIngest(overrides = {}) {
+      const ingest = new IngestProcess({
+        servers: cluster.urls,
+        databaseUrl: db.url,
+        stream,
+        consumer: { durable: "ingest", ackWaitMs: 3_000, maxAckPending: 2_000 },
+        batchSize: 200,
+        deadLetterDir: join(dir, `ingest-${ingests.length}`),
+        retry: { initialDelayMs: 50, maxDelayMs: 1_000, writeTimeoutMs: 3_000 },
+        checkpointEvery: 1_000,
+        ...overrides,
+      });
+      ingests.push(ingest);
+      return ingest;
+    },
+    async close() {
+      await Promise.all(writers.map((w) => (w.child.exitCode === null ? w.kill("SIGKILL") : undefined)));
+      await Promise.all(ingests.map((i) => i.kill("SIGKILL")));
+      // The next scenario gets a cluster without this stream's raft groups.
+      const nc = await connect({ servers: cluster.urls });
+      await (await jetstreamManager(nc)).streams.delete(stream.name).catch(() => false);
+      await nc.close();
+      await handle.close();
+      await db.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Consumer backlog: messages not yet delivered plus delivered and not acknowledged. */
+export async function consumerLag(cluster: NatsCluster, stream: string, durable = "ingest"): Promise<{ pending: number; ackPending: number }> {
+  const nc = await connect({ servers: cluster.urls });
+  try {
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Stops every writer with SIGTERM (each drains within its deadline) and returns what they acknowledged. */
+export async function stopWriters(
+  s: Scenario,
+): Promise<{ recorded: string[]; acknowledged: number; spilled: number; replayed: number; inSpool: number; closeMs: number }> {
+  const started = Date.now();
+  await Promise.all(s.writers.map((w) => w.kill("SIGTERM")));
+  const recorded = s.writers.flatMap((w) => w.recorded);
+  const reports = s.writers.map((w) => {
+    if (!w.report) throw new Error(`a writer printed no close report: ${w.stderr}`);
+    return w.report;
+  });
+  return {
+    recorded,
+    acknowledged: reports.reduce((n, r) => n + r.written, 0),
+    spilled: reports.reduce((n, r) => n + r.spilled, 0),
+    replayed: reports.reduce((n, r) => n + r.replayed, 0),
+    inSpool: reports.reduce((n, r) => n + r.spoolBacklog, 0),
+    closeMs: Date.now() - started,
+  };
+}
+
+export interface ScaleOutAccounting {
+  readonly recorded: number;
+  readonly acknowledged: number;
+  readonly written: number;
+  readonly deadLettered: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly chainOk: boolean;
+  readonly extra: Readonly<Record<string, number | string>>;
+}
+
+/** Waits until ingest stored every recorded entry (or the deadline), then matches recorded ids against the tables. */
+export async function account(
+  s: Scenario,
+  cluster: NatsCluster,
+  writers: Awaited<ReturnType<typeof stopWriters>>,
+  extra: Record<string, number | string> = {},
+): Promise<ScaleOutAccounting> {
+  extra.closeMs = writers.closeMs;
+  const started = Date.now();
+  const recordedSet = new Set(writers.recorded);
+  const stored = async () => (await s.handle.prisma.auditEntry.findMany({ where: { action: { not: CHECKPOINT_ACTION } }, select: { id: true } })).map((r) => r.id);
+  const dead = async () => (await s.handle.prisma.deadLetter.findMany({ select: { id: true } })).map((r) => r.id);
+  await until(
+    async () => (await stored()).length + (await dead()).length >= recordedSet.size,
+    90_000,
+    async () => `ingest stored ${(await stored()).length} of ${recordedSet.size}; lag ${JSON.stringify(await consumerLag(cluster, s.stream.name))}`,
+  ).catch(() => undefined); // what is missing is reported as lost below
+  const r = reconcile({ recorded: writers.recorded, stored: await stored(), deadLettered: await dead() });
+  if (r.lost.length > 0) for (const i of s.ingests) console.log(`ingest log (lost ${r.lost.length}):\n${i.log}`);
+  const verify = await verifyAuditTrail(s.handle);
+  // A consumer the cluster lost has no lag to report: NaN, and the line says so.
+  const lag = await consumerLag(cluster, s.stream.name).catch(() => ({ pending: Number.NaN, ackPending: Number.NaN }));
+  return {
+    recorded: writers.recorded.length,
+    acknowledged: writers.acknowledged,
+    written: r.written,
+    deadLettered: r.deadLettered,
+    lost: r.lost.length,
+    duplicated: r.duplicates.length + r.unexpected.length,
+    chainOk: verify.ok,
+    extra: { ...extra, spilled: writers.spilled, inSpool: writers.inSpool, lag: lag.pending + lag.ackPending, chains: verify.streams, waitedMs: Date.now() - started },
+  };
+}
+
+/** Prints the scenario's accounting line (CI logs keep stdout). */
+export function printScaleOut(name: string, a: ScaleOutAccounting): void {
+  const extra = Object.entries(a.extra).map(([k, v]) => ` ${k}=${v}`).join("");
+  console.log(
+    `[jetstream:${name}] recorded=${a.recorded} acknowledged=${a.acknowledged} written=${a.written} ` +
+      `dead-lettered=${a.deadLettered} lost=${a.lost} duplicated=${a.duplicated} chain=${a.chainOk ? "ok" : "BROKEN"}${extra}`,
+  );
+}

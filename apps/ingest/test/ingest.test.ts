@@ -1,0 +1,165 @@
+/**
+ * The ingest service in-process, against a real nats-server (one node, R1 streams) and a real
+ * database: SQLite always, PostgreSQL with TEST_DATABASE_URL.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AuditEntry, CHECKPOINT_ACTION, stampEvent } from "@auditrail/audit-core";
+import { type DatabaseHandle, createDatabase, verifyAuditTrail } from "@auditrail/db";
+import { type TestDatabase, createTestDatabase, testProviders } from "@auditrail/db/testing";
+import { InvalidJetStreamConfigError } from "@auditrail/jetstream/stream";
+import { NatsCluster } from "@auditrail/jetstream/testing";
+import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type NatsConnection, connect } from "@nats-io/transport-node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type IngestConfig, ingestConfigFromEnv, parseIngestConfig } from "../src/config.ts";
+import { Ingest, REJECTED_FILE } from "../src/ingest.ts";
+import { until } from "./harness.ts";
+
+let server: NatsCluster;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let streams = 0;
+
+beforeAll(async () => {
+  server = await NatsCluster.start(1);
+  nc = await connect({ servers: server.urls });
+  js = jetstream(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+const entry = (action: string, n: number): AuditEntry => stampEvent({ action, entity: "Patient", entityId: String(n), metadata: { n } }, undefined);
+
+describe.each(testProviders())("ingest on %s", (provider) => {
+  let db: TestDatabase;
+  let handle: DatabaseHandle;
+  let dir: string;
+  let ingest: Ingest | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(provider);
+    handle = createDatabase(db.url);
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await db?.drop();
+  });
+  afterEach(async () => {
+    await ingest?.stop();
+    ingest = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function start(overrides: Partial<IngestConfig> = {}) {
+    streams++;
+    dir = await mkdtemp(join(tmpdir(), "ingest-test-"));
+    const config = parseIngestConfig({
+      servers: server.natsUrl,
+      databaseUrl: db.url,
+      stream: { name: `I${streams}`, subjects: { entries: `i${streams}.entries`, deadLetters: `i${streams}.dead` }, replicas: 1, maxBytes: 16 * 1024 ** 2 },
+      consumer: { ackWaitMs: 2_000 },
+      batchSize: 100,
+      deadLetterDir: dir,
+      retry: { initialDelayMs: 5, maxDelayMs: 20 },
+      ...overrides,
+    });
+    ingest = await Ingest.start(config);
+    return { ingest, config };
+  }
+
+  async function lag(config: ReturnType<typeof parseIngestConfig>) {
+    const info = await (await jetstreamManager(nc)).consumers.info(config.stream.name, config.consumer.durable);
+    return info.num_pending + info.num_ack_pending;
+  }
+
+  const rowsOf = async (ids: readonly string[]) => handle.prisma.auditEntry.findMany({ where: { id: { in: [...ids] } } });
+
+  it("writes every published entry once, linked into its chain, acknowledging only what committed", async () => {
+    const { ingest, config } = await start({ checkpointEvery: 100 });
+    const batch = Array.from({ length: 250 }, (_, i) => entry("patient.read", i));
+    // Each entry twice: as a replay published again after the duplicate window would arrive.
+    await Promise.all(batch.map((e) => js.publish(config.stream.subjects.entries, JSON.stringify(e))));
+    await Promise.all(batch.slice(0, 50).map((e) => js.publish(config.stream.subjects.entries, JSON.stringify(e))));
+    await until(async () => (await rowsOf(batch.map((e) => e.id))).length === 250 && (await lag(config)) === 0, 30_000, () => JSON.stringify(ingest.stats()));
+    const rows = await rowsOf(batch.map((e) => e.id));
+    expect(new Set(rows.map((r) => r.streamId)).size).toBe(1);
+    expect(rows.map((r) => r.seq).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    await until(() => ingest.stats().checkpoints > 0, 30_000, () => "no checkpoint was written");
+    expect(ingest.stats()).toMatchObject({ written: 250, alreadyStored: 50, deadLettered: 0, rejected: 0 });
+    expect(await handle.prisma.auditEntry.count({ where: { action: CHECKPOINT_ACTION } })).toBeGreaterThan(0);
+    expect((await verifyAuditTrail(handle)).ok).toBe(true);
+  });
+
+  it("dead-letters an entry the database refuses, writes its neighbours, and keeps dead letters published by writers", async () => {
+    const sql = (text: string) => handle.prisma.$executeRawUnsafe(text);
+    if (provider === "sqlite") {
+      await sql(`CREATE TRIGGER reject_action BEFORE INSERT ON "AuditEntry" WHEN NEW."action" = 'poison.rejected'
+                 BEGIN SELECT RAISE(ABORT, 'poison entry rejected'); END`);
+    } else {
+      await sql(`ALTER TABLE "AuditEntry" ADD CONSTRAINT reject_action CHECK ("action" <> 'poison.rejected')`);
+    }
+    try {
+      const { ingest, config } = await start();
+      const good = [entry("patient.read", 1), entry("patient.read", 2)];
+      const poison = entry("poison.rejected", 3);
+      const fromWriter = entry("patient.read", 4);
+      const letter = { entry: fromWriter, error: "refused by the writer", attempts: 1, failedAt: new Date().toISOString() };
+      for (const e of [good[0], poison, good[1]]) await js.publish(config.stream.subjects.entries, JSON.stringify(e));
+      await js.publish(config.stream.subjects.deadLetters, JSON.stringify(letter));
+      await until(async () => (await lag(config)) === 0 && ingest.stats().deadLettered === 2, 30_000, () => JSON.stringify(ingest.stats()));
+      expect((await rowsOf(good.map((e) => e.id))).length).toBe(2);
+      const kept = await handle.prisma.deadLetter.findMany({ where: { id: { in: [poison.id, fromWriter.id] } } });
+      expect(Object.fromEntries(kept.map((k) => [k.id, k.error]))).toEqual({
+        [poison.id]: expect.stringMatching(provider === "sqlite" ? /poison entry rejected/ : /reject_action/),
+        [fromWriter.id]: "refused by the writer",
+      });
+      // The dead-lettered entry's place in the chain is explained, not a deletion.
+      expect((await verifyAuditTrail(handle)).ok).toBe(true);
+    } finally {
+      await sql(provider === "sqlite" ? `DROP TRIGGER reject_action` : `ALTER TABLE "AuditEntry" DROP CONSTRAINT reject_action`);
+    }
+  });
+
+  it("terminates a message that is not an audit entry and keeps it in rejected-messages.ndjson", async () => {
+    const { ingest, config } = await start();
+    const good = entry("patient.read", 1);
+    await js.publish(config.stream.subjects.entries, "not json");
+    await js.publish(config.stream.subjects.entries, JSON.stringify({ id: "x" }));
+    await js.publish(config.stream.subjects.entries, JSON.stringify(good));
+    await until(async () => (await lag(config)) === 0 && ingest.stats().rejected === 2, 30_000, () => JSON.stringify(ingest.stats()));
+    const kept = (await readFile(join(dir, REJECTED_FILE), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { payload: string; error: string });
+    expect(kept.map((k) => k.payload)).toEqual(["not json", JSON.stringify({ id: "x" })]);
+    expect(kept[0]?.error).toMatch(/^not JSON/);
+    expect((await rowsOf([good.id])).length).toBe(1);
+  });
+});
+
+describe("ingest configuration", () => {
+  it("is validated up front with a named error listing each problem", () => {
+    let error: InvalidJetStreamConfigError | undefined;
+    try {
+      parseIngestConfig({ servers: "", databaseUrl: "", batchSize: 5_000, consumer: { maxAckPending: 100, ackWaitMs: 5_000, backoffMs: [1_000] } });
+    } catch (e) {
+      error = e as InvalidJetStreamConfigError;
+    }
+    expect(error).toBeInstanceOf(InvalidJetStreamConfigError);
+    expect(error?.issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^servers: at least one server/),
+        expect.stringMatching(/^databaseUrl: /),
+        expect.stringMatching(/^consumer\.backoffMs: every delay must be ≥ ackWaitMs/),
+      ]),
+    );
+  });
+
+  it("reads NATS_URL (comma-separated) and DATABASE_URL from the environment", () => {
+    const config = ingestConfigFromEnv({ NATS_URL: "nats://a:4222, b:4223", DATABASE_URL: "postgresql://x/y", INGEST_BATCH_SIZE: "250" });
+    expect(config).toMatchObject({ servers: ["nats://a:4222", "b:4223"], databaseUrl: "postgresql://x/y", batchSize: 250 });
+    expect(config.stream).toMatchObject({ name: "AUDIT", replicas: 3 });
+    expect(() => ingestConfigFromEnv({ DATABASE_URL: "file:x.db" })).toThrow(/servers: at least one server/);
+  });
+});
