@@ -18,6 +18,7 @@ import { bulk } from "./cases/bulk.ts";
 import { enqueue } from "./cases/enqueue.ts";
 import type { MemoryResult } from "./cases/memory.ts";
 import { nplus1 } from "./cases/nplus1.ts";
+import { peers } from "./cases/peers.ts";
 import { syncVsAsync } from "./cases/seed.ts";
 import { throughput } from "./cases/throughput.ts";
 import { evaluateGates } from "./gates.ts";
@@ -118,6 +119,11 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
       const b = await bulk(clinic, profile.bulk);
       results.bulk = b;
       console.log(line(provider, "bulk", { rows: b.rows, ms: b.ms, entriesWritten: b.entriesWritten, statements: b.statements }));
+
+      if (provider === "postgresql") {
+        const p = await peers(profile.peers, (text) => console.log(`${provider.padEnd(10)} ${text}`));
+        results.peers = p;
+      }
 
       results.persisted = {
         seed50: seed50.persisted,

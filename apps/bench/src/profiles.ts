@@ -13,9 +13,11 @@ export interface Profile {
   readonly apiRequests: number;
   /** Rows in the bulk case. */
   readonly bulk: number;
+  /** Entries each contender of the peers case (PostgreSQL) hands over, per run. */
+  readonly peers: number;
 }
 
 export const PROFILES: Record<Profile["name"], Profile> = {
-  quick: { name: "quick", enqueue: 100_000, throughput: 20_000, singleRow: 1_000, memory: 200_000, apiRequests: 300, bulk: 1_000 },
-  full: { name: "full", enqueue: 100_000, throughput: 100_000, singleRow: 5_000, memory: 1_000_000, apiRequests: 2_000, bulk: 1_000 },
+  quick: { name: "quick", enqueue: 100_000, throughput: 20_000, singleRow: 1_000, memory: 200_000, apiRequests: 300, bulk: 1_000, peers: 2_000 },
+  full: { name: "full", enqueue: 100_000, throughput: 100_000, singleRow: 5_000, memory: 1_000_000, apiRequests: 2_000, bulk: 1_000, peers: 50_000 },
 };

@@ -28,3 +28,18 @@ export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso)
 }
 
 export const quoted = (name: string) => `"${name}"`;
+
+/**
+ * One multi-row `INSERT … VALUES (…), (…) ON CONFLICT ("id") DO NOTHING` for `rows` rows, with
+ * PostgreSQL (`$1`, `$2`, …) or SQLite (`?`) placeholders; its parameters are the rows' auditRow
+ * values one after the other.
+ */
+export function multiRowInsert(rows: number, placeholders: "pg" | "sqlite"): string {
+  const width = AUDIT_COLUMNS.length;
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const params = AUDIT_COLUMNS.map((_, c) => (placeholders === "pg" ? `$${r * width + c + 1}` : "?"));
+    tuples.push(`(${params.join(", ")})`);
+  }
+  return `INSERT INTO "AuditEntry" (${AUDIT_COLUMNS.map(quoted).join(", ")}) VALUES ${tuples.join(", ")} ON CONFLICT ("id") DO NOTHING`;
+}
