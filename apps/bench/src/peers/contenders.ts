@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuditEntry, type AuditEvent, type AuditWriter, createAuditWriter, stampEvent } from "@auditrail/audit-core";
 import { createDatabase } from "@auditrail/db";
-import { auditRow, multiRowInsert } from "@auditrail/db/audit-rows";
+import { AUDIT_COLUMNS, auditRow, quoted } from "@auditrail/db/audit-rows";
 import { prismaSinkSpec } from "@auditrail/db/sink";
 import { Queue, Worker } from "bullmq";
 import pg from "pg";
@@ -54,10 +54,18 @@ export interface Consumer {
 const INSERT_CHUNK = 1_000;
 const pgInsertSql = new Map<number, string>();
 
+/** One multi-row `INSERT … VALUES ($1, …), (…)` for `rows` rows, the rows' auditRow values as parameters. */
+function multiRowInsert(rows: number): string {
+  const width = AUDIT_COLUMNS.length;
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) tuples.push(`(${AUDIT_COLUMNS.map((_, c) => `$${r * width + c + 1}`).join(", ")})`);
+  return `INSERT INTO "AuditEntry" (${AUDIT_COLUMNS.map(quoted).join(", ")}) VALUES ${tuples.join(", ")}`;
+}
+
 async function insertEntries(pool: pg.Pool, entries: readonly AuditEntry[]): Promise<void> {
   for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
     const chunk = entries.slice(i, i + INSERT_CHUNK);
-    const sql = pgInsertSql.get(chunk.length) ?? multiRowInsert(chunk.length, "pg");
+    const sql = pgInsertSql.get(chunk.length) ?? multiRowInsert(chunk.length);
     pgInsertSql.set(chunk.length, sql);
     await pool.query(sql, chunk.flatMap((e) => auditRow(e)));
   }
@@ -153,7 +161,7 @@ function naiveBatcher(place: Place, size: number, delayMs: number): Producer {
 /** The plain in-request insert: one awaited INSERT per entry on a pg pool. */
 function pgInsertProducer(place: Place, loops: number): Producer {
   const pool = new pg.Pool({ connectionString: place.url, max: loops });
-  const sql = multiRowInsert(1, "pg");
+  const sql = multiRowInsert(1);
   return {
     handOff: async (event) => {
       await pool.query(sql, auditRow(stamp(event)));
