@@ -7,11 +7,12 @@ const passing = {
   throughput: { ratioToCeiling: 0.6 },
   api: { asyncOverhead: 1.05 },
 };
+const passingPg = { ...passing, peers: { auditrail: { persisted: 1, loops10: { persisted: 1 } } } };
 
 describe("bench gates", () => {
   it("pass when every ratio is within its rule", () => {
-    const outcomes = evaluateGates({ sqlite: passing, postgresql: passing });
-    expect(outcomes).toHaveLength(10);
+    const outcomes = evaluateGates({ sqlite: passing, postgresql: passingPg });
+    expect(outcomes).toHaveLength(12);
     expect(outcomes.every((o) => o.passed)).toBe(true);
   });
 
@@ -22,8 +23,18 @@ describe("bench gates", () => {
     ["throughput.ratioToCeiling", { ...passing, throughput: { ratioToCeiling: 0.19 } }],
     ["api.asyncOverhead", { ...passing, api: { asyncOverhead: 1.6 } }],
   ])("fail the run when %s breaks its rule", (key, results) => {
-    const failed = evaluateGates({ postgresql: results }).filter((o) => !o.passed);
+    const failed = evaluateGates({ sqlite: results }).filter((o) => !o.passed);
     expect(failed.map((o) => o.key)).toEqual([key]);
+  });
+
+  it("apply the peers gates to PostgreSQL only, and fail PostgreSQL when auditrail lost an entry there", () => {
+    expect(evaluateGates({ sqlite: passing }).map((o) => o.key)).not.toContain("peers.auditrail.persisted");
+    const lossy = { ...passing, peers: { auditrail: { persisted: 0.999, loops10: { persisted: 1 } } } };
+    expect(evaluateGates({ postgresql: lossy }).filter((o) => !o.passed).map((o) => o.key)).toEqual(["peers.auditrail.persisted"]);
+    expect(evaluateGates({ postgresql: passing }).filter((o) => !o.passed).map((o) => o.key)).toEqual([
+      "peers.auditrail.persisted",
+      "peers.auditrail.loops10.persisted",
+    ]);
   });
 
   it("fail a gate whose value is missing or not a number", () => {

@@ -8,6 +8,8 @@ export interface Gate {
   readonly key: string;
   readonly rule: string;
   readonly passes: (value: number, results: ProviderResults) => boolean;
+  /** The providers it applies to (all when absent): the peers case runs on PostgreSQL only. */
+  readonly providers?: readonly string[];
 }
 
 export const GATES: readonly Gate[] = [
@@ -16,6 +18,8 @@ export const GATES: readonly Gate[] = [
   { key: "nplus1.page10", rule: "= nplus1.page100", passes: (v, r) => v === valueAt(r, "nplus1.page100") },
   { key: "throughput.ratioToCeiling", rule: "≥ 0.2", passes: (v) => v >= 0.2 },
   { key: "api.asyncOverhead", rule: "≤ 1.5", passes: (v) => v <= 1.5 },
+  { key: "peers.auditrail.persisted", rule: "= 1 (every entry written)", passes: (v) => v >= 1, providers: ["postgresql"] },
+  { key: "peers.auditrail.loops10.persisted", rule: "= 1 (every entry written)", passes: (v) => v >= 1, providers: ["postgresql"] },
 ];
 
 export interface GateOutcome {
@@ -40,6 +44,7 @@ export function evaluateGates(byProvider: Readonly<Record<string, ProviderResult
   const outcomes: GateOutcome[] = [];
   for (const [provider, results] of Object.entries(byProvider)) {
     for (const gate of GATES) {
+      if (gate.providers && !gate.providers.includes(provider)) continue;
       const value = valueAt(results, gate.key);
       outcomes.push({ provider, key: gate.key, rule: gate.rule, value, passed: value !== undefined && gate.passes(value, results) });
     }

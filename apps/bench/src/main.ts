@@ -94,7 +94,7 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
     results.enqueue = enq;
     console.log(line(provider, "enqueue", { entries: enq.entries, p50Us: enq.us.p50, p99Us: enq.p99Us, loopDelayP99Ms: enq.loopDelayP99Ms, persisted: enq.persisted }));
 
-    const tp = await throughput(target, profile.throughput, profile.singleRow);
+    const tp = await throughput(target, profile.throughput, profile.singleRow, profile.curve, (text) => console.log(`${provider.padEnd(10)} ${text}`));
     results.throughput = tp;
     console.log(line(provider, "throughput", { writer: tp.writerRowsPerSec, singleRow: tp.singleRowRowsPerSec, ceiling: tp.ceilingRowsPerSec, ratioToCeiling: tp.ratioToCeiling, persisted: tp.persisted }));
 

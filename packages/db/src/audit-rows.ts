@@ -30,11 +30,14 @@ export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso)
 }
 
 const COPY_ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+const COPY_SPECIAL = /[\\\t\n\r]/;
 
 /** A value in PostgreSQL's COPY text format: NULL is `\N`; backslash, tab, newline and CR escaped. */
 export function copyField(value: SqlValue): string {
   if (value === null) return "\\N";
-  return typeof value === "number" ? String(value) : value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c] as string);
+  if (typeof value === "number") return String(value);
+  // Most fields need no escape: test first, and only then build a new string.
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c] as string) : value;
 }
 
 /** Entries as COPY text-format lines, one per entry, in AUDIT_COLUMNS order. */
