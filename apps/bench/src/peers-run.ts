@@ -12,11 +12,10 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { summarize } from "./stats.ts";
-import { type ContenderName, type Place, REDIS, isContender, openConsumer, openProducer } from "./peers/contenders.ts";
+import { type ContenderName, PEERS_ACTION, type Place, REDIS, isContender, openConsumer, openProducer } from "./peers/contenders.ts";
 import { type ConsumerMessage, type ProducerMessage, ProcessMeter, type Stop } from "./peers/messages.ts";
 import { patientUpdate } from "./target.ts";
 
-const ACTION = "bench.peers";
 
 const [role, name = "", url = "", queue = "", entries = "0", loops = "1"] = process.argv.slice(2);
 if ((role !== "producer" && role !== "consumer") || !isContender(name) || !url || !queue || !process.send) {
@@ -53,7 +52,7 @@ async function produce(contender: ContenderName, n: number, loopCount: number): 
   const loop = async () => {
     while (next < n) {
       const i = next++;
-      const event = patientUpdate(ACTION);
+      const event = patientUpdate(PEERS_ACTION);
       const t0 = performance.now();
       await producer.handOff(event);
       samples[i] = (performance.now() - t0) * 1_000;

@@ -3,7 +3,7 @@ import { type TestDatabase, clearAuditTrail, createTestDatabase, testProviders }
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { patientUpdate } from "../target.ts";
-import { CONTENDERS, HAS_CONSUMER, REDIS, openConsumer, openProducer } from "./contenders.ts";
+import { CONTENDERS, HAS_CONSUMER, PEERS_ACTION, REDIS, openConsumer, openProducer } from "./contenders.ts";
 
 // The peers case runs on PostgreSQL only (BullMQ also needs the Redis CI starts).
 const onPostgres = testProviders().includes("postgresql");
@@ -39,7 +39,7 @@ describe.runIf(onPostgres)("every peers contender", () => {
     const consumer = HAS_CONSUMER.has(name) ? await openConsumer(name, place) : undefined;
     const producer = await openProducer(name, place, 1);
     const n = 25;
-    for (let i = 0; i < n; i++) await producer.handOff(patientUpdate("bench.peers.test"));
+    for (let i = 0; i < n; i++) await producer.handOff(patientUpdate(PEERS_ACTION));
     await producer.drain();
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
@@ -61,7 +61,7 @@ describe.runIf(onPostgres)("every peers contender", () => {
     }
     expect(rows).toHaveLength(n);
     for (const row of rows) {
-      expect(row).toMatchObject({ action: "bench.peers.test", entity: "Patient", actorId: "staff-dentist-1", outcome: "ok", durationMs: 3.2 });
+      expect(row).toMatchObject({ action: PEERS_ACTION, entity: "Patient", actorId: "staff-dentist-1", outcome: "ok", durationMs: 3.2 });
       // JSON stored as JSON objects, not as strings holding JSON.
       expect([row.before, row.after, row.diff]).toEqual(["object", "object", "object"]);
       expect(row.requestId).toMatch(/^req-\d+$/);

@@ -26,6 +26,9 @@ export const HAS_CONSUMER: ReadonlySet<ContenderName> = new Set(["bullmqAdd", "b
 /** Contenders that need Redis. */
 export const NEEDS_REDIS: ReadonlySet<ContenderName> = new Set(["bullmqAdd", "bullmqAddBulk"]);
 
+/** The action of every peers entry: rows are counted by it (auditrail adds chain checkpoint rows of its own). */
+export const PEERS_ACTION = "bench.peers";
+
 /** The Redis BullMQ uses (CI starts one there, as it does PostgreSQL). */
 export const REDIS = { host: "127.0.0.1", port: 6379 } as const;
 
