@@ -40,11 +40,15 @@ export type PeerResult = PeerRun & { readonly loops10: PeerRun };
 const script = fileURLToPath(new URL("../peers-run.js", import.meta.url));
 const STOP: Stop = { type: "stop" };
 
-export async function peers(n: number, log: (line: string) => void): Promise<Partial<Record<ContenderName, PeerResult>>> {
+export async function peers(
+  n: number,
+  log: (line: string) => void,
+  contenders: readonly ContenderName[] = CONTENDERS,
+): Promise<Partial<Record<ContenderName, PeerResult>>> {
   const redis = await reachable(REDIS.host, REDIS.port);
   if (!redis && process.env.CI === "true") throw new Error(`CI=true but Redis is not reachable on ${REDIS.host}:${REDIS.port}: the BullMQ peers must not be skipped under CI.`);
   const results: Partial<Record<ContenderName, PeerResult>> = {};
-  for (const name of CONTENDERS) {
+  for (const name of contenders) {
     if (NEEDS_REDIS.has(name) && !redis) {
       log(`peers: ${name} skipped, no Redis on ${REDIS.host}:${REDIS.port}`);
       continue;
