@@ -8,12 +8,11 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "@auditrail/db/testing";
 import pg from "pg";
-import { CONTENDERS, type ContenderName, HAS_CONSUMER, NEEDS_REDIS, PEERS_ACTION, REDIS } from "../peers/contenders.ts";
+import { CONTENDERS, type ContenderName, HAS_CONSUMER, NEEDS_REDIS, PEERS_ACTION, REDIS, redisReachable } from "../peers/contenders.ts";
 import type { ConsumerMessage, ProducerDone, ProducerMessage, Stop } from "../peers/messages.ts";
 
 export interface PeerRun {
@@ -45,7 +44,7 @@ export async function peers(
   log: (line: string) => void,
   contenders: readonly ContenderName[] = CONTENDERS,
 ): Promise<Partial<Record<ContenderName, PeerResult>>> {
-  const redis = await reachable(REDIS.host, REDIS.port);
+  const redis = await redisReachable();
   if (!redis && process.env.CI === "true") throw new Error(`CI=true but Redis is not reachable on ${REDIS.host}:${REDIS.port}: the BullMQ peers must not be skipped under CI.`);
   const results: Partial<Record<ContenderName, PeerResult>> = {};
   for (const name of contenders) {
@@ -156,19 +155,4 @@ async function awaitRows(url: string, n: number, done: ProducerDone): Promise<{ 
   } finally {
     await client.end();
   }
-}
-
-function reachable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 2_000 });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }

@@ -5,6 +5,7 @@
  * Every contender stamps the same events the same way (id, time) and inserts the same row shape.
  */
 import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuditEntry, type AuditEvent, type AuditWriter, createAuditWriter, stampEvent } from "@auditrail/audit-core";
@@ -31,6 +32,22 @@ export const PEERS_ACTION = "bench.peers";
 
 /** The Redis BullMQ uses (CI starts one there, as it does PostgreSQL). */
 export const REDIS = { host: "127.0.0.1", port: 6379 } as const;
+
+/** Whether something accepts connections at REDIS (within 2 s). */
+export function redisReachable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ ...REDIS, timeout: 2_000 });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
 
 /** Where one contender runs: its fresh database, its own queue name, Redis for BullMQ. */
 export interface Place {
