@@ -8,7 +8,7 @@ const passing = {
   api: { asyncOverhead: 1.05 },
 };
 /** PostgreSQL also runs the jetstream case. */
-const passingPg = { ...passing, jetstream: { persisted: 1, lagAfter: 0 } };
+const passingPg = { ...passing, jetstream: { persisted: 1, lagAfter: 0 }, peers: { auditrail: { persisted: 1, loops10: { persisted: 1 } } } };
 
 describe("bench gates", () => {
   it("pass when every ratio is within its rule", () => {
@@ -26,8 +26,18 @@ describe("bench gates", () => {
     ["jetstream.persisted", { ...passingPg, jetstream: { persisted: 0.999, lagAfter: 0 } }],
     ["jetstream.lagAfter", { ...passingPg, jetstream: { persisted: 1, lagAfter: 3 } }],
   ])("fail the run when %s breaks its rule", (key, results) => {
-    const failed = evaluateGates({ postgresql: results }).filter((o) => !o.passed);
+    const failed = evaluateGates({ sqlite: results }).filter((o) => !o.passed);
     expect(failed.map((o) => o.key)).toEqual([key]);
+  });
+
+  it("apply the peers gates to PostgreSQL only, and fail PostgreSQL when auditrail lost an entry there", () => {
+    expect(evaluateGates({ sqlite: passing }).map((o) => o.key)).not.toContain("peers.auditrail.persisted");
+    const lossy = { ...passing, peers: { auditrail: { persisted: 0.999, loops10: { persisted: 1 } } } };
+    expect(evaluateGates({ postgresql: lossy }).filter((o) => !o.passed).map((o) => o.key)).toEqual(["peers.auditrail.persisted"]);
+    expect(evaluateGates({ postgresql: passing }).filter((o) => !o.passed).map((o) => o.key)).toEqual([
+      "peers.auditrail.persisted",
+      "peers.auditrail.loops10.persisted",
+    ]);
   });
 
   it("fail a gate whose value is missing or not a number", () => {

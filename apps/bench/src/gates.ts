@@ -8,8 +8,8 @@ export interface Gate {
   readonly key: string;
   readonly rule: string;
   readonly passes: (value: number, results: ProviderResults) => boolean;
-  /** Checked for this provider only (a case that runs on one database). */
-  readonly only?: string;
+  /** The providers it applies to (all when absent): the peers case runs on PostgreSQL only. */
+  readonly providers?: readonly string[];
 }
 
 export const GATES: readonly Gate[] = [
@@ -18,8 +18,10 @@ export const GATES: readonly Gate[] = [
   { key: "nplus1.page10", rule: "= nplus1.page100", passes: (v, r) => v === valueAt(r, "nplus1.page100") },
   { key: "throughput.ratioToCeiling", rule: "≥ 0.2", passes: (v) => v >= 0.2 },
   { key: "api.asyncOverhead", rule: "≤ 1.5", passes: (v) => v <= 1.5 },
-  { key: "jetstream.persisted", rule: "= 1 (every entry through JetStream written)", passes: (v) => v >= 1, only: "postgresql" },
-  { key: "jetstream.lagAfter", rule: "= 0 (ingest caught up)", passes: (v) => v === 0, only: "postgresql" },
+  { key: "jetstream.persisted", rule: "= 1 (every entry through JetStream written)", passes: (v) => v >= 1, providers: ["postgresql"] },
+  { key: "jetstream.lagAfter", rule: "= 0 (ingest caught up)", passes: (v) => v === 0, providers: ["postgresql"] },
+  { key: "peers.auditrail.persisted", rule: "= 1 (every entry written)", passes: (v) => v >= 1, providers: ["postgresql"] },
+  { key: "peers.auditrail.loops10.persisted", rule: "= 1 (every entry written)", passes: (v) => v >= 1, providers: ["postgresql"] },
 ];
 
 export interface GateOutcome {
@@ -44,7 +46,7 @@ export function evaluateGates(byProvider: Readonly<Record<string, ProviderResult
   const outcomes: GateOutcome[] = [];
   for (const [provider, results] of Object.entries(byProvider)) {
     for (const gate of GATES) {
-      if (gate.only !== undefined && gate.only !== provider) continue;
+      if (gate.providers && !gate.providers.includes(provider)) continue;
       const value = valueAt(results, gate.key);
       outcomes.push({ provider, key: gate.key, rule: gate.rule, value, passed: value !== undefined && gate.passes(value, results) });
     }

@@ -19,6 +19,7 @@ import { enqueue } from "./cases/enqueue.ts";
 import { jetstream } from "./cases/jetstream.ts";
 import type { MemoryResult } from "./cases/memory.ts";
 import { nplus1 } from "./cases/nplus1.ts";
+import { peers } from "./cases/peers.ts";
 import { syncVsAsync } from "./cases/seed.ts";
 import { throughput } from "./cases/throughput.ts";
 import { verifyCase } from "./cases/verify.ts";
@@ -95,7 +96,7 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
     results.enqueue = enq;
     console.log(line(provider, "enqueue", { entries: enq.entries, p50Us: enq.us.p50, p99Us: enq.p99Us, loopDelayP99Ms: enq.loopDelayP99Ms, persisted: enq.persisted }));
 
-    const tp = await throughput(target, profile.throughput, profile.singleRow);
+    const tp = await throughput(target, profile.throughput, profile.singleRow, profile.curve, (text) => console.log(`${provider.padEnd(10)} ${text}`));
     results.throughput = tp;
     console.log(line(provider, "throughput", { writer: tp.writerRowsPerSec, singleRow: tp.singleRowRowsPerSec, ceiling: tp.ceilingRowsPerSec, ratioToCeiling: tp.ratioToCeiling, persisted: tp.persisted }));
 
@@ -130,6 +131,11 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
       const b = await bulk(clinic, profile.bulk);
       results.bulk = b;
       console.log(line(provider, "bulk", { rows: b.rows, ms: b.ms, entriesWritten: b.entriesWritten, statements: b.statements }));
+
+      if (provider === "postgresql") {
+        const p = await peers(profile.peers, (text) => console.log(`${provider.padEnd(10)} ${text}`));
+        results.peers = p;
+      }
 
       results.persisted = {
         seed50: seed50.persisted,

@@ -19,7 +19,7 @@ export type {
 export { checkedInMigrations, pendingMigrations } from "./migrations.ts";
 export { hashPassword, verifyPassword } from "./password.ts";
 export { purgeAuditEntries } from "./retention.ts";
-export { sqlitePath } from "./sqlite-sink.ts";
+export { sqlitePath, sqliteTime } from "./sqlite-sink.ts";
 export type { PurgeOptions, PurgeReport } from "./retention.ts";
 export { VERIFY_HEAP_MB, verifyAuditTrail } from "./verify.ts";
 export type { BreakKind, PurgeRecord, TrailBreak, TrailReport, VerifyTrailOptions } from "./verify.ts";

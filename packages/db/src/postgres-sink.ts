@@ -1,24 +1,25 @@
 /**
- * The PostgreSQL audit sink: a small pg pool of its own (one per worker). A batch is ONE
- * statement whatever its size: each column travels as one array parameter and `unnest` turns
- * the arrays back into rows, `ON CONFLICT DO NOTHING` skips ids already stored.
+ * The PostgreSQL audit sink: a small pg pool of its own (one per worker). A batch is one
+ * transaction of three round trips: `COPY … FROM STDIN` (text format) into a per-connection
+ * temporary table, then `INSERT … SELECT … ON CONFLICT DO NOTHING` into "AuditEntry" (ids already
+ * stored, from a replayed or retried batch, are skipped) and COMMIT, which empties the staging
+ * table. Measured against the earlier single `INSERT … SELECT FROM unnest($1::text[], …)`: the
+ * same rows cost ~15 % less CPU (client and server together), and on a disk where each commit
+ * waits for an fsync the batch size matters more than either (see apps/bench/RESULTS.md).
  */
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { type AuditEntry, type AuditSink, type DeadLetter, type ErrorKind, type SignedSeal, sealHash } from "@auditrail/audit-core";
 import pg from "pg";
-import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
+import { from as copyFrom } from "pg-copy-streams";
+import { AUDIT_COLUMNS, copyText, quoted } from "./audit-rows.ts";
 
-const COLUMN_TYPES: Record<(typeof AUDIT_COLUMNS)[number], string> = {
-  id: "text", occurredAt: "timestamp(3)", actorId: "text", actorRole: "text", action: "text",
-  entity: "text", entityId: "text", outcome: "text", path: "text", durationMs: "float8",
-  before: "jsonb", after: "jsonb", diff: "jsonb", metadata: "jsonb", requestId: "text", ip: "text",
-  userAgent: "text", streamId: "text", seq: "int", prevHash: "text", hash: "text",
-};
-
-const INSERT_ENTRIES =
-  `INSERT INTO "AuditEntry" (${AUDIT_COLUMNS.map(quoted).join(", ")}) ` +
-  // occurredAt is ISO-8601 UTC text; cast to timestamp(3) (no zone) PostgreSQL keeps the UTC wall time.
-  `SELECT * FROM unnest(${AUDIT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(", ")}) ` +
-  `ON CONFLICT ("id") DO NOTHING`;
+const COLUMNS = AUDIT_COLUMNS.map(quoted).join(", ");
+const STAGE = `"AuditEntryStage"`;
+const CREATE_STAGE = `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGE} (LIKE "AuditEntry") ON COMMIT DELETE ROWS`;
+// occurredAt is ISO-8601 UTC text; read as timestamp(3) (no zone) PostgreSQL keeps the UTC wall time.
+const COPY_STAGE = `COPY ${STAGE} (${COLUMNS}) FROM STDIN`;
+const MOVE_STAGE = `INSERT INTO "AuditEntry" (${COLUMNS}) SELECT ${COLUMNS} FROM ${STAGE} ON CONFLICT ("id") DO NOTHING; COMMIT`;
 
 const INSERT_LETTERS =
   `INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") ` +
@@ -36,6 +37,8 @@ const PG_TIMEOUTS = /^(Query read timeout|timeout expired|timeout exceeded when 
 
 export class PostgresAuditSink implements AuditSink {
   private readonly pool: pg.Pool;
+  /** Pooled connections whose session already has the staging table. */
+  private readonly staged = new WeakSet<pg.PoolClient>();
 
   constructor(url: string, options: PostgresSinkOptions) {
     this.pool = new pg.Pool({
@@ -55,11 +58,22 @@ export class PostgresAuditSink implements AuditSink {
   }
 
   async write(entries: readonly AuditEntry[]): Promise<void> {
-    const columns: unknown[][] = AUDIT_COLUMNS.map(() => []);
-    for (const entry of entries) {
-      auditRow(entry).forEach((value, i) => (columns[i] as unknown[]).push(value));
+    const text = copyText(entries);
+    const client = await this.pool.connect();
+    try {
+      if (!this.staged.has(client)) {
+        await client.query(CREATE_STAGE);
+        this.staged.add(client);
+      }
+      await client.query("BEGIN");
+      await pipeline(Readable.from([text]), client.query(copyFrom(COPY_STAGE)));
+      await client.query(MOVE_STAGE);
+      client.release();
+    } catch (error) {
+      // The session may be mid-transaction or mid-COPY: drop the connection rather than reuse it.
+      client.release(error instanceof Error ? error : true);
+      throw error;
     }
-    await this.pool.query(INSERT_ENTRIES, columns);
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {

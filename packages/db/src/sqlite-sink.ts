@@ -1,8 +1,10 @@
 /**
  * The SQLite audit sink: better-sqlite3 on its own connection (one per worker), WAL journal, and a
  * busy timeout so a writer waits out another's lock before SQLITE_BUSY (which is retried). A batch
- * is one transaction of prepared `INSERT … ON CONFLICT DO NOTHING`: SQLite's fastest bulk path,
- * and duplicates of a retried batch are skipped.
+ * is one transaction of a prepared single-row `INSERT … ON CONFLICT DO NOTHING` run per entry, and
+ * duplicates of a retried batch are skipped. Measured against one prepared multi-row statement per
+ * 20, 100 or 500 rows (50,000 rows in batches of 500, CPU time per row, which holds up on a loaded
+ * machine): the single-row statement cost 17–18 µs a row, the multi-row ones 19–21 µs, so it stays.
  */
 import { type AuditEntry, type AuditSink, type DeadLetter, type SignedSeal, sealHash } from "@auditrail/audit-core";
 import Database from "better-sqlite3";

@@ -115,6 +115,28 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     expect(row.streamId).toBeNull();
   });
 
+  it("stores text exactly, whatever it holds: tabs, newlines, backslashes, quotes, \\N, unicode", async () => {
+    const sink = createSink({ url: db.url });
+    const awkward = 'a\tb\nc\r\\d "e" \'f\' \\N \\. ü 🦷';
+    const e = entry({ userAgent: awkward, entityId: "\\N", before: { note: awkward }, path: "" });
+    await sink.write([e]);
+    await sink.close();
+    const row = await handle.prisma.auditEntry.findUniqueOrThrow({ where: { id: e.id } });
+    expect(row.userAgent).toBe(awkward);
+    expect(row.entityId).toBe("\\N");
+    expect(row.path).toBe("");
+    expect(row.before).toEqual({ note: awkward });
+  });
+
+  it("stays usable after the database rejects a batch: the next batch on the same connection is written", async () => {
+    const sink = createSink({ url: db.url, pgPoolSize: 1 });
+    await expect(sink.write([entry(), entry({ action: "poison" })])).rejects.toThrow(provider === "sqlite" ? /poison entry rejected/ : /no_poison/);
+    const next = [entry(), entry()];
+    await sink.write(next);
+    await sink.close();
+    expect(await handle.prisma.auditEntry.count()).toBe(2);
+  });
+
   it("skips ids already stored, so a retried batch never doubles a row", async () => {
     const sink = createSink({ url: db.url });
     const batch = [entry(), entry(), entry()];

@@ -1,18 +1,31 @@
 /**
  * Sustained write rate. The writer: `n` entries recorded as fast as the callers can (the queue
  * stays full), rate = n / (time until flush() resolved). Two baselines on the same table, in the
- * same run: single-row inserts (one statement and commit per row, what a naive synchronous
- * logger does) and the ceiling, the fastest raw bulk path there is (PostgreSQL COPY FROM STDIN;
- * SQLite one transaction of prepared inserts). ratio = writer / ceiling.
+ * same run, with the same rows the writer stores (every column, chain link included): single-row
+ * inserts (one statement and commit per row, what a naive synchronous logger does) and the
+ * ceiling, the fastest raw bulk path there is (PostgreSQL: one COPY FROM STDIN of all n rows;
+ * SQLite: one transaction of prepared inserts). ratio = writer / ceiling. With `curve`, the
+ * writer is also run at each worker count × batch size given (options passed by the bench, to
+ * show where its defaults sit).
  */
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
-import { type AuditReceipt, uuidv7 } from "@auditrail/audit-core";
-import { sqlitePath } from "@auditrail/db";
+import { type AuditReceipt, type AuditWriterOptions, stampEvent } from "@auditrail/audit-core";
+import { sqlitePath, sqliteTime } from "@auditrail/db";
+import { AUDIT_COLUMNS, type SinkEntry, type SqlValue, auditRow, copyText, quoted } from "@auditrail/db/audit-rows";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { type Target, patientUpdate, tagFor } from "../target.ts";
+
+export interface CurvePoint {
+  readonly maxWorkers: number;
+  readonly maxBatchSize: number;
+  readonly rowsPerSec: number;
+  readonly ratioToCeiling: number;
+  readonly cpuUsPerRow: number;
+  readonly persisted: number;
+}
 
 export interface ThroughputResult {
   readonly entries: number;
@@ -22,24 +35,54 @@ export interface ThroughputResult {
   readonly ratioToCeiling: number;
   readonly ratioToSingleRow: number;
   readonly persisted: number;
+  /**
+   * CPU time of this process per row (µs; main thread and worker threads together, the database
+   * server's excluded) for the writer and for the ceiling: what each row costs the application,
+   * a figure that holds up better than rates on a shared, loaded machine.
+   */
+  readonly writerCpuUsPerRow: number;
+  readonly ceilingCpuUsPerRow: number;
+  /** Keyed `workers<W>.batch<B>`. */
+  readonly curve: Record<string, CurvePoint>;
 }
 
-const COLUMNS = ["id", "occurredAt", "actorId", "actorRole", "action", "entity", "entityId", "outcome", "path", "durationMs", "before", "after", "diff", "requestId", "ip", "userAgent"];
-type Row = (string | number | null)[];
-
-function row(action: string): Row {
-  const e = patientUpdate(action);
-  return [
-    uuidv7(), new Date().toISOString(), e.actor?.id ?? null, e.actor?.role ?? null, e.action, e.entity,
-    e.entityId ?? null, "ok", e.path ?? null, e.durationMs ?? null, JSON.stringify(e.before),
-    JSON.stringify(e.after), JSON.stringify(e.diff), e.requestId ?? null, e.ip ?? null, e.userAgent ?? null,
-  ];
+export interface CurveSpec {
+  readonly entries: number;
+  readonly maxWorkers: readonly number[];
+  readonly maxBatchSize: readonly number[];
 }
 
-export async function throughput(target: Target, n: number, singleRows: number): Promise<ThroughputResult> {
-  const writerRate = await writerThroughput(target, n);
+/** A stored row as the writer's sink writes it: stamped, with a chain link of realistic size. */
+function entries(action: string, n: number): SinkEntry[] {
+  return Array.from({ length: n }, (_, seq) => ({
+    ...stampEvent(patientUpdate(action), undefined),
+    streamId: "bench-ceiling",
+    seq,
+    prevHash: "0".repeat(64),
+    hash: "f".repeat(64),
+  }));
+}
+
+export async function throughput(
+  target: Target,
+  n: number,
+  singleRows: number,
+  curveSpec: CurveSpec,
+  log: (line: string) => void,
+): Promise<ThroughputResult> {
+  const writerRate = await writerThroughput(target, n, {});
   const single = target.provider === "sqlite" ? sqliteSingle(target.url, singleRows) : await pgSingle(target.url, singleRows);
+  const ceilingCpu = process.cpuUsage();
   const ceiling = target.provider === "sqlite" ? sqliteCeiling(target.url, n) : await pgCeiling(target.url, n);
+  const ceilingCpuUsPerRow = cpuUsSince(ceilingCpu) / n;
+  const curve: Record<string, CurvePoint> = {};
+  for (const maxWorkers of curveSpec.maxWorkers) {
+    for (const maxBatchSize of curveSpec.maxBatchSize) {
+      const point = await writerThroughput(target, curveSpec.entries, { maxWorkers, maxBatchSize });
+      curve[`workers${maxWorkers}.batch${maxBatchSize}`] = { maxWorkers, maxBatchSize, rowsPerSec: point.rate, ratioToCeiling: point.rate / ceiling, cpuUsPerRow: point.cpuUsPerRow, persisted: point.persisted };
+      log(`curve workers ${maxWorkers} batch ${maxBatchSize}: ${Math.round(point.rate)} rows/s, ratio ${(point.rate / ceiling).toFixed(3)}`);
+    }
+  }
   return {
     entries: n,
     writerRowsPerSec: writerRate.rate,
@@ -48,14 +91,25 @@ export async function throughput(target: Target, n: number, singleRows: number):
     ratioToCeiling: writerRate.rate / ceiling,
     ratioToSingleRow: writerRate.rate / single,
     persisted: writerRate.persisted,
+    writerCpuUsPerRow: writerRate.cpuUsPerRow,
+    ceilingCpuUsPerRow,
+    curve,
   };
 }
 
-async function writerThroughput(target: Target, n: number): Promise<{ rate: number; persisted: number }> {
-  const writer = await target.openWriter({ maxQueueSize: n + 1_000 });
+type WriterKnobs = Pick<AuditWriterOptions, "maxWorkers" | "maxBatchSize">;
+
+const cpuUsSince = (start: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(start);
+  return used.user + used.system;
+};
+
+async function writerThroughput(target: Target, n: number, knobs: WriterKnobs): Promise<{ rate: number; cpuUsPerRow: number; persisted: number }> {
+  const writer = await target.openWriter({ ...knobs, maxQueueSize: n + 1_000 });
   for (let i = 0; i < 1_000; i++) await writer.record(patientUpdate("bench.warmup"));
   await writer.flush();
   const tag = tagFor("throughput");
+  const cpu = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < n; i += 1_000) {
     const receipts: Promise<AuditReceipt>[] = [];
@@ -64,19 +118,20 @@ async function writerThroughput(target: Target, n: number): Promise<{ rate: numb
   }
   await writer.flush();
   const seconds = (performance.now() - started) / 1_000;
+  const cpuUsPerRow = cpuUsSince(cpu) / n;
   const rows = await target.countRows(tag);
   await writer.close();
-  return { rate: n / seconds, persisted: rows / n };
+  return { rate: n / seconds, cpuUsPerRow, persisted: rows / n };
 }
 
-const placeholders = COLUMNS.map(() => "?").join(", ");
-const quotedColumns = COLUMNS.map((c) => `"${c}"`).join(", ");
+const quotedColumns = AUDIT_COLUMNS.map(quoted).join(", ");
+const insertOne = `INSERT INTO "AuditEntry" (${quotedColumns}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`;
+const sqliteRows = (action: string, n: number): SqlValue[][] => entries(action, n).map((e) => auditRow(e, sqliteTime));
 
 function sqliteSingle(url: string, n: number): number {
   const db = new Database(sqlitePath(url), { timeout: 5_000 });
-  const insert = db.prepare(`INSERT INTO "AuditEntry" (${quotedColumns}) VALUES (${placeholders})`);
-  const tag = tagFor("single");
-  const rows = Array.from({ length: n }, () => row(tag));
+  const insert = db.prepare(insertOne);
+  const rows = sqliteRows(tagFor("single"), n);
   const started = performance.now();
   for (const r of rows) insert.run(r);
   const rate = n / ((performance.now() - started) / 1_000);
@@ -86,12 +141,11 @@ function sqliteSingle(url: string, n: number): number {
 
 function sqliteCeiling(url: string, n: number): number {
   const db = new Database(sqlitePath(url), { timeout: 5_000 });
-  const insert = db.prepare(`INSERT INTO "AuditEntry" (${quotedColumns}) VALUES (${placeholders})`);
-  const all = db.transaction((rows: Row[]) => {
+  const insert = db.prepare(insertOne);
+  const all = db.transaction((rows: SqlValue[][]) => {
     for (const r of rows) insert.run(r);
   });
-  const tag = tagFor("ceiling");
-  const rows = Array.from({ length: n }, () => row(tag));
+  const rows = sqliteRows(tagFor("ceiling"), n);
   const started = performance.now();
   all(rows);
   const rate = n / ((performance.now() - started) / 1_000);
@@ -102,10 +156,8 @@ function sqliteCeiling(url: string, n: number): number {
 async function pgSingle(url: string, n: number): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const params = COLUMNS.map((_, i) => `$${i + 1}`).join(", ");
-  const sql = `INSERT INTO "AuditEntry" (${quotedColumns}) VALUES (${params})`;
-  const tag = tagFor("single");
-  const rows = Array.from({ length: n }, () => row(tag));
+  const sql = `INSERT INTO "AuditEntry" (${quotedColumns}) VALUES (${AUDIT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`;
+  const rows = entries(tagFor("single"), n).map((e) => auditRow(e));
   const started = performance.now();
   for (const r of rows) await client.query(sql, r);
   const rate = n / ((performance.now() - started) / 1_000);
@@ -113,22 +165,16 @@ async function pgSingle(url: string, n: number): Promise<number> {
   return rate;
 }
 
-/** CSV field: NULL stays unquoted-empty; anything else quoted with doubled quotes. */
-const csv = (v: string | number | null) => (v === null ? "" : `"${String(v).replaceAll('"', '""')}"`);
-
 async function pgCeiling(url: string, n: number): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const tag = tagFor("ceiling");
-  const lines = Array.from({ length: n }, () => `${row(tag).map(csv).join(",")}\n`);
+  const all = entries(tagFor("ceiling"), n);
+  const chunks: string[] = [];
+  for (let i = 0; i < n; i += 1_000) chunks.push(copyText(all.slice(i, i + 1_000)));
   const started = performance.now();
-  const copy = client.query(copyFrom(`COPY "AuditEntry" (${quotedColumns}) FROM STDIN WITH (FORMAT csv)`));
-  await pipeline(Readable.from(chunk(lines, 1_000)), copy);
+  const copy = client.query(copyFrom(`COPY "AuditEntry" (${quotedColumns}) FROM STDIN`));
+  await pipeline(Readable.from(chunks), copy);
   const rate = n / ((performance.now() - started) / 1_000);
   await client.end();
   return rate;
-}
-
-function* chunk(lines: string[], size: number): Generator<string> {
-  for (let i = 0; i < lines.length; i += size) yield lines.slice(i, i + size).join("");
 }

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { AUDIT_COLUMNS, type SinkEntry, auditRow, copyField, copyText } from "./audit-rows.ts";
+
+const entry: SinkEntry = {
+  id: "id-1", occurredAt: "2026-12-01T05:00:00.000Z", actorId: "actor", actorRole: "role", action: "act",
+  entity: "Ent", entityId: "eid", outcome: "ok", path: "p", durationMs: 1.5, before: { b: 1 }, after: { a: 2 },
+  diff: { d: 3 }, metadata: { m: 4 }, requestId: "req", ip: "ip", userAgent: "ua", streamId: "s",
+  seq: 7, prevHash: "prev", hash: "hash",
+};
+
+describe("audit rows", () => {
+  it("put every column's value at its AUDIT_COLUMNS position, JSON serialised", () => {
+    const row = auditRow(entry);
+    expect(row).toHaveLength(AUDIT_COLUMNS.length);
+    AUDIT_COLUMNS.forEach((column, i) => {
+      const value = entry[column];
+      expect(row[i]).toEqual(typeof value === "object" && value !== null ? JSON.stringify(value) : value);
+    });
+  });
+
+  it("write absent optional fields and the chain link as NULL", () => {
+    const { streamId: _s, seq: _q, prevHash: _p, hash: _h, ...bare } = entry;
+    const row = auditRow({ ...bare, metadata: null, entityId: null });
+    for (const column of ["streamId", "seq", "prevHash", "hash", "metadata", "entityId"] as const) {
+      expect(row[AUDIT_COLUMNS.indexOf(column)]).toBeNull();
+    }
+  });
+
+  it("escape COPY text fields: NULL is \\N, the text \\N is not", () => {
+    expect(copyField(null)).toBe("\\N");
+    expect(copyField("\\N")).toBe("\\\\N");
+    expect(copyField("a\tb\nc\rd\\e")).toBe("a\\tb\\nc\\rd\\\\e");
+    expect(copyField(1.5)).toBe("1.5");
+  });
+
+  it("make one tab-separated line per entry", () => {
+    const lines = copyText([entry, entry]).split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe("");
+    expect(lines[0]?.split("\t")).toHaveLength(AUDIT_COLUMNS.length);
+  });
+});
