@@ -4,6 +4,7 @@
 // uses them). One process seals a trail: with the API running, purge through audit.purge instead.
 //   pnpm --filter @auditrail/api audit:purge -- --older-than-days 2190 --reason "retention: 6 years"
 import { parseArgs } from "node:util";
+import { scriptArgs } from "./args.ts";
 import { messageOf } from "@auditrail/audit-core";
 import { createDatabase, databaseUrlFromEnv, purgeAuditEntries, redactUrl } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
@@ -18,8 +19,7 @@ through the controlled path (whole chain prefixes, one transaction), and records
 audit entry with the reason (default: "retention: older than N days"). While the audit writers
 hold the database it retries for up to ${RETRY_LIMITS.budgetMs / 1000} s.`;
 
-// pnpm passes a "--" separator through to the script: it separates nothing here.
-const args = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
+const args = scriptArgs();
 let values: { "older-than-days"?: string | undefined; reason?: string | undefined; help?: boolean | undefined };
 try {
   ({ values } = parseArgs({ args, options: { "older-than-days": { type: "string" }, reason: { type: "string" }, help: { type: "boolean", short: "h" } } }));

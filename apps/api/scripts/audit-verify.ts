@@ -9,6 +9,7 @@
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
+import { scriptArgs } from "./args.ts";
 import { EntryProofSchema, loadPublicKey, messageOf, verifyProof } from "@auditrail/audit-core";
 import { type TrailReport, databaseUrlFromEnv, readAnchoredSeals, redactUrl, verifyAuditTrail, verifyExportFile } from "@auditrail/db";
 
@@ -17,7 +18,7 @@ const USAGE = `usage:
   audit:verify --export FILE --anchors DIR --public-key FILE
   audit:verify --proof FILE --public-key FILE`;
 
-const { values } = parseArgs({
+const { values } = parseArgs({ args: scriptArgs(),
   options: {
     "public-key": { type: "string" },
     anchors: { type: "string" },
