@@ -52,7 +52,7 @@ export interface SealServices {
   readonly publicKeyPem: string;
   readonly anchors: AnchorSources;
   /** Signs purges (notePurge) and everything the writers report. */
-  readonly sealer: Pick<Sealer, "notePurge" | "seal">;
+  readonly sealer: Pick<Sealer, "notePurge" | "seal" | "stats">;
 }
 
 export interface Sealing {

@@ -8,7 +8,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { type AuditWriter, type CloseReport, type WriterStats, prometheusText } from "@auditrail/audit-core";
+import { type AuditWriter, type CloseReport, type WriterStats, prometheusText, sealerPrometheusText } from "@auditrail/audit-core";
 import { type DatabaseHandle, pendingMigrations } from "@auditrail/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { type RequestInfo, type Services, createContext, requestIdOf, requestInfoOf } from "./context.ts";
@@ -215,7 +215,8 @@ function metricsText(services: Services, metrics: HttpMetrics): string {
       for (const [mode, writer] of others) lines.push(`auditrail_writer_${name}{mode="${mode}"} ${String(writer.stats()[field])}`);
     }
   }
-  return prometheusText(services.writers.async.stats()) + (lines.length ? `${lines.join("\n")}\n` : "") + metrics.text();
+  const seals = services.seals ? sealerPrometheusText(services.seals.sealer.stats()) : "";
+  return prometheusText(services.writers.async.stats()) + seals + (lines.length ? `${lines.join("\n")}\n` : "") + metrics.text();
 }
 
 export interface Health {

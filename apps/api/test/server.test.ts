@@ -61,6 +61,8 @@ describe.each(testProviders())("the HTTP server on %s", (provider) => {
     expect(text).toMatch(/^http_requests_total\{route="\/trpc\/patient.list",status="200"\} \d+$/m);
     expect(text).toMatch(/^http_request_duration_ms\{route="\/trpc\/patient.create",quantile="0.5"\} [\d.]+$/m);
     expect(text).toMatch(/^auditrail_api_audit_events_total\{outcome="ok"\} \d+$/m);
+    expect(text).toMatch(/^auditrail_seals_total \d+$/m);
+    expect(text).toMatch(/^auditrail_seal_number \d+$/m);
   });
 
   it("unknown routes are 404 and are counted under one label", async () => {
