@@ -11,26 +11,30 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createAuditWriter } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl } from "@auditrail/db";
+import { InvalidJetStreamConfigError } from "@auditrail/jetstream/stream";
 import { pino } from "pino";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
-import { auditSinkSpec, auditTransportFromEnv } from "./audit-transport.ts";
+import { type AuditTransport, auditSinkSpec, auditTransportFromEnv } from "./audit-transport.ts";
 import { appRouter } from "./router.ts";
-import { openSealing, sealEnvOf } from "./sealing.ts";
+import { SealConfigError, type SealEnv, openSealing, sealEnvOf } from "./sealing.ts";
 import { createApp } from "./server.ts";
 import { audit } from "./trpc.ts";
 
-/** The settings, or exit 1 with every bad variable and what it accepts on stderr. */
-function configOrExit(): Config {
+/**
+ * The settings — config.ts's, the seal settings and the transport — or exit 1 with every bad
+ * variable and what it accepts on stderr (no stack).
+ */
+function settingsOrExit(): { config: Config; sealEnv: SealEnv; transport: AuditTransport } {
   try {
-    return loadConfig(process.env);
+    return { config: loadConfig(process.env), sealEnv: sealEnvOf(process.env), transport: auditTransportFromEnv() };
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigError || error instanceof SealConfigError || error instanceof InvalidJetStreamConfigError)) throw error;
     console.error(`auditrail API: ${error.message}`);
     process.exit(1);
   }
 }
 
-const config = configOrExit();
+const { config, sealEnv, transport } = settingsOrExit();
 
 const logger = pino({ level: config.logLevel });
 const url = config.databaseUrl;
@@ -47,10 +51,9 @@ if (pending.length > 0) {
 }
 
 const { spoolDir, maxWorkers, maxQueueSize, overflow, maxBatchSize, closeDeadlineMs } = config.audit;
-const transport = auditTransportFromEnv();
 const sink = auditSinkSpec(transport, url);
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
-const sealing = await openSealing(sealEnvOf(process.env), url, sink, (err) => logger.warn({ err }, "audit sealer"));
+const sealing = await openSealing(sealEnv, url, sink, (err) => logger.warn({ err }, "audit sealer"));
 if (sealing.developmentKey) {
   logger.warn(
     { keyFile: sealing.developmentKey },

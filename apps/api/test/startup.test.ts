@@ -153,6 +153,20 @@ describe("starting the API with bad settings", () => {
     expect(await exited).toBe(1);
     expect(err.join("")).toMatch(/AUDIT_MODE=off: refused with NODE_ENV=production.*set AUDIT_ALLOW_OFF=1/);
   });
+
+  it.each([
+    [{ AUDIT_SEAL_EVERY_MS: "often" }, /invalid seal settings: AUDIT_SEAL_EVERY_MS/],
+    [{ AUDIT_TRAIL: "no spaces allowed" }, /invalid seal settings: AUDIT_TRAIL/],
+    [{ AUDIT_TRANSPORT: "carrier-pigeon" }, /AUDIT_TRANSPORT/],
+    [{ AUDIT_TRANSPORT: "jetstream" }, /NATS_URL/],
+  ])("exits 1 on a bad seal or transport setting %j, naming it, with no stack", async (env, message) => {
+    const { out, err, exited } = spawnApi(env);
+    expect(await exited).toBe(1);
+    const text = err.join("");
+    expect(text).toMatch(message);
+    expect(text).not.toMatch(/\n\s+at /);
+    expect(out.join("")).not.toMatch(/clinic API on/);
+  });
 });
 
 describe.each(testProviders())("starting the API with each setting on %s", (provider: Provider) => {
