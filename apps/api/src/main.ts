@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createAuditWriter } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl } from "@auditrail/db";
+import { prismaSinkSpec } from "@auditrail/db/sink";
 import { InvalidJetStreamConfigError } from "@auditrail/jetstream/stream";
 import { pino } from "pino";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
@@ -53,7 +54,9 @@ if (pending.length > 0) {
 const { spoolDir, maxWorkers, maxQueueSize, overflow, maxBatchSize, closeDeadlineMs } = config.audit;
 const sink = auditSinkSpec(transport, url);
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
-const sealing = await openSealing(sealEnv, url, sink, (err) => logger.warn({ err }, "audit sealer"));
+// Seals are stored in the database's seal table whatever the transport (the JetStream sink has no
+// storeSeal: with AUDIT_TRANSPORT=jetstream this process seals the database's own stream only).
+const sealing = await openSealing(sealEnv, url, prismaSinkSpec({ url }), (err) => logger.warn({ err }, "audit sealer"));
 if (sealing.developmentKey) {
   logger.warn(
     { keyFile: sealing.developmentKey },

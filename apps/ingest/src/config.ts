@@ -4,6 +4,7 @@
  */
 import { AuditConsumerConfigSchema, AuditStreamConfigSchema, NatsServersSchema, parseConfig } from "@auditrail/jetstream/stream";
 import { z } from "zod";
+import { IngestSealConfigSchema, sealConfigFromEnv } from "./sealing.ts";
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -38,8 +39,8 @@ export const IngestConfigSchema = z
       .prefault({}),
     /** Where dead letters go when the database will not take them either, and unreadable messages. */
     deadLetterDir: z.string().min(1).default(".auditrail/ingest"),
-    /** After this many written entries, publish a checkpoint entry for this process's chain (0: never). */
-    checkpointEvery: int(0, 10_000_000).default(10_000),
+    /** This process's sealer: its trail, signing key, anchor folder, interval, witness (see sealing.ts). */
+    seal: IngestSealConfigSchema.prefault({}),
     /** On stop, the batch being written gets this long to commit before it is abandoned (and redelivered). */
     closeDeadlineMs: int(0, 600_000).default(10_000),
     /** Connection name shown in the server's monitoring. */
@@ -63,7 +64,9 @@ export function parseIngestConfig(input: IngestConfig): ResolvedIngestConfig {
 
 /**
  * NATS_URL (comma-separated servers, required), DATABASE_URL (required), INGEST_BATCH_SIZE,
- * INGEST_DEAD_LETTER_DIR; the stream and consumer keep their defaults (AUDIT / ingest, R3).
+ * INGEST_DEAD_LETTER_DIR, and the seal settings (AUDIT_SEAL_KEY_FILE, AUDIT_ANCHOR_DIR,
+ * AUDIT_SEAL_EVERY_MS, AUDIT_TRAIL, AUDIT_WITNESS_URL: see sealing.ts); the stream and consumer
+ * keep their defaults (AUDIT / ingest, R3).
  */
 export function ingestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ResolvedIngestConfig {
   const batchSize = env.INGEST_BATCH_SIZE === undefined ? undefined : Number(env.INGEST_BATCH_SIZE);
@@ -72,5 +75,6 @@ export function ingestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Resol
     databaseUrl: env.DATABASE_URL ?? "",
     ...(batchSize === undefined ? {} : { batchSize }),
     ...(env.INGEST_DEAD_LETTER_DIR ? { deadLetterDir: env.INGEST_DEAD_LETTER_DIR } : {}),
+    seal: sealConfigFromEnv(env),
   });
 }

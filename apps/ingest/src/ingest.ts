@@ -11,6 +11,9 @@
  *   the duplicate window) are skipped before linking, so they take no second place in a chain.
  * - While a batch waits on the database (retrying an outage), its messages and the buffered ones
  *   are kept "in progress" (`working()`), so they are not redelivered to another process meanwhile.
+ * - Each process chains what it writes into a stream of its own and owns a Sealer: after each
+ *   commit the stream's Merkle log is reported to it, and it signs a seal over it (at most every
+ *   seal.sealEveryMs, and at stop) into the anchor folder and the seal table (see sealing.ts).
  * - Entries the database refuses for good, and dead letters published by API writers, go to the
  *   DeadLetter table (the writer's dead-letter path), or to a file if the database refuses those too.
  *   A message that is not an audit entry at all is kept in `rejected-messages.ndjson` and terminated.
@@ -21,7 +24,6 @@ import {
   type AuditEntry,
   AuditEntrySchema,
   type AuditSink,
-  CHECKPOINT_ACTION,
   ChainStream,
   type DeadLetter,
   type RetryPolicy,
@@ -30,7 +32,6 @@ import {
   keepDeadLetters,
   messageOf,
   retryRetryable,
-  stampEvent,
   writeWithRetry,
 } from "@auditrail/audit-core";
 import { createSink } from "@auditrail/db/sink";
@@ -39,6 +40,7 @@ import { type ConsumerMessages, type JetStreamClient, type JsMsg, jetstream, jet
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { type IngestConfig, type ResolvedIngestConfig, parseIngestConfig } from "./config.ts";
+import { type IngestSealing, openIngestSealing } from "./sealing.ts";
 
 export interface IngestStats {
   /** Entries whose row this process committed. */
@@ -53,7 +55,8 @@ export interface IngestStats {
   readonly redelivered: number;
   readonly retries: number;
   readonly batches: number;
-  readonly checkpoints: number;
+  /** Seals this process's sealer anchored (its trail: `Ingest.trail`). */
+  readonly seals: number;
 }
 
 export interface IngestHooks {
@@ -81,29 +84,40 @@ export class Ingest {
   private readonly policy: RetryPolicy;
   private wake: (() => void) | undefined;
   private stopping = false;
-  private sinceCheckpoint = 0;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
-  private counters = { written: 0, alreadyStored: 0, deadLettered: 0, rejected: 0, redelivered: 0, retries: 0, batches: 0, checkpoints: 0 };
+  private counters = { written: 0, alreadyStored: 0, deadLettered: 0, rejected: 0, redelivered: 0, retries: 0, batches: 0 };
 
   private constructor(
     readonly config: ResolvedIngestConfig,
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly sink: AuditSink,
+    private readonly sealing: IngestSealing,
     private readonly hooks: IngestHooks,
   ) {
     this.policy = retryPolicy(config);
   }
 
-  /** Connects (retrying until the cluster answers), creates or updates the stream and consumer, starts consuming. */
+  /**
+   * Opens this process's sealer (a bad key or a trail another running process seals fail here),
+   * connects (retrying until the cluster answers), creates or updates the stream and consumer,
+   * starts consuming.
+   */
   static async start(input: IngestConfig, hooks: IngestHooks = {}): Promise<Ingest> {
     const config = parseIngestConfig(input);
     const policy = retryPolicy(config);
     const retryAll: WriteControl = { onRetry: (_attempt, _delay, error) => hooks.onError?.(asError(error)) };
-    const nc = await retryRetryable(() => connectNats(config.servers, config.name).catch(asRetryable), policy, retryAll);
-    const ingest = new Ingest(config, nc, jetstream(nc), createSink({ url: config.databaseUrl }), hooks);
+    const sealing = await openIngestSealing(config.seal, config.databaseUrl, (error) => hooks.onError?.(error));
+    let nc: NatsConnection;
+    try {
+      nc = await retryRetryable(() => connectNats(config.servers, config.name).catch(asRetryable), policy, retryAll);
+    } catch (error) {
+      await sealing.sealer.close();
+      throw error;
+    }
+    const ingest = new Ingest(config, nc, jetstream(nc), createSink({ url: config.databaseUrl }), sealing, hooks);
     await ingest.subscribe(retryAll);
     ingest.loop = ingest.run();
     // Keep every delivered, unacknowledged message in progress while this process holds it.
@@ -112,12 +126,28 @@ export class Ingest {
   }
 
   stats(): IngestStats {
-    return { ...this.counters };
+    return { ...this.counters, seals: this.sealing.sealer.stats().seals };
+  }
+
+  /** The trail this process seals (the anchor folder's sub-folder). */
+  get trail(): string {
+    return this.sealing.trail;
+  }
+
+  /** The development key's file when no signing key was configured (worth a warning). */
+  get developmentKey(): string | undefined {
+    return this.sealing.developmentKey;
+  }
+
+  /** Seals now what was written since the last seal (the timer does so every seal.sealEveryMs). */
+  seal(): Promise<void> {
+    return this.sealing.sealer.seal().then(() => undefined);
   }
 
   /**
    * Stops: no new deliveries; the batch being written gets closeDeadlineMs to commit (then it is
-   * abandoned); what is held and not committed is handed back (nak) for another process.
+   * abandoned); what is held and not committed is handed back (nak) for another process; then
+   * what was committed is sealed (the sealer's close).
    */
   async stop(): Promise<IngestStats> {
     if (!this.stopping) {
@@ -132,6 +162,7 @@ export class Ingest {
       clearInterval(this.heartbeat);
       for (const m of this.buffer.splice(0)) m.nak();
       await this.nc.drain().catch(() => this.nc.close());
+      await this.sealing.sealer.close();
       await this.sink.close();
     }
     return this.stats();
@@ -245,6 +276,8 @@ export class Ingest {
     const outcome = await writeWithRetry(this.sink, this.chain.link(fresh), this.policy, control);
     const unstored = await keepDeadLetters(this.sink, [...outcome.deadLetters, ...letters], this.policy, control);
     if (unstored.length > 0) await appendDeadLetterFile(this.config.deadLetterDir, unstored);
+    // Committed (rows and dead letters alike keep their places): the sealer signs them at its next seal.
+    if (fresh.length > 0) this.sealing.sealer.report(this.chain.report());
     if (rejected.length > 0) {
       await mkdir(this.config.deadLetterDir, { recursive: true });
       await appendFile(join(this.config.deadLetterDir, REJECTED_FILE), rejected.map((r) => `${JSON.stringify(r)}\n`).join(""));
@@ -255,36 +288,13 @@ export class Ingest {
       if (rejected.some((r) => r.seq === m.seq)) m.term();
       else m.ack();
     }
-    const checkpoints = fresh.filter((e) => e.action === CHECKPOINT_ACTION).length;
-    this.counters.written += outcome.written - checkpoints;
-    this.counters.checkpoints += checkpoints;
+    this.counters.written += outcome.written;
     // Stored before, or the same entry twice in this batch (published again after the duplicate window).
     this.counters.alreadyStored += stored.size + (entryMessages - entries.size);
     this.counters.deadLettered += outcome.deadLetters.length + letters.length;
     this.counters.rejected += rejected.length;
     this.counters.batches++;
     this.hooks.onBatch?.({ phase: "acked", messages: batch.length, written: this.counters.written });
-    this.checkpoint(outcome.written);
-  }
-
-  /**
-   * Every checkpointEvery written entries, publishes "this process's chain reached seq N, hash H"
-   * as an ordinary entry: it is stored by whichever process takes it, usually in another chain,
-   * so a chain whose tail was cut off later contradicts it.
-   */
-  private checkpoint(written: number): void {
-    const every = this.config.checkpointEvery;
-    const head = this.chain.head;
-    this.sinceCheckpoint += written;
-    if (every === 0 || this.sinceCheckpoint < every || !head) return;
-    this.sinceCheckpoint = 0;
-    const entry = stampEvent(
-      { action: CHECKPOINT_ACTION, entity: "AuditStream", entityId: this.chain.streamId, metadata: { streamId: this.chain.streamId, seq: head.seq, hash: head.hash } },
-      undefined,
-    );
-    this.js
-      .publish(this.config.stream.subjects.entries, JSON.stringify(entry), { msgID: entry.id })
-      .catch((error: unknown) => this.hooks.onError?.(asError(error)));
   }
 
   private keepWorking(): void {

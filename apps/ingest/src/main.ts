@@ -1,9 +1,10 @@
 /**
  * Starts one ingest process: JetStream (NATS_URL, comma-separated servers) → the SQL audit sink
- * (DATABASE_URL). Optional: INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_DIR, LOG_LEVEL; or the whole
+ * (DATABASE_URL). Optional: INGEST_BATCH_SIZE, INGEST_DEAD_LETTER_DIR, LOG_LEVEL, the seal settings
+ * (AUDIT_SEAL_KEY_FILE, AUDIT_ANCHOR_DIR, AUDIT_SEAL_EVERY_MS, AUDIT_TRAIL, AUDIT_WITNESS_URL); or the whole
  * configuration as JSON in argv[2] (see config.ts). Run as many as the load needs: they share one
  * durable consumer. SIGTERM/SIGINT: stop consuming, let the batch in progress commit (within
- * closeDeadlineMs), hand back what was not committed, exit 0.
+ * closeDeadlineMs), hand back what was not committed, seal what was, exit 0.
  */
 import { pino } from "pino";
 import { ingestConfigFromEnv, parseIngestConfig } from "./config.ts";
@@ -16,7 +17,8 @@ const ingest = await Ingest.start(config, {
   onError: (err) => logger.warn({ err }, "ingest"),
   onBatch: (event) => logger.debug(event, "batch"),
 });
-logger.info({ stream: config.stream.name, consumer: config.consumer.durable, servers: config.servers }, "ingesting");
+if (ingest.developmentKey) logger.warn({ keyFile: ingest.developmentKey }, "sealing with the development key: set AUDIT_SEAL_KEY_FILE in production");
+logger.info({ stream: config.stream.name, consumer: config.consumer.durable, servers: config.servers, trail: ingest.trail, anchorDir: config.seal.anchorDir }, "ingesting");
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

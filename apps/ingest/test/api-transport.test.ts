@@ -42,7 +42,9 @@ describe("API with AUDIT_TRANSPORT=jetstream", () => {
   it("publishes the API's audit entries to the stream, and ingest writes them to the database", async () => {
     const stream = { replicas: 1 as const, maxBytes: 16 * 1024 ** 2 };
     // Ingest first: it creates the stream (the API's writers only publish).
-    ingest = await Ingest.start({ servers: server.urls, databaseUrl: db.url, stream, deadLetterDir: join(dir, "ingest") });
+    // No signing key configured: ingest seals with the development key (the API's, under .auditrail/keys).
+    ingest = await Ingest.start({ servers: server.urls, databaseUrl: db.url, stream, deadLetterDir: join(dir, "ingest"), seal: { anchorDir: join(dir, "anchors") } });
+    expect(ingest.developmentKey).toMatch(/dev-seal\.pem$/);
     let output = "";
     api = spawn(process.execPath, [API_MAIN], {
       env: { ...process.env, DATABASE_URL: db.url, PORT: "0", AUDIT_TRANSPORT: "jetstream", NATS_URL: server.natsUrl, AUDIT_SPOOL_DIR: join(dir, "spool"), LOG_LEVEL: "warn" },
@@ -67,5 +69,9 @@ describe("API with AUDIT_TRANSPORT=jetstream", () => {
     // Written by ingest, linked into ingest's chain (the API's writers forwarded it unlinked).
     expect(ingest.stats().written).toBe(1);
     expect(row.seq).toBe(1);
+    // ingest seals its stream into its own trail (and the seal table).
+    await ingest.seal();
+    const seal = await handle.prisma.auditSeal.findFirstOrThrow({ where: { trail: ingest.trail } });
+    expect(seal.note).toContain(`stream ${row.streamId} 1 `);
   });
 });

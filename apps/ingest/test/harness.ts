@@ -1,15 +1,17 @@
 /**
  * The scale-out scenarios' harness: a three-node cluster (shared per file), a fresh PostgreSQL
  * database and stream per scenario, writer processes (the fault harness's writer child with the
- * JetStream sink), ingest processes (dist/main.js), and the accounting every scenario prints.
+ * JetStream sink), ingest processes (dist/main.js; each seals its own trail into the scenario's
+ * anchor folder with the scenario's key), and the accounting every scenario prints.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { type KeyObject, generateKeyPairSync } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CHECKPOINT_ACTION } from "@auditrail/audit-core";
-import { type DatabaseHandle, createDatabase, verifyAuditTrail } from "@auditrail/db";
+import { DirectoryAnchor } from "@auditrail/audit-core";
+import { type DatabaseHandle, createDatabase, readAnchoredSeals, verifyAuditTrail } from "@auditrail/db";
 import { type TestDatabase, createTestDatabase, testProviders } from "@auditrail/db/testing";
 import { WriterChild, reconcile } from "@auditrail/fault-harness";
 import { jetStreamSinkSpec } from "@auditrail/jetstream/sink";
@@ -39,6 +41,10 @@ export class IngestProcess {
   /** Batches it started writing (the "writing" debug line), and the stats it printed when stopped. */
   writing = 0;
   stats: IngestStats | undefined;
+  /** The trail it seals (from its "ingesting" line). */
+  trail: string | undefined;
+  /** Killed with SIGKILL: what it committed since its last seal stays unsealed. */
+  killedHard = false;
   log = "";
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private partial = "";
@@ -56,9 +62,10 @@ export class IngestProcess {
       this.partial = lines.pop() ?? "";
       for (const text of lines) {
         if (text === "") continue;
-        const line = JSON.parse(text) as { msg?: string; phase?: string; stats?: IngestStats };
+        const line = JSON.parse(text) as { msg?: string; phase?: string; stats?: IngestStats; trail?: string };
         if (line.msg === "batch" && line.phase === "writing") this.writing++;
         else if (line.msg === "stopped") this.stats = line.stats;
+        else if (line.msg === "ingesting") this.trail = line.trail;
         else if (line.msg !== "batch") this.log = (this.log + text + "\n").slice(-10_000);
       }
       for (const wake of this.waiters.splice(0)) wake();
@@ -75,7 +82,10 @@ export class IngestProcess {
   }
 
   async kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    this.child.kill(signal);
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      if (signal === "SIGKILL") this.killedHard = true;
+      this.child.kill(signal);
+    }
     return this.exited;
   }
 }
@@ -85,6 +95,9 @@ export interface Scenario {
   readonly handle: DatabaseHandle;
   readonly stream: AuditStreamConfig & { name: string };
   readonly dir: string;
+  /** The seal signer's public key and the anchor folder every ingest process seals into. */
+  readonly publicKey: KeyObject;
+  readonly anchorDir: string;
   readonly writers: WriterChild[];
   readonly ingests: IngestProcess[];
   /** A writer process publishing at `ratePerSec` through the JetStream sink, with its own spool. */
@@ -100,6 +113,10 @@ export async function scenario(cluster: NatsCluster): Promise<Scenario> {
   const db = await createTestDatabase("postgresql");
   const handle = createDatabase(db.url);
   const dir = await mkdtemp(join(tmpdir(), "auditrail-scaleout-"));
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const signingKeyFile = join(dir, "seal.pem");
+  await writeFile(signingKeyFile, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
+  const anchorDir = join(dir, "anchors");
   streams++;
   const stream = {
     name: `SCALEOUT${streams}`,
@@ -115,6 +132,8 @@ export async function scenario(cluster: NatsCluster): Promise<Scenario> {
     handle,
     stream,
     dir,
+    publicKey,
+    anchorDir,
     writers,
     ingests,
     async startWriter({ ratePerSec = 400, maxQueueSize = 2_000 } = {}) {
@@ -145,7 +164,8 @@ export async function scenario(cluster: NatsCluster): Promise<Scenario> {
         batchSize: 200,
         deadLetterDir: join(dir, `ingest-${ingests.length}`),
         retry: { initialDelayMs: 50, maxDelayMs: 1_000, writeTimeoutMs: 3_000 },
-        checkpointEvery: 1_000,
+        // Each process its own trail (the default, ingest-<host>-<pid>), one key, one anchor folder.
+        seal: { signingKeyFile, anchorDir, sealEveryMs: 500 },
         ...overrides,
       });
       ingests.push(ingest);
@@ -204,11 +224,16 @@ export interface ScaleOutAccounting {
   readonly deadLettered: number;
   readonly lost: number;
   readonly duplicated: number;
+  /** Verify (public key and anchored seals, grace 0) found no break but the unsealed tails of SIGKILLed ingest processes. */
   readonly chainOk: boolean;
   readonly extra: Readonly<Record<string, number | string>>;
 }
 
-/** Waits until ingest stored every recorded entry (or the deadline), then matches recorded ids against the tables. */
+/**
+ * Waits until ingest stored every recorded entry (or the deadline), then matches recorded ids
+ * against the tables; stops the ingest processes still running (SIGTERM: each seals what it wrote)
+ * and verifies the trail with the public key and the anchored seals, grace 0.
+ */
 export async function account(
   s: Scenario,
   cluster: NatsCluster,
@@ -218,7 +243,7 @@ export async function account(
   extra.closeMs = writers.closeMs;
   const started = Date.now();
   const recordedSet = new Set(writers.recorded);
-  const stored = async () => (await s.handle.prisma.auditEntry.findMany({ where: { action: { not: CHECKPOINT_ACTION } }, select: { id: true } })).map((r) => r.id);
+  const stored = async () => (await s.handle.prisma.auditEntry.findMany({ select: { id: true } })).map((r) => r.id);
   const dead = async () => (await s.handle.prisma.deadLetter.findMany({ select: { id: true } })).map((r) => r.id);
   await until(
     async () => (await stored()).length + (await dead()).length >= recordedSet.size,
@@ -227,7 +252,7 @@ export async function account(
   ).catch(() => undefined); // what is missing is reported as lost below
   const r = reconcile({ recorded: writers.recorded, stored: await stored(), deadLettered: await dead() });
   if (r.lost.length > 0) for (const i of s.ingests) console.log(`ingest log (lost ${r.lost.length}):\n${i.log}`);
-  const verify = await verifyAuditTrail(s.handle);
+  const verify = await verifySealed(s);
   // A consumer the cluster lost has no lag to report: NaN, and the line says so.
   const lag = await consumerLag(cluster, s.stream.name).catch(() => ({ pending: Number.NaN, ackPending: Number.NaN }));
   return {
@@ -238,7 +263,44 @@ export async function account(
     lost: r.lost.length,
     duplicated: r.duplicates.length + r.unexpected.length,
     chainOk: verify.ok,
-    extra: { ...extra, spilled: writers.spilled, inSpool: writers.inSpool, lag: lag.pending + lag.ackPending, chains: verify.streams, waitedMs: Date.now() - started },
+    extra: {
+      ...extra,
+      spilled: writers.spilled,
+      inSpool: writers.inSpool,
+      lag: lag.pending + lag.ackPending,
+      chains: verify.streams,
+      seals: verify.seals,
+      unsealedOfKilled: verify.unsealedOfKilled,
+      waitedMs: Date.now() - started,
+    },
+  };
+}
+
+/**
+ * Stops the ingest processes still running (each seals at stop), then verifies with the public key
+ * and the anchored seals, grace 0: every row must be under a seal. The one exception is a process
+ * killed with SIGKILL, which could not seal its last interval: rows "unsealed" in a stream that no
+ * cleanly stopped process sealed are counted (not breaks); every other problem is a break.
+ */
+async function verifySealed(s: Scenario): Promise<{ ok: boolean; streams: number; seals: number; unsealedOfKilled: number }> {
+  const live = s.ingests.filter((i) => !i.killedHard);
+  await Promise.all(live.map((i) => i.kill("SIGTERM")));
+  const sealedAtStop = new Set<string>();
+  for (const i of live) {
+    if (!i.trail) throw new Error(`an ingest process logged no trail: ${i.log}`);
+    const latest = await (await DirectoryAnchor.open(s.anchorDir, i.trail)).latest();
+    for (const head of latest?.seal.streams ?? []) sealedAtStop.add(head.streamId);
+  }
+  const anchoredSeals = await readAnchoredSeals({ dir: s.anchorDir });
+  const report = await verifyAuditTrail({ url: s.db.url, publicKey: s.publicKey, anchoredSeals, graceMs: 0, maxProblems: 1_000_000 });
+  const excused = report.problems.filter((p) => p.kind === "unsealed" && p.streamId !== null && !sealedAtStop.has(p.streamId));
+  const breaks = report.problems.filter((p) => !excused.includes(p));
+  if (breaks.length > 0) console.log(`verify: ${JSON.stringify(breaks.slice(0, 10))}`);
+  return {
+    ok: report.problemCount === report.problems.length && breaks.length === 0,
+    streams: report.streams,
+    seals: anchoredSeals.length,
+    unsealedOfKilled: excused.length,
   };
 }
 

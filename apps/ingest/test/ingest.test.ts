@@ -2,12 +2,13 @@
  * The ingest service in-process, against a real nats-server (one node, R1 streams) and a real
  * database: SQLite always, PostgreSQL with TEST_DATABASE_URL.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuditEntry, CHECKPOINT_ACTION, stampEvent } from "@auditrail/audit-core";
-import { type DatabaseHandle, createDatabase, verifyAuditTrail } from "@auditrail/db";
-import { type TestDatabase, createTestDatabase, testProviders } from "@auditrail/db/testing";
+import { type AuditEntry, stampEvent } from "@auditrail/audit-core";
+import { type DatabaseHandle, type TrailReport, createDatabase, readAnchoredSeals, verifyAuditTrail } from "@auditrail/db";
+import { type TestDatabase, createTestDatabase, runRawSql, testProviders } from "@auditrail/db/testing";
 import { InvalidJetStreamConfigError } from "@auditrail/jetstream/stream";
 import { NatsCluster } from "@auditrail/jetstream/testing";
 import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -39,15 +40,29 @@ describe.each(testProviders())("ingest on %s", (provider) => {
   let handle: DatabaseHandle;
   let dir: string;
   let ingest: Ingest | undefined;
+  // The seal key and the anchors live beside the database: every test's ingest continues the
+  // same trail (one process, one trail), so every row in the database is under a seal.
+  let sealDir: string;
+  let keyFile: string;
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 
   beforeAll(async () => {
     db = await createTestDatabase(provider);
     handle = createDatabase(db.url);
+    sealDir = await mkdtemp(join(tmpdir(), "ingest-seals-"));
+    keyFile = join(sealDir, "seal.pem");
+    await writeFile(keyFile, privateKey.export({ format: "pem", type: "pkcs8" }));
   });
   afterAll(async () => {
     await handle?.close();
     await db?.drop();
+    await rm(sealDir, { recursive: true, force: true });
   });
+
+  /** Verifies with the public key and the anchored seals only; grace 0: every row must be sealed. */
+  async function verify(): Promise<TrailReport> {
+    return verifyAuditTrail({ url: db.url, publicKey, anchoredSeals: await readAnchoredSeals({ dir: join(sealDir, "anchors") }), graceMs: 0, spoolDir: dir });
+  }
   afterEach(async () => {
     await ingest?.stop();
     ingest = undefined;
@@ -65,6 +80,7 @@ describe.each(testProviders())("ingest on %s", (provider) => {
       batchSize: 100,
       deadLetterDir: dir,
       retry: { initialDelayMs: 5, maxDelayMs: 20 },
+      seal: { signingKeyFile: keyFile, anchorDir: join(sealDir, "anchors"), sealEveryMs: 60_000 },
       ...overrides,
     });
     ingest = await Ingest.start(config);
@@ -78,8 +94,8 @@ describe.each(testProviders())("ingest on %s", (provider) => {
 
   const rowsOf = async (ids: readonly string[]) => handle.prisma.auditEntry.findMany({ where: { id: { in: [...ids] } } });
 
-  it("writes every published entry once, linked into its chain, acknowledging only what committed", async () => {
-    const { ingest, config } = await start({ checkpointEvery: 100 });
+  it("writes every published entry once, linked into its chain and sealed, acknowledging only what committed", async () => {
+    const { ingest, config } = await start();
     const batch = Array.from({ length: 250 }, (_, i) => entry("patient.read", i));
     // Each entry twice: as a replay published again after the duplicate window would arrive.
     await Promise.all(batch.map((e) => js.publish(config.stream.subjects.entries, JSON.stringify(e))));
@@ -88,14 +104,20 @@ describe.each(testProviders())("ingest on %s", (provider) => {
     const rows = await rowsOf(batch.map((e) => e.id));
     expect(new Set(rows.map((r) => r.streamId)).size).toBe(1);
     expect(rows.map((r) => r.seq).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
-    await until(() => ingest.stats().checkpoints > 0, 30_000, () => "no checkpoint was written");
     expect(ingest.stats()).toMatchObject({ written: 250, alreadyStored: 50, deadLettered: 0, rejected: 0 });
-    expect(await handle.prisma.auditEntry.count({ where: { action: CHECKPOINT_ACTION } })).toBeGreaterThan(0);
-    expect((await verifyAuditTrail(handle)).ok).toBe(true);
+    // Not sealed yet (the interval is a minute): no seal covers the rows.
+    expect((await verify()).problems.map((p) => p.kind)).toEqual(["seal-missing"]);
+    await ingest.seal();
+    expect(ingest.stats().seals).toBe(1);
+    const report = await verify();
+    expect(report).toMatchObject({ ok: true, problems: [], unsealed: 0, entries: 250, seals: [expect.objectContaining({ trail: ingest.trail, number: 1 })] });
+    const seal = await handle.prisma.auditSeal.findFirst({ where: { trail: ingest.trail }, orderBy: { number: "desc" } });
+    expect(seal?.note).toContain(`stream ${rows[0]?.streamId} 250 `);
   });
 
   it("dead-letters an entry the database refuses, writes its neighbours, and keeps dead letters published by writers", async () => {
-    const sql = (text: string) => handle.prisma.$executeRawUnsafe(text);
+    // On PostgreSQL as the database's owner: the application's role may not alter the audit tables.
+    const sql = (text: string) => (provider === "sqlite" ? handle.prisma.$executeRawUnsafe(text).then(() => undefined) : runRawSql(db.url, text));
     if (provider === "sqlite") {
       await sql(`CREATE TRIGGER reject_action BEFORE INSERT ON "AuditEntry" WHEN NEW."action" = 'poison.rejected'
                  BEGIN SELECT RAISE(ABORT, 'poison entry rejected'); END`);
@@ -117,8 +139,10 @@ describe.each(testProviders())("ingest on %s", (provider) => {
         [poison.id]: expect.stringMatching(provider === "sqlite" ? /poison entry rejected/ : /reject_action/),
         [fromWriter.id]: "refused by the writer",
       });
-      // The dead-lettered entry's place in the chain is explained, not a deletion.
-      expect((await verifyAuditTrail(handle)).ok).toBe(true);
+      // The dead-lettered entry's place in the chain is explained, not a deletion; stop seals it.
+      await ingest.stop();
+      expect(ingest.stats().seals).toBeGreaterThan(0);
+      expect(await verify()).toMatchObject({ ok: true, problems: [], unsealed: 0 });
     } finally {
       await sql(provider === "sqlite" ? `DROP TRIGGER reject_action` : `ALTER TABLE "AuditEntry" DROP CONSTRAINT reject_action`);
     }
@@ -159,6 +183,17 @@ describe("ingest configuration", () => {
   it("reads NATS_URL (comma-separated) and DATABASE_URL from the environment", () => {
     const config = ingestConfigFromEnv({ NATS_URL: "nats://a:4222, b:4223", DATABASE_URL: "postgresql://x/y", INGEST_BATCH_SIZE: "250" });
     expect(config).toMatchObject({ servers: ["nats://a:4222", "b:4223"], databaseUrl: "postgresql://x/y", batchSize: 250 });
+    expect(config.seal).toEqual({ anchorDir: ".auditrail/anchors", sealEveryMs: 1_000 });
+    const sealed = ingestConfigFromEnv({
+      NATS_URL: "nats://a:4222",
+      DATABASE_URL: "file:x.db",
+      AUDIT_SEAL_KEY_FILE: "/keys/seal.pem",
+      AUDIT_ANCHOR_DIR: "/mnt/anchors",
+      AUDIT_SEAL_EVERY_MS: "250",
+      AUDIT_TRAIL: "ingest-a",
+    });
+    expect(sealed.seal).toEqual({ signingKeyFile: "/keys/seal.pem", anchorDir: "/mnt/anchors", sealEveryMs: 250, trail: "ingest-a" });
+    expect(() => ingestConfigFromEnv({ NATS_URL: "nats://a:4222", DATABASE_URL: "file:x.db", AUDIT_TRAIL: "-bad name" })).toThrow(/seal\.trail/);
     expect(config.stream).toMatchObject({ name: "AUDIT", replicas: 3 });
     expect(() => ingestConfigFromEnv({ DATABASE_URL: "file:x.db" })).toThrow(/servers: at least one server/);
   });
