@@ -13,16 +13,40 @@ function scalar(value: unknown): value is string | number | boolean {
   return typeof value === "string" || typeof value === "number" || typeof value === "boolean";
 }
 
+/**
+ * The newest anchored seal of the report (any trail): its number, time, and whether its signature
+ * checked out — the report lists only seals verified against the public key, and a bad or
+ * unanchored seal shows up as a `seal-*` problem.
+ */
+function newestSeal(report: Report): HTMLElement {
+  const newest = [...report.seals].sort((a, b) => Date.parse(b.time) - Date.parse(a.time))[0];
+  if (!newest) return h("p", { class: "seal muted" }, "No signed seal yet.");
+  const signatureOk = !report.problems.some((p) => p.kind.startsWith("seal-"));
+  return h(
+    "dl",
+    { class: "facts seal" },
+    h("dt", {}, "newest seal"),
+    h("dd", {}, `#${newest.number} (${newest.trail})`),
+    h("dt", {}, "sealed at"),
+    h("dd", {}, new Date(newest.time).toLocaleString()),
+    h("dt", {}, "signature"),
+    h("dd", {}, signatureOk ? "✓ ok" : "✗ not ok (see the seal problems below)"),
+  );
+}
+
 function verdict(report: Report): HTMLElement {
   const figures = Object.entries(report).filter(([key, value]) => key !== "ok" && scalar(value));
-  // Anything else the report carries (a seal, per-stream details…), shown as it comes.
-  const details = Object.entries(report).filter(([key, value]) => key !== "problems" && !scalar(value) && value !== null && value !== undefined);
-  const problems: unknown[] = report.problems;
+  // Anything else the report carries (per-stream details…), shown as it comes; seals have their own block.
+  const details = Object.entries(report).filter(
+    ([key, value]) => key !== "problems" && key !== "seals" && !scalar(value) && value !== null && value !== undefined,
+  );
+  const problems: unknown[] = [...report.problems];
   return h(
     "div",
     { class: `verdict ${report.ok ? "good" : "bad"}`, role: "status" },
     h("p", { class: "big" }, report.ok ? "✓ Intact: every chain verifies." : `✗ Broken: ${problems.length} problem(s) found.`),
     h("dl", { class: "facts" }, ...figures.flatMap(([key, value]) => [h("dt", {}, key), h("dd", {}, String(value))])),
+    newestSeal(report),
     ...details.map(([key, value]) => h("div", {}, h("h2", {}, key), h("pre", {}, JSON.stringify(value, null, 2)))),
     problems.length === 0
       ? null
