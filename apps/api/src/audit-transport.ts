@@ -10,12 +10,15 @@ import { jetStreamSinkSpec } from "@auditrail/jetstream/sink";
 import { NatsServersSchema, parseConfig } from "@auditrail/jetstream/stream";
 import { z } from "zod";
 
-export const AuditTransportEnvSchema = z
-  .object({
-    AUDIT_TRANSPORT: z.enum(["direct", "jetstream"]).default("direct"),
-    NATS_URL: z.string().optional(),
-  })
-  .transform((env, ctx) => {
+const TransportVariables = z.object({
+  AUDIT_TRANSPORT: z.enum(["direct", "jetstream"]).default("direct"),
+  NATS_URL: z.string().optional(),
+});
+
+/** The variables this module reads. */
+export const TRANSPORT_VARIABLES = Object.keys(TransportVariables.shape);
+
+export const AuditTransportEnvSchema = TransportVariables.transform((env, ctx) => {
     if (env.AUDIT_TRANSPORT === "direct") return { transport: "direct" as const };
     const servers = NatsServersSchema.safeParse(env.NATS_URL ?? "");
     if (!servers.success) {

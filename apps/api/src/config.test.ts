@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { defaultDatabaseUrl } from "@auditrail/db";
 import { describe, expect, it } from "vitest";
+import { TRANSPORT_VARIABLES } from "./audit-transport.ts";
 import { type Config, ConfigError, VARIABLE_NAMES, loadConfig } from "./config.ts";
+import { SealEnvSchema } from "./sealing.ts";
 
 const errorOf = (env: NodeJS.ProcessEnv): ConfigError => {
   try {
@@ -113,15 +115,18 @@ describe("the API's configuration", () => {
     expect(loadConfig({ AUDIT_MODE: "off" }).audit.defaultMode).toBe("off");
   });
 
+  /** Every variable the API reads: this module's, the seal settings (sealing.ts) and the transport's. */
+  const everyName = [...VARIABLE_NAMES, ...Object.keys(SealEnvSchema.shape), ...TRANSPORT_VARIABLES];
+
   it("turbo passes every variable to the start task (turbo drops unlisted ones)", async () => {
     const turbo = JSON.parse(await readFile(new URL("../../../turbo.json", import.meta.url), "utf8")) as { tasks: { start: { env: string[] } } };
-    expect([...turbo.tasks.start.env].sort()).toEqual([...VARIABLE_NAMES].sort());
+    expect([...turbo.tasks.start.env].sort()).toEqual([...everyName].sort());
   });
 
   it("both READMEs list every variable", async () => {
     for (const readme of ["../README.md", "../../../README.md"]) {
       const text = await readFile(new URL(readme, import.meta.url), "utf8");
-      expect(VARIABLE_NAMES.filter((name) => !text.includes(`\`${name}\``)), readme).toEqual([]);
+      expect(everyName.filter((name) => !text.includes(`\`${name}\``)), readme).toEqual([]);
     }
   });
 });
