@@ -2,8 +2,8 @@
  * One side of one peers contender, in a process of its own (forked by cases/peers.ts with an IPC
  * channel), so its RSS and CPU are its own:
  *
- *   peers-run.js producer <contender> <url> <queue> <entries> <loops>
- *   peers-run.js consumer <contender> <url> <queue>
+ *   peers-run.js producer <contender> <url> <queueUrl> <queue> <entries> <loops>
+ *   peers-run.js consumer <contender> <url> <queueUrl> <queue>
  *
  * The producer hands `entries` events over from `loops` concurrent request loops, each hand-off
  * awaited and followed by setImmediate (a separate request), then drains and sends ProducerDone.
@@ -17,12 +17,12 @@ import { type ConsumerMessage, type ProducerMessage, ProcessMeter, type Stop } f
 import { patientUpdate } from "./target.ts";
 
 
-const [role, name = "", url = "", queue = "", entries = "0", loops = "1"] = process.argv.slice(2);
-if ((role !== "producer" && role !== "consumer") || !isContender(name) || !url || !queue || !process.send) {
-  console.error("usage (forked): peers-run.js producer|consumer <contender> <url> <queue> [entries loops]");
+const [role, name = "", url = "", queueUrl = "", queue = "", entries = "0", loops = "1"] = process.argv.slice(2);
+if ((role !== "producer" && role !== "consumer") || !isContender(name) || !url || !queueUrl || !queue || !process.send) {
+  console.error("usage (forked): peers-run.js producer|consumer <contender> <url> <queueUrl> <queue> [entries loops]");
   process.exit(2);
 }
-const place: Place = { url, queue, redis: REDIS };
+const place: Place = { url, queueUrl, queue, redis: REDIS };
 const meter = new ProcessMeter();
 const send = (message: ConsumerMessage | ProducerMessage) => process.send?.(message);
 const stopped = new Promise<void>((resolve) => process.on("message", (m: Stop) => m.type === "stop" && resolve()));

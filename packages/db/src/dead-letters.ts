@@ -13,9 +13,19 @@
  */
 import { rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuditEntry, AuditEntrySchema, DEAD_LETTER_FILE, classifyError, messageOf, readDeadLetterFile } from "@auditrail/audit-core";
+import { type AuditEntry, AuditEntrySchema, type ChainLink, DEAD_LETTER_FILE, classifyError, messageOf, readDeadLetterFile } from "@auditrail/audit-core";
 import { type DatabaseHandle, createDatabase } from "./client.ts";
+import type { SinkEntry } from "./audit-rows.ts";
 import { createSink } from "./sink.ts";
+
+/** The chain link a dead-lettered entry carries (the writer linked it before the sink refused it), if any. */
+function linkOf(stored: unknown): Partial<ChainLink> {
+  if (stored === null || typeof stored !== "object") return {};
+  const { streamId, seq, prevHash, hash } = stored as Record<string, unknown>;
+  if (typeof streamId !== "string" || typeof seq !== "number" || typeof hash !== "string") return {};
+  if (prevHash !== null && typeof prevHash !== "string") return {};
+  return { streamId, seq, prevHash, hash };
+}
 
 export interface DeadLetterRow {
   readonly id: string;
@@ -144,10 +154,13 @@ export async function replayDeadLetters(
         });
         if (rows.length === 0) break;
         after = (rows.at(-1) as { id: string }).id;
-        const entries: AuditEntry[] = [];
+        const entries: SinkEntry[] = [];
         for (const row of rows) {
-          const parsed = AuditEntrySchema.safeParse(parseStored(row.entry));
-          if (parsed.success) entries.push(parsed.data);
+          const stored = parseStored(row.entry);
+          const parsed = AuditEntrySchema.safeParse(stored);
+          // The schema keeps the entry's fields only; its chain link goes back with it, or the
+          // replayed row would leave a gap in its stream and stand outside every seal.
+          if (parsed.success) entries.push({ ...parsed.data, ...linkOf(stored) });
           else await reject(row.id, new Error(`stored entry is not a valid audit entry: ${parsed.error.message}`));
         }
         if (entries.length === 0) continue;

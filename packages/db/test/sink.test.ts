@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type AuditEntry, type AuditWriter, createAuditWriter, uuidv7 } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
 import { createSink, prismaSinkSpec, writeInTransaction } from "../src/sink.ts";
 import { sqlitePath } from "../src/sqlite-sink.ts";
@@ -70,7 +70,7 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     await db?.drop();
   });
 
-  async function newWriter(extra: { maxBatchSize?: number } = {}): Promise<AuditWriter> {
+  async function newWriter(extra: { maxBatchSize?: number; maxWorkers?: number } = {}): Promise<AuditWriter> {
     spoolDir = await mkdtemp(join(tmpdir(), "auditrail-spool-"));
     writer = await createAuditWriter({
       sink: prismaSinkSpec({ url: db.url, sqliteBusyTimeoutMs: 100 }),
@@ -192,17 +192,24 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
   });
 
   it.runIf(provider === "sqlite")("waits out another connection's write lock (SQLITE_BUSY is retried)", async () => {
-    const w = await newWriter();
+    // One worker, warmed by a first write: its thread, sink module and connection are up before the
+    // lock is taken, so nothing slow stands between handing it a batch and its meeting the lock.
+    const w = await newWriter({ maxWorkers: 1 });
+    await w.record({ action: "patient.read", entity: "Patient" });
+    await w.flush();
+    expect(w.stats().retried).toBe(0);
     const locker = new Database(sqlitePath(db.url));
     locker.exec("BEGIN IMMEDIATE");
     for (let i = 0; i < 200; i++) await w.record({ action: "patient.read", entity: "Patient" });
-    // Long enough for a worker to start (thread, sink module) and meet the lock on a loaded machine.
-    await new Promise((r) => setTimeout(r, 3_000));
-    expect(await handle.prisma.auditEntry.count()).toBe(0);
+    // The signal: a batch is in the worker's hands. Then ten busy timeouts (100 ms each) for it to
+    // meet the lock and be refused at least once.
+    await vi.waitFor(() => expect(w.stats().inFlight).toBeGreaterThan(0), { timeout: 30_000, interval: 20 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await handle.prisma.auditEntry.count()).toBe(1);
     locker.exec("COMMIT");
     locker.close();
     await w.flush();
-    expect(await handle.prisma.auditEntry.count()).toBe(200);
+    expect(await handle.prisma.auditEntry.count()).toBe(201);
     expect(w.stats().retried).toBeGreaterThan(0);
   });
 });

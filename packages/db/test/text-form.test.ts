@@ -5,21 +5,28 @@
 import { appendFile, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuditEntry, ChainStream, DEAD_LETTER_FILE, type DeadLetter, createAuditWriter, generateSealKeyPair, publicKeyFromPem, stampEvent, uuidv7 } from "@auditrail/audit-core";
+import { generateKeyPairSync } from "node:crypto";
+import { type AuditEntry, ChainStream, DEAD_LETTER_FILE, type DeadLetter, Sealer, createAuditWriter, stampEvent, uuidv7 } from "@auditrail/audit-core";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
 import { importDeadLetterFile, listDeadLetters, replayDeadLetters } from "../src/dead-letters.ts";
+import { readAnchoredSeals } from "../src/anchors.ts";
 import { createSink, prismaSinkSpec } from "../src/sink.ts";
 import { type TestDatabase, clearAuditTrail, createTestDatabase, testProviders } from "../src/testing.ts";
 import { verifyAuditTrail } from "../src/verify.ts";
 
-/** Verify with no seal yet: every row is young, so only the chains and their gaps are judged. */
-const publicKey = publicKeyFromPem(generateSealKeyPair().publicKeyPem);
-const verifyUnsealed = (url: string, spoolDir?: string) =>
-  verifyAuditTrail({ url, publicKey, anchoredSeals: [], graceMs: 0, ...(spoolDir ? { spoolDir } : {}) });
+/**
+ * Verify needs a seal over what it finds (a trail with rows and no seal is `seal-missing`), so each
+ * test seals what it wrote into anchors under its spool directory and verifies from those.
+ */
+const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+const openSealer = (url: string, spoolDir: string) =>
+  Sealer.open({ trail: "clinic", signingKey: privateKey, anchorDir: join(spoolDir, "anchors"), sink: prismaSinkSpec({ url }), sealEveryMs: 60_000 });
+const verifySealed = async (url: string, anchorsIn: string, letters?: { spoolDir: string }) =>
+  verifyAuditTrail({ url, publicKey, anchoredSeals: await readAnchoredSeals({ dir: join(anchorsIn, "anchors") }), graceMs: 0, ...(letters ? { spoolDir: letters.spoolDir } : {}) });
 
 const run = promisify(execFile);
 const packageRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -46,7 +53,8 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
 
   it("stores an entry with NUL and lone surrogates in every field as one row, exactly as hashed, and verify says OK", async () => {
     spoolDir = await mkdtemp(join(tmpdir(), "auditrail-text-"));
-    const writer = await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), spoolDir, onError: (e) => { throw e; } });
+    const sealer = await openSealer(db.url, spoolDir);
+    const writer = await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), spoolDir, sealer, onError: (e) => { throw e; } });
     const receipt = await writer.record({
       action: `auth.login${BAD}`,
       entity: BAD,
@@ -84,7 +92,9 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
     });
     expect(row.before).toEqual({ [GOOD]: GOOD, list: [GOOD, { [`k${GOOD}`]: 1 }] });
     expect(row.metadata).toEqual({ email: `x${GOOD}@clinic.test` });
-    expect(await verifyUnsealed(db.url)).toMatchObject({ ok: true });
+    await sealer.seal();
+    await sealer.close();
+    expect(await verifySealed(db.url, spoolDir)).toMatchObject({ ok: true, problems: [], unsealed: 0 });
   });
 
   it("keeps a dead letter whatever its text (the entry as text, not jsonb) and lists it parsed", async () => {
@@ -108,11 +118,15 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
     const sink = createSink({ url: db.url });
     await sink.write([first as AuditEntry, last as AuditEntry]);
     await sink.close();
+    const sealer = await openSealer(db.url, spoolDir);
+    sealer.report(stream.report());
+    await sealer.seal();
+    await sealer.close();
     const letter: DeadLetter = { entry: middle as AuditEntry, error: "value too long", attempts: 1, failedAt: new Date().toISOString() };
     await appendFile(join(spoolDir, DEAD_LETTER_FILE), `${JSON.stringify(letter)}\n`);
 
-    expect(await verifyUnsealed(db.url)).toMatchObject({ ok: false }); // without the file: a gap
-    expect(await verifyUnsealed(db.url, spoolDir)).toMatchObject({ ok: true });
+    expect(await verifySealed(db.url, spoolDir)).toMatchObject({ ok: false }); // without the file: a gap
+    expect(await verifySealed(db.url, spoolDir, { spoolDir })).toMatchObject({ ok: true, problems: [] });
     const listed = await listDeadLetters(handle, { spoolDir });
     expect(listed.map((l) => [l.id, l.source])).toEqual([[middle?.id, "file"]]);
 
@@ -121,7 +135,7 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
     expect((await readdir(spoolDir)).filter((f) => f.startsWith("dead-letters"))).toEqual([]);
     expect(await handle.prisma.auditEntry.count()).toBe(3);
     expect(await listDeadLetters(handle, { spoolDir })).toEqual([]);
-    expect(await verifyUnsealed(db.url)).toMatchObject({ ok: true });
+    expect(await verifySealed(db.url, spoolDir)).toMatchObject({ ok: true, problems: [] });
     expect(await importDeadLetterFile(db.url, spoolDir)).toBe(0); // nothing left to import
   });
 

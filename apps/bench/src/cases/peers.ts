@@ -73,10 +73,10 @@ async function runContender(name: ContenderName, n: number, loops: number): Prom
   try {
     let consumer: ChildProcess | undefined;
     if (HAS_CONSUMER.has(name)) {
-      consumer = spawn(["consumer", name, database.url, queue], children);
+      consumer = spawn(["consumer", name, database.url, database.ownerUrl, queue], children);
       await nextMessage<ConsumerMessage>(consumer, "ready");
     }
-    const producer = spawn(["producer", name, database.url, queue, String(n), String(loops)], children);
+    const producer = spawn(["producer", name, database.url, database.ownerUrl, queue, String(n), String(loops)], children);
     const done = await nextMessage<ProducerDone>(producer, "done");
     const { rows, at } = await awaitRows(database.url, n, done);
     const producerStopped = nextMessage<ProducerMessage>(producer, "stopped");

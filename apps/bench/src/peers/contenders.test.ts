@@ -38,7 +38,7 @@ describe.runIf(onPostgres)("every peers contender", () => {
   });
 
   it.each(contenders)("%s stores every entry handed off, as the same audit row", async (name) => {
-    const place = { url: db.url, queue: `peers-test-${name}-${Date.now().toString(36)}`, redis: REDIS };
+    const place = { url: db.url, queueUrl: db.ownerUrl, queue: `peers-test-${name}-${Date.now().toString(36)}`, redis: REDIS };
     const consumer = HAS_CONSUMER.has(name) ? await openConsumer(name, place) : undefined;
     const producer = await openProducer(name, place, 1);
     const n = 25;

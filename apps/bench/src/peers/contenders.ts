@@ -51,7 +51,13 @@ export function redisReachable(): Promise<boolean> {
 
 /** Where one contender runs: its fresh database, its own queue name, Redis for BullMQ. */
 export interface Place {
+  /** The application's connection: audit rows are written through it. */
   readonly url: string;
+  /**
+   * Where a queue peer keeps its own tables (pg-boss creates its schema at start, which the
+   * application's role may not: the database owner's connection).
+   */
+  readonly queueUrl: string;
   readonly queue: string;
   readonly redis: { readonly host: string; readonly port: number };
 }
@@ -300,7 +306,7 @@ class Gatherer {
 
 /** pg-boss: `send` per entry; the queue lives in the same PostgreSQL database. */
 async function pgBossProducer(place: Place): Promise<Producer> {
-  const boss = new PgBoss({ connectionString: place.url, supervise: false, schedule: false, migrate: false, max: 4 });
+  const boss = new PgBoss({ connectionString: place.queueUrl, supervise: false, schedule: false, migrate: false, max: 4 });
   boss.on("error", (error) => console.error(`pg-boss: ${error.message}`));
   await boss.start();
   return {
@@ -316,7 +322,7 @@ async function pgBossProducer(place: Place): Promise<Producer> {
 /** pg-boss `work` with batches of 1,000, each batch one multi-row INSERT. Creates the schema and queue. */
 async function pgBossConsumer(place: Place): Promise<Consumer> {
   const pool = new pg.Pool({ connectionString: place.url, max: 2 });
-  const boss = new PgBoss({ connectionString: place.url, max: 4 });
+  const boss = new PgBoss({ connectionString: place.queueUrl, max: 4 });
   boss.on("error", (error) => console.error(`pg-boss: ${error.message}`));
   await boss.start();
   await boss.createQueue(place.queue);

@@ -113,10 +113,11 @@ describe("worker writeBatch", () => {
     expect(result).toMatchObject({ written: 2, deadLettered: 1, stream: { size: 3 } });
   });
 
-  it("hands a forwarding sink (a transport) its entries unlinked and reports no chain head", async () => {
+  it("hands a forwarding sink (a transport) its entries unlinked and reports no stream to the sealer", async () => {
     const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name, forwards: true }), policy });
     const result = await writeBatch({ entries: batch(["a", "b"]), mayExist: false });
-    expect(result).toMatchObject({ written: 2, head: undefined });
+    expect(result).toMatchObject({ written: 2 });
+    expect(result.stream).toBeUndefined();
     await vi.waitFor(() => expect(reports).toContainEqual(expect.objectContaining({ type: "attempt", ok: true, linked: false })));
   });
 
