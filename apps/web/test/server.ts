@@ -3,12 +3,12 @@
  * database of the given provider, the async / sync / durable writers, and the built viewer
  * (apps/web/dist) served at /, on an ephemeral port of 127.0.0.1.
  */
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type AuditWriter, createAuditWriter } from "@auditrail/audit-core";
-import { createApp } from "@auditrail/api";
+import { type AuditWriter, createAuditWriter, generateSealKeyPair } from "@auditrail/audit-core";
+import { createApp, openSealing, sealEnvOf } from "@auditrail/api";
 import { type ClinicClient, createClinicClient } from "@auditrail/api/client";
 import { DEMO_STAFF, type DatabaseHandle, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
 import { prismaSinkSpec } from "@auditrail/db/sink";
@@ -29,6 +29,8 @@ export interface TestServer {
   as(role: Role): Promise<ClinicClient>;
   /** Waits until every entry recorded so far is written. */
   flush(): Promise<void>;
+  /** Writes everything recorded so far and signs a seal over it (what the interval would do). */
+  seal(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,12 +43,22 @@ export async function startServer(provider: Provider): Promise<TestServer> {
   await seedDemoData(db.prisma);
   const spoolDir = await mkdtemp(join(tmpdir(), "auditrail-web-spool-"));
   const sink = prismaSinkSpec({ url: database.url });
+  // Seals as the API's main.ts makes them: a key pair of this test's own, anchors in its temp dir.
+  const keyFile = join(spoolDir, "seal.pem");
+  await writeFile(keyFile, generateSealKeyPair().privateKeyPem, { mode: 0o600 });
+  const sealEnv = { AUDIT_SEAL_KEY_FILE: keyFile, AUDIT_ANCHOR_DIR: join(spoolDir, "anchors"), AUDIT_SEAL_EVERY_MS: "60000" };
+  const sealing = await openSealing(sealEnvOf(sealEnv), database.url, sink, () => undefined);
+  const { sealer } = sealing;
   const writers = {
-    async: await createAuditWriter({ sink, spoolDir, maxBatchWaitMs: 5 }),
-    sync: await createAuditWriter({ sink, mode: "sync", spoolDir }),
-    durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, maxBatchWaitMs: 5 }),
+    async: await createAuditWriter({ sink, spoolDir, maxBatchWaitMs: 5, sealer }),
+    sync: await createAuditWriter({ sink, mode: "sync", spoolDir, sealer }),
+    durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, maxBatchWaitMs: 5, sealer }),
   };
-  const app = createApp({ prisma: db.prisma, writers, logger: pino({ level: "silent" }), sessionTtlMs: 600_000 }, db, { webRoot: WEB_ROOT });
+  const app = createApp(
+    { prisma: db.prisma, writers, logger: pino({ level: "silent" }), sessionTtlMs: 600_000, seals: sealing.services },
+    db,
+    { webRoot: WEB_ROOT },
+  );
   const base = await app.listen(0, "127.0.0.1");
   const login = (role: Role) => {
     const staff = DEMO_STAFF.find((s) => s.role === role);
@@ -65,8 +77,13 @@ export async function startServer(provider: Provider): Promise<TestServer> {
     flush: async () => {
       await Promise.all(Object.values(writers).map((w) => w.flush()));
     },
+    seal: async () => {
+      await Promise.all(Object.values(writers).map((w) => w.flush()));
+      await sealer.seal();
+    },
     close: async () => {
       await app.close({ deadlineMs: 2_000 });
+      await sealing.close();
       await rm(spoolDir, { recursive: true, force: true });
       await database.drop();
     },

@@ -179,6 +179,7 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
 
   it("verifies the trail on demand for an auditor: intact, then a rewritten row reported; health shows the writers", async () => {
     await page.goto(`${server.base}/integrity`);
+    await server.seal();
     await page.getByRole("button", { name: "Verify now" }).click();
     await page.getByText("Intact: every chain verifies.").waitFor();
     // Rewrite one stored entry behind the API's back: the verdict names the break.
@@ -209,7 +210,8 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
   });
 
   it("lets an admin see a dead letter with the database's reason and replay it once the cause is fixed", async () => {
-    const sql = (text: string) => server.db.prisma.$executeRawUnsafe(text);
+    // DDL as the database's owner: on PostgreSQL the app's role may not alter the audit table.
+    const sql = (text: string) => (provider === "sqlite" ? server.db.prisma.$executeRawUnsafe(text) : runRawSql(server.db.url, text));
     if (provider === "sqlite") {
       await sql(`CREATE TRIGGER refuse_poison BEFORE INSERT ON "AuditEntry" WHEN NEW.action = 'poison'
                  BEGIN SELECT RAISE(ABORT, 'poison refused'); END`);
