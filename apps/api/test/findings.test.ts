@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { testProviders } from "@auditrail/db/testing";
+import { runRawSql, testProviders } from "@auditrail/db/testing";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Client, type Harness, errorOf, startHarness } from "./harness.ts";
@@ -39,18 +39,15 @@ async function refusePatientInserts(h: Harness, name: string): Promise<() => Pro
     );
     return async () => void (await h.db.prisma.$executeRawUnsafe(`DROP TRIGGER refuse_patient`));
   }
-  await h.db.prisma.$executeRawUnsafe(
+  // As the owner: the application's role may not create functions or triggers.
+  await runRawSql(
+    h.db.url,
     `CREATE FUNCTION refuse_patient() RETURNS trigger LANGUAGE plpgsql AS $$
-     BEGIN RAISE EXCEPTION 'patient insert refused (test fault)'; END $$`,
-  );
-  await h.db.prisma.$executeRawUnsafe(
-    `CREATE TRIGGER refuse_patient BEFORE INSERT ON "Patient" FOR EACH ROW
+     BEGIN RAISE EXCEPTION 'patient insert refused (test fault)'; END $$;
+     CREATE TRIGGER refuse_patient BEFORE INSERT ON "Patient" FOR EACH ROW
      WHEN (NEW."firstName" = ${literal}) EXECUTE FUNCTION refuse_patient()`,
   );
-  return async () => {
-    await h.db.prisma.$executeRawUnsafe(`DROP TRIGGER refuse_patient ON "Patient"`);
-    await h.db.prisma.$executeRawUnsafe(`DROP FUNCTION refuse_patient()`);
-  };
+  return () => runRawSql(h.db.url, `DROP TRIGGER refuse_patient ON "Patient"; DROP FUNCTION refuse_patient()`);
 }
 
 describe.each(testProviders())("issue 11's findings, over HTTP on %s", (provider) => {

@@ -9,7 +9,7 @@
  * Cases that fail only because of a finding of issue 11 being fixed on another branch are marked
  * `it.fails` in KNOWN below, with the finding: flip them to `it` once that branch is merged. All
  * of issue 11's are merged (api: NUL refused, large queries by POST; writer: text normalisation);
- * KNOWN keeps only audit.health, unaudited by design for now (see HEALTH_UNAUDITED).
+ * KNOWN is empty: every case passes on both databases.
  *
  * The one subscription (audit.tail, over SSE) has a table entry, but a plain HTTP link cannot
  * open it: the sweep calls queries and mutations; viewer-api.test.ts covers the tail over SSE
@@ -177,13 +177,8 @@ function casesOf(target: Target): Record<string, (sample: unknown) => Call[]> {
   return cases;
 }
 
-/** Known failures: `path › case` → where it fails and why. */
-const both: readonly Provider[] = ["sqlite", "postgresql"];
-const HEALTH_UNAUDITED =
-  "audit.health is declared `audit: false` (the viewer polls it every 2 s), so no call leaves an entry, refusals included; auditing its refusals alone needs a failures-only audit mode in audit-core's plugin (open)";
-const KNOWN: Record<string, { readonly on: readonly Provider[]; readonly finding: string }> = Object.fromEntries(
-  Object.keys(casesOf(TARGETS["audit.health"] as Target)).map((name) => [`audit.health › ${name}`, { on: both, finding: HEALTH_UNAUDITED }]),
-);
+/** Known failures: `path › case` → the providers where it fails and why. None today. */
+const KNOWN: Record<string, { readonly on: readonly Provider[]; readonly finding: string }> = {};
 
 const knownFailure = (path: string, name: string, provider: Provider) => {
   const known = KNOWN[`${path} › ${name}`];

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { testProviders } from "@auditrail/db/testing";
+import { runRawSql, testProviders } from "@auditrail/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RouterOutputs } from "../src/router.ts";
 import { type Client, type Harness, errorOf, startHarness } from "./harness.ts";
@@ -169,8 +169,10 @@ describe.each(testProviders())("the viewer's API on %s", (provider) => {
                  BEGIN SELECT RAISE(ABORT, 'poison refused'); END`);
       return { restore: async () => void (await sql("DROP TRIGGER refuse_poison")) };
     }
-    await sql(`ALTER TABLE "AuditEntry" ADD CONSTRAINT no_poison CHECK (action <> 'poison')`);
-    return { restore: async () => void (await sql(`ALTER TABLE "AuditEntry" DROP CONSTRAINT no_poison`)) };
+    // DDL as the database's owner: the app's role may not alter the audit table on PostgreSQL.
+    const owner = (text: string) => runRawSql(h.db.url, text);
+    await owner(`ALTER TABLE "AuditEntry" ADD CONSTRAINT no_poison CHECK (action <> 'poison')`);
+    return { restore: () => owner(`ALTER TABLE "AuditEntry" DROP CONSTRAINT no_poison`) };
   }
 
   it("serves the viewer: files with their content type, the page for app paths, 404 for missing files, no way out of the root", async () => {

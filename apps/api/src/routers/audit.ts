@@ -151,8 +151,9 @@ export const auditRouter = {
    * between calls), retried, dead-lettered, dropped, spilled; and the dead letters still pending.
    */
   health: allowed("read audit")
-    // Not audited: the viewer polls it every 2 s, and it reads counters, never the trail.
-    .meta({ audit: false })
+    // Audited like every call (the viewer's health page polls it every 2 s while open, each poll
+    // an entry): a refused call must leave evidence too.
+    .meta({ audit: { action: "audit.health", entity: "AuditWriter" } })
     .query(async ({ ctx }) => {
       const { async: main, sync, durable } = ctx.writers;
       return {
