@@ -286,10 +286,9 @@ describe.each(testProviders())("staff, passwords and sessions over HTTP on %s", 
     expect(entries.map((e) => (e.diff as unknown[]).length)).toEqual([2, 0]);
   });
 
-  // Last: the demo admin may lose the role here. Skipped on PostgreSQL until issue 11's "concurrent
-  // amends" finding is merged (branch api): transact() does not recognise the driver adapter's bare
-  // TransactionWriteConflict, so the serialization failure it should retry (then CONFLICT) is a 500.
-  it.skipIf(provider === "postgresql")("two admins demoting each other at once leave exactly one active admin", async () => {
+  // Last: the demo admin may lose the role here. On PostgreSQL the loser's serialization failure
+  // is retried by transact(), then answered CONFLICT — never a 500.
+  it("two admins demoting each other at once leave exactly one active admin", async () => {
     const input = newStaff("admin");
     const second = await admin.staff.create.mutate(input);
     const other = h.client(await login(input.email, input.password));
