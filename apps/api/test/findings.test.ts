@@ -288,7 +288,7 @@ describe.each(testProviders())("issue 11's findings, over HTTP on %s", (provider
       cwd: REPO,
       env: { ...process.env, DATABASE_URL: h.db.url },
     });
-    const id = /purged \d+ entries older than .* \(purge entry ([\w-]+)\)/.exec(stdout)?.[1];
+    const id = /purged \d+ entries older than .* \(purge entry ([\w-]+)[,)]/.exec(stdout)?.[1];
     expect(id).toBeDefined();
     const entry = await auditor.audit.get.query({ id: id ?? "" });
     expect(entry).toMatchObject({ action: "audit.purge", actorId: "cli", metadata: { reason: "retention: older than 45 days" } });
