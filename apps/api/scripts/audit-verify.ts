@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { scriptArgs } from "./args.ts";
-import { EntryProofSchema, loadPublicKey, messageOf, verifyProof } from "@auditrail/audit-core";
+import { EntryProofSchema, formatIssues, loadPublicKey, messageOf, verifyProof } from "@auditrail/audit-core";
 import { type TrailReport, databaseUrlFromEnv, readAnchoredSeals, redactUrl, verifyAuditTrail, verifyExportFile } from "@auditrail/db";
 
 const USAGE = `usage:
@@ -42,7 +42,7 @@ try {
   const publicKey = await loadPublicKey(values["public-key"]);
   if (values.proof) {
     const parsed = EntryProofSchema.safeParse(JSON.parse(await readFile(values.proof, "utf8")));
-    if (!parsed.success) throw new Error(`${values.proof} is not an entry proof: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    if (!parsed.success) throw new Error(`${values.proof} is not an entry proof: ${formatIssues(parsed.error.issues, "(proof)").join("; ")}`);
     const verdict = verifyProof(parsed.data, publicKey);
     if (verdict.ok) {
       console.log(`OK: entry ${parsed.data.entry.id} is seq ${parsed.data.entry.seq} of stream ${verdict.stream.streamId}, in seal ${verdict.seal.trail}#${verdict.seal.number} (${verdict.seal.time}) signed by this key.`);

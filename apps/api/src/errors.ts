@@ -4,11 +4,12 @@
  * text holding U+0000 is refused up front: PostgreSQL cannot store it in text columns, SQLite can,
  * so the API refuses it on both (BAD_REQUEST) to give the same answer whatever the database.
  */
-import { z } from "zod";
+import { formatIssues } from "@auditrail/audit-core";
+import type { z } from "zod";
 
 /** `path: message` per issue, `; `-separated (the root path shows as `input`). */
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join(".") : "input"}: ${i.message}`).join("; ");
+  return formatIssues(issues, "input").join("; ");
 }
 
 export const NUL_MESSAGE = "text must not contain the NUL character (U+0000)";

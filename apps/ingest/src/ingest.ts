@@ -29,6 +29,7 @@ import {
   type RetryPolicy,
   type WriteControl,
   appendDeadLetterFile,
+  formatIssues,
   keepDeadLetters,
   messageOf,
   retryRetryable,
@@ -316,7 +317,7 @@ function safeJson<S extends z.ZodType>(text: string, schema: S): { ok: true; val
     return { ok: false, error: `not JSON: ${messageOf(error)}` };
   }
   const parsed = schema.safeParse(value);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") };
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: formatIssues(parsed.error.issues, "(message)").join("; ") };
 }
 
 function asError(error: unknown): Error {

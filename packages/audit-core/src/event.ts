@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { AuditContext } from "./context.ts";
-import { EntryTooLargeError, InvalidAuditEventError } from "./errors.ts";
+import { EntryTooLargeError, InvalidAuditEventError, formatIssues } from "./errors.ts";
 import { uuidv7 } from "./id.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
@@ -267,7 +267,7 @@ function parseEvent(event: unknown): ParsedEvent {
   const parsed = AuditEventSchema.safeParse(event);
   if (!parsed.success) {
     throw new InvalidAuditEventError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(event)"}: ${issue.message}`),
+      formatIssues(parsed.error.issues, "(event)"),
     );
   }
   return parsed.data;

@@ -13,6 +13,8 @@ export {
   AnchorError,
   EntryTooLargeError,
   InvalidAuditEventError,
+  InvalidIssuesError,
+  InvalidJetStreamConfigError,
   InvalidOptionsError,
   InvalidSealerOptionsError,
   MerkleProofError,
@@ -25,9 +27,13 @@ export {
   SpoolLockedError,
   WorkerDiedError,
   WorkerEntryMissingError,
+  WriteStoppedError,
+  WriteTimeoutError,
   WriterClosedError,
+  formatIssues,
   messageOf,
 } from "./errors.ts";
+export type { AuditErrorCode, IssueLike } from "./errors.ts";
 export { ChainStream, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
 export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, StreamReport, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";
 export {

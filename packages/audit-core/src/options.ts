@@ -4,7 +4,7 @@
  */
 import { resolve } from "node:path";
 import { z } from "zod";
-import { InvalidOptionsError } from "./errors.ts";
+import { InvalidOptionsError, formatIssues } from "./errors.ts";
 import { DEFAULT_MAX_ENTRY_BYTES } from "./event.ts";
 import type { StreamSealer } from "./writer/sealer.ts";
 
@@ -93,7 +93,7 @@ export function parseOptions(input: unknown): ResolvedOptions {
   const parsed = AuditWriterOptionsSchema.safeParse(input);
   if (!parsed.success) {
     throw new InvalidOptionsError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(options)"}: ${issue.message}`),
+      formatIssues(parsed.error.issues, "(options)"),
     );
   }
   const options = parsed.data;

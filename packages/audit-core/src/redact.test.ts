@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_REDACTIONS, InvalidRedactionRuleError, REDACTED, Redactor, createRedactor } from "./redact.ts";
+import { InvalidRedactionRuleError } from "./errors.ts";
+import { DEFAULT_REDACTIONS, REDACTED, Redactor, createRedactor } from "./redact.ts";
 
 describe("createRedactor", () => {
   it("masks the default sensitive fields at any depth, whatever their case, _ or -", () => {

@@ -10,7 +10,7 @@
  * A matching value is replaced by `"[REDACTED]"` (mode `mask`, the default: the entry still shows
  * that the field existed or changed) or removed (mode `remove`).
  */
-import { AuditrailError } from "./errors.ts";
+import { InvalidRedactionRuleError } from "./errors.ts";
 import type { AuditChange, Json, JsonObject } from "./diff.ts";
 
 /** Redacted everywhere, whatever a procedure declares. */
@@ -19,13 +19,6 @@ export const DEFAULT_REDACTIONS = ["ssn", "insuranceNumber", "password", "passwo
 export const REDACTED = "[REDACTED]";
 
 export type RedactionMode = "mask" | "remove";
-
-/** A redaction rule that is not a field name or dotted path. */
-export class InvalidRedactionRuleError extends AuditrailError {
-  constructor(rule: unknown, reason: string) {
-    super("ERR_AUDIT_INVALID_REDACTION", `Invalid redaction rule ${JSON.stringify(rule)}: ${reason}`);
-  }
-}
 
 const normalise = (key: string) => key.replace(/[_-]/g, "").toLowerCase();
 

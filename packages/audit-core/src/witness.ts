@@ -21,7 +21,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { type ConsistencyProofs, DirectoryAnchor } from "./anchor.ts";
-import { WitnessError, messageOf } from "./errors.ts";
+import { WitnessError, formatIssues, messageOf } from "./errors.ts";
 import { hashFromHex, verifyConsistency } from "./merkle.ts";
 import { type Seal, type SealSigner, type SignedSeal, TRAIL_NAME, cosignSeal, parseSeal, sealHash, verifySeal } from "./seal.ts";
 
@@ -103,7 +103,7 @@ export async function startWitness(options: WitnessOptions): Promise<WitnessServ
 
   async function submit(body: unknown): Promise<[number, unknown]> {
     const parsed = SubmitSchema.safeParse(body);
-    if (!parsed.success) return [400, { error: parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ") }];
+    if (!parsed.success) return [400, { error: formatIssues(parsed.error.issues, "(body)").join("; ") }];
     let signed: SignedSeal;
     try {
       signed = parseSeal(parsed.data.seal);

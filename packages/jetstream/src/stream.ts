@@ -20,25 +20,18 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { AuditrailError } from "@auditrail/audit-core";
+import { InvalidJetStreamConfigError, formatIssues } from "@auditrail/audit-core";
 import { type NatsConnection, connect } from "@nats-io/transport-node";
 import { z } from "zod";
 
-/** A JetStream transport or ingest configuration failed validation; `issues` lists every problem. */
-export class InvalidJetStreamConfigError extends AuditrailError {
-  constructor(
-    readonly what: string,
-    readonly issues: readonly string[],
-  ) {
-    super("ERR_AUDIT_INVALID_JETSTREAM_CONFIG", `Invalid ${what}:\n- ${issues.join("\n- ")}`);
-  }
-}
+/** Thrown by parseConfig; defined with every other error in audit-core's errors table. */
+export { InvalidJetStreamConfigError } from "@auditrail/audit-core";
 
 /** Parses `input` with `schema`, or throws InvalidJetStreamConfigError naming each problem. */
 export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    throw new InvalidJetStreamConfigError(what, parsed.error.issues.map((i) => `${i.path.join(".") || "(config)"}: ${i.message}`));
+    throw new InvalidJetStreamConfigError(what, formatIssues(parsed.error.issues, "(config)"));
   }
   return parsed.data;
 }

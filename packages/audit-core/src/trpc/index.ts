@@ -25,8 +25,8 @@ export type {
   AuditTransactions,
   AuditWriters,
 } from "./spec.ts";
-export { AuditConfigError, InvalidAuditMetaError, InvalidAuditPluginOptionsError } from "./errors.ts";
-export { DEFAULT_REDACTIONS, InvalidRedactionRuleError, REDACTED, Redactor, createRedactor } from "../redact.ts";
+export { AuditConfigError, InvalidAuditMetaError, InvalidAuditPluginOptionsError, InvalidRedactionRuleError } from "../errors.ts";
+export { DEFAULT_REDACTIONS, REDACTED, Redactor, createRedactor } from "../redact.ts";
 export type { RedactionMode } from "../redact.ts";
 export { diffJson, equalJson, toJson } from "../diff.ts";
 export type { AuditChange, Json, JsonObject } from "../diff.ts";

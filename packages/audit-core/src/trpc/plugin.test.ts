@@ -6,7 +6,7 @@ import { currentAuditContext } from "../context.ts";
 import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
 import type { WriterStats } from "../metrics.ts";
 import { REDACTED } from "../redact.ts";
-import { AuditConfigError, InvalidAuditMetaError, InvalidAuditPluginOptionsError } from "./errors.ts";
+import { AuditConfigError, InvalidAuditMetaError, InvalidAuditPluginOptionsError } from "../errors.ts";
 import { createAuditPlugin } from "./plugin.ts";
 import type { AuditMeta, AuditPluginOptions, AuditTransactions, AuditWriters } from "./spec.ts";
 

@@ -18,11 +18,10 @@ import { TRPCError, initTRPC } from "@trpc/server";
 import type { AuditWriter } from "../audit-writer.ts";
 import { type AuditContext, withAuditContext } from "../context.ts";
 import { toJson } from "../diff.ts";
-import { messageOf } from "../errors.ts";
+import { AuditConfigError, InvalidAuditMetaError, messageOf } from "../errors.ts";
 import { type AuditEvent, stampEvent } from "../event.ts";
 import { type Redactor, createRedactor } from "../redact.ts";
 import { type CallRecord, buildEvents, kindOf, redactEvent, selectId } from "./entries.ts";
-import { AuditConfigError, InvalidAuditMetaError } from "./errors.ts";
 import {
   type AuditCall,
   type AuditHelpers,

@@ -9,7 +9,7 @@ import type { AuditWriter } from "../audit-writer.ts";
 import type { AuditActor } from "../context.ts";
 import type { AuditEntry, AuditEvent } from "../event.ts";
 import type { RedactionMode } from "../redact.ts";
-import { InvalidAuditMetaError, InvalidAuditPluginOptionsError } from "./errors.ts";
+import { InvalidAuditMetaError, InvalidAuditPluginOptionsError, formatIssues } from "../errors.ts";
 
 /**
  * How a procedure's entries are written.
@@ -207,7 +207,7 @@ export function validateOptions(options: unknown): void {
   const parsed = OptionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new InvalidAuditPluginOptionsError(
-      parsed.error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`),
+      formatIssues(parsed.error.issues, "(options)"),
     );
   }
 }
@@ -232,7 +232,7 @@ const SpecSchema = z.strictObject({
 export function specIssues(path: string, spec: unknown): string[] {
   const parsed = SpecSchema.safeParse(spec);
   if (parsed.success) return [];
-  return parsed.error.issues.map((i) => `${path}: meta.audit${i.path.length ? `.${i.path.join(".")}` : ""}: ${i.message}`);
+  return formatIssues(parsed.error.issues, "meta.audit", "meta.audit.").map((line) => `${path}: ${line}`);
 }
 
 export function assertSpec(path: string, spec: unknown): void {

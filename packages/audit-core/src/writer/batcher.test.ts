@@ -49,7 +49,6 @@ describe("Batcher", () => {
     add(7);
     vi.advanceTimersByTime(0);
     expect(batches.map((b) => b.length)).toEqual([2, 2]);
-    expect(batcher.active).toBe(2);
     vi.advanceTimersByTime(100);
     expect(batches).toHaveLength(2);
     queue.settle(2);

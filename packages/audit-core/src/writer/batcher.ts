@@ -28,11 +28,6 @@ export class Batcher {
     private readonly send: (batch: QueueItem[]) => void,
   ) {}
 
-  /** Batches being written now. */
-  get active(): number {
-    return this.busy;
-  }
-
   /** A flush waits: partial batches leave now, until `relax`. */
   hurry(): void {
     this.urgent = true;

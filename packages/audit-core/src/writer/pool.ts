@@ -20,7 +20,7 @@ export class WorkerPool {
   /** Set to 1 to stop: shared memory, seen even by a worker that starts after the request. */
   private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
 
-  constructor(sink: SinkSpec, policy: RetryPolicy, readonly threads: number) {
+  constructor(sink: SinkSpec, policy: RetryPolicy, threads: number) {
     if (!existsSync(WORKER_ENTRY)) throw new WorkerEntryMissingError(WORKER_ENTRY);
     const workerData: WorkerData = { sink, policy, stopFlag: this.stopFlag };
     this.pool = new Tinypool({

@@ -7,7 +7,7 @@
  * - unknown errors are retried until the chunk's `unknownErrorAttempts`-th attempt, then treated as poison, so a bug can
  *   neither block the writer forever nor lose an entry (dead letters are kept and replayable).
  */
-import { AuditWriteError, messageOf } from "../errors.ts";
+import { AuditWriteError, WriteStoppedError, WriteTimeoutError, messageOf } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import type { AuditSink, DeadLetter, ErrorKind } from "../sink.ts";
 
@@ -31,17 +31,9 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math
   return Math.round(random() * ceiling);
 }
 
-export class WriteTimeoutError extends Error {
-  override readonly name = "WriteTimeoutError";
-  readonly code = "ETIMEDOUT";
-  constructor(ms: number) {
-    super(`sink write did not finish within ${ms} ms`);
-  }
-}
-
 const RETRYABLE_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH",
-  "ENETUNREACH", "EAI_AGAIN", "ENOTCONN",
+  "ENETUNREACH", "EAI_AGAIN", "ENOTCONN", "ERR_AUDIT_WRITE_TIMEOUT",
   // PostgreSQL SQLSTATE: serialization failure, deadlock, lock not available, query cancelled
   // (statement timeout), admin shutdown, crash shutdown, cannot connect now, too many connections.
   "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300",
@@ -81,17 +73,7 @@ export interface WriteOutcome {
   deadLetters: DeadLetter[];
 }
 
-/** The attempt in progress was abandoned because the writer is stopping (see WriteControl.signal). */
-export class WriteStoppedError extends Error {
-  override readonly name = "WriteStoppedError";
-  constructor() {
-    super("sink write abandoned: the writer is stopping");
-  }
-}
-
 export interface WriteControl {
-  /** Checked before each retry: once true, the write gives up with the current error. */
-  readonly stopped?: () => boolean;
   /**
    * Once aborted, the attempt in progress is abandoned (it fails with WriteStoppedError, never
    * classified: a stop is not poison), the backoff sleep ends, and the write gives up.
@@ -153,7 +135,7 @@ export async function writeWithRetry(
           await writeChunk(chunk.slice(mid));
           return;
         }
-        if (attempt >= policy.maxAttempts || control.stopped?.()) throw new AuditWriteError(attempt, error);
+        if (attempt >= policy.maxAttempts) throw new AuditWriteError(attempt, error);
         outcome.retries++;
         const delay = backoffDelay(attempt, policy);
         control.onRetry?.(attempt, delay, error);
@@ -178,7 +160,7 @@ export async function retryRetryable<T>(
     try {
       return await withTimeout(fn(), policy.writeTimeoutMs, control.signal);
     } catch (error) {
-      if (control.signal?.aborted || classifyError(error) !== "retryable" || attempt >= policy.maxAttempts || control.stopped?.()) {
+      if (control.signal?.aborted || classifyError(error) !== "retryable" || attempt >= policy.maxAttempts) {
         throw error;
       }
       await sleep(backoffDelay(attempt, policy));

@@ -18,7 +18,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { type ConsistencyProofs, DirectoryAnchor } from "../anchor.ts";
 import type { StreamReport } from "../chain.ts";
-import { AnchorError, InvalidSealerOptionsError, MerkleProofError, SealFormatError, WitnessError, messageOf } from "../errors.ts";
+import { AnchorError, InvalidSealerOptionsError, MerkleProofError, SealFormatError, WitnessError, formatIssues, messageOf } from "../errors.ts";
 import { HASH_BYTES, MerkleLog, type MerkleState, consistencyRanges, frontierNode, rootOf } from "../merkle.ts";
 import {
   type SealSigner,
@@ -166,7 +166,7 @@ export class Sealer implements StreamSealer {
   static async open(input: SealerOptions): Promise<Sealer> {
     const parsed = SealerOptionsSchema.safeParse(input);
     if (!parsed.success) {
-      throw new InvalidSealerOptionsError(parsed.error.issues.map((issue) => `${issue.path.join(".") || "(options)"}: ${issue.message}`));
+      throw new InvalidSealerOptionsError(formatIssues(parsed.error.issues, "(options)"));
     }
     const options = { ...parsed.data, anchorDir: resolve(parsed.data.anchorDir) };
     const privateKey = options.signingKey ?? (await loadSigningKey(options.signingKeyFile as string));
