@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { scriptArgs } from "./args.ts";
 import { messageOf } from "@auditrail/audit-core";
 import { createDatabase, databaseUrlFromEnv, purgeAuditEntries, redactUrl } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { MINIMUM_RETENTION_DAYS } from "../src/routers/audit.ts";
 import { openSealing, sealEnvOf } from "../src/sealing.ts";
 import { RETRY_LIMITS, retryConflicts } from "../src/transact.ts";
@@ -38,7 +38,7 @@ if (!Number.isInteger(days) || days < MINIMUM_RETENTION_DAYS || values.reason ==
 }
 const reason = values.reason ?? `retention: older than ${days} days`;
 const url = databaseUrlFromEnv();
-const sealing = await openSealing(sealEnvOf(process.env), url, prismaSinkSpec({ url }), (err) => console.error(`sealer: ${err.message}`));
+const sealing = await openSealing(sealEnvOf(process.env), url, sqlSinkSpec({ url }), (err) => console.error(`sealer: ${err.message}`));
 const db = createDatabase(url);
 try {
   const olderThan = new Date(Date.now() - days * 86_400_000);

@@ -5,7 +5,7 @@
  * Reads only these two variables, so it can move into the API's environment schema as it is.
  */
 import type { SinkSpec } from "@auditrail/audit-core";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { jetStreamSinkSpec } from "@auditrail/jetstream/sink";
 import { NatsServersSchema, parseConfig } from "@auditrail/jetstream/stream";
 import { z } from "zod";
@@ -36,5 +36,5 @@ export function auditTransportFromEnv(env: NodeJS.ProcessEnv = process.env): Aud
 
 /** The writers' sink for the transport: the SQL sink on `databaseUrl`, or the JetStream sink. */
 export function auditSinkSpec(transport: AuditTransport, databaseUrl: string): SinkSpec {
-  return transport.transport === "jetstream" ? jetStreamSinkSpec({ servers: transport.servers }) : prismaSinkSpec({ url: databaseUrl });
+  return transport.transport === "jetstream" ? jetStreamSinkSpec({ servers: transport.servers }) : sqlSinkSpec({ url: databaseUrl });
 }

@@ -7,11 +7,9 @@
  * with a procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createAuditWriter } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { InvalidJetStreamConfigError } from "@auditrail/jetstream/stream";
 import { pino } from "pino";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
@@ -19,6 +17,7 @@ import { type AuditTransport, auditSinkSpec, auditTransportFromEnv } from "./aud
 import { appRouter } from "./router.ts";
 import { SealConfigError, type SealEnv, openSealing, sealEnvOf } from "./sealing.ts";
 import { createApp } from "./server.ts";
+import { openWriters } from "./writers.ts";
 import { audit } from "./trpc.ts";
 
 /**
@@ -56,7 +55,7 @@ const sink = auditSinkSpec(transport, url);
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
 // Seals are stored in the database's seal table whatever the transport (the JetStream sink has no
 // storeSeal: with AUDIT_TRANSPORT=jetstream this process seals the database's own stream only).
-const sealing = await openSealing(sealEnv, url, prismaSinkSpec({ url }), (err) => logger.warn({ err }, "audit sealer"));
+const sealing = await openSealing(sealEnv, url, sqlSinkSpec({ url }), (err) => logger.warn({ err }, "audit sealer"));
 if (sealing.developmentKey) {
   logger.warn(
     { keyFile: sealing.developmentKey },
@@ -64,12 +63,7 @@ if (sealing.developmentKey) {
   );
 }
 const { sealer } = sealing;
-const pooled = { maxWorkers, maxQueueSize, overflow, maxBatchSize, closeDeadlineMs, onError, sealer };
-const writers = {
-  async: await createAuditWriter({ sink, spoolDir, ...pooled }),
-  sync: await createAuditWriter({ sink, mode: "sync", spoolDir, closeDeadlineMs, onError, sealer }),
-  durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), ...pooled }),
-};
+const writers = await openWriters({ sink, spoolDir, closeDeadlineMs, onError, sealer }, { maxWorkers, maxQueueSize, overflow, maxBatchSize });
 audit.verify(appRouter, writers);
 
 // The viewer (apps/web), built next to this app by `turbo run build`.

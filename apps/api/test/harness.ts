@@ -7,10 +7,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuditWriter, type Sealer, createAuditWriter, generateSealKeyPair } from "@auditrail/audit-core";
+import { type AuditWriter, type Sealer, generateSealKeyPair } from "@auditrail/audit-core";
 import type { AuditWriters } from "@auditrail/audit-core/trpc";
 import { type AuditEntryRow, type DatabaseHandle, DEMO_STAFF, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { createTestDatabase, runRawSql } from "@auditrail/db/testing";
 import { TRPCClientError } from "@trpc/client";
 import { type Logger, pino } from "pino";
@@ -19,6 +19,7 @@ import { type AppRouter, appRouter } from "../src/router.ts";
 import { openSealing, sealEnvOf } from "../src/sealing.ts";
 import { type App, createApp } from "../src/server.ts";
 import { audit } from "../src/trpc.ts";
+import { openWriters } from "../src/writers.ts";
 
 export type Role = (typeof DEMO_STAFF)[number]["role"];
 export type Client = ReturnType<typeof createClinicClient>;
@@ -63,7 +64,7 @@ export async function startHarness(provider: Provider, options: HarnessOptions =
   const db = createDatabase(database.url, { onStatement: (sql) => log?.push(sql) });
   await seedDemoData(db.prisma);
   const spoolDir = await mkdtemp(join(tmpdir(), "auditrail-api-spool-"));
-  const sink = prismaSinkSpec({ url: database.url });
+  const sink = sqlSinkSpec({ url: database.url });
   // Seals as main.ts makes them: a key pair of this test's own, anchors in its temp dir.
   const { privateKeyPem, publicKeyPem } = generateSealKeyPair();
   const keyFile = join(spoolDir, "seal.pem");
@@ -74,11 +75,7 @@ export async function startHarness(provider: Provider, options: HarnessOptions =
   const env = { AUDIT_SEAL_KEY_FILE: keyFile, AUDIT_ANCHOR_DIR: anchorDir, AUDIT_SEAL_EVERY_MS: "60000" };
   const sealing = await openSealing(sealEnvOf(env), database.url, sink, () => undefined);
   const { sealer } = sealing;
-  const writers = {
-    async: await createAuditWriter({ sink, spoolDir, maxBatchWaitMs: 5, sealer }),
-    sync: await createAuditWriter({ sink, mode: "sync", spoolDir, sealer }),
-    durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, maxBatchWaitMs: 5, sealer }),
-  };
+  const writers = await openWriters({ sink, spoolDir, sealer }, { maxBatchWaitMs: 5 }, { maxWorkers: 1 });
   audit.verify(appRouter, writers);
   const logger = options.logger ?? pino({ level: "silent" });
   const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: options.sessionTtlMs ?? 60_000, seals: sealing.services }, db, options.webRoot === undefined ? {} : { webRoot: options.webRoot });

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createAuditWriter, loadPublicKey, verifyProof } from "@auditrail/audit-core";
 import { DEMO_STAFF } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { runRawSql, testProviders } from "@auditrail/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, errorOf, startHarness } from "./harness.ts";
@@ -146,7 +146,7 @@ describe.each(testProviders())("seals through the API on %s", (provider) => {
 
   it("purges old entries for admins only, signs the purge at once, and the trail still verifies", async () => {
     const old = Date.now() - 400 * DAY;
-    const importer = await createAuditWriter({ sink: prismaSinkSpec({ url: h.db.url }), spoolDir: await mkdtemp(join(tmpdir(), "import-")), sealer: h.seals.sealer });
+    const importer = await createAuditWriter({ sink: sqlSinkSpec({ url: h.db.url }), spoolDir: await mkdtemp(join(tmpdir(), "import-")), sealer: h.seals.sealer });
     for (let i = 0; i < 20; i++) {
       await importer.record({ action: "patient.read", entity: "Patient", entityId: `old-${i}`, occurredAt: new Date(old + i) });
     }

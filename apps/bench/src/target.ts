@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuditEvent, type AuditWriter, type AuditWriterOptions, createAuditWriter } from "@auditrail/audit-core";
 import { type DatabaseHandle, type Provider, createDatabase } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { type TestDatabase, createTestDatabase } from "@auditrail/db/testing";
 
 export interface Target {
@@ -33,7 +33,7 @@ export async function openTarget(provider: Provider): Promise<Target> {
     openWriter: async (options = {}) => {
       const writer = await createAuditWriter({
         ...options,
-        sink: prismaSinkSpec({ url: database.url }),
+        sink: sqlSinkSpec({ url: database.url }),
         spoolDir: join(spoolRoot, `w${n++}`),
       });
       writers.push(writer);

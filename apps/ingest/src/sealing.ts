@@ -17,7 +17,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Sealer, TRAIL_NAME, generateSealKeyPair } from "@auditrail/audit-core";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { z } from "zod";
 
 export const DEVELOPMENT_KEY_DIR = ".auditrail/keys";
@@ -86,7 +86,7 @@ export async function openIngestSealing(config: IngestSealConfig, databaseUrl: s
     signingKeyFile: keyFile,
     anchorDir: config.anchorDir,
     sealEveryMs: config.sealEveryMs,
-    sink: prismaSinkSpec({ url: databaseUrl }),
+    sink: sqlSinkSpec({ url: databaseUrl }),
     onError,
     ...(config.witnessUrl ? { witness: { url: config.witnessUrl } } : {}),
   });

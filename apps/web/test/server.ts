@@ -7,11 +7,11 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type AuditWriter, createAuditWriter, generateSealKeyPair } from "@auditrail/audit-core";
-import { createApp, openSealing, sealEnvOf } from "@auditrail/api";
+import { type AuditWriter, generateSealKeyPair } from "@auditrail/audit-core";
+import { createApp, openSealing, openWriters, sealEnvOf } from "@auditrail/api";
 import { type ClinicClient, createClinicClient } from "@auditrail/api/client";
 import { DEMO_STAFF, type DatabaseHandle, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { createTestDatabase } from "@auditrail/db/testing";
 import { pino } from "pino";
 
@@ -42,18 +42,14 @@ export async function startServer(provider: Provider): Promise<TestServer> {
   const db = createDatabase(database.url);
   await seedDemoData(db.prisma);
   const spoolDir = await mkdtemp(join(tmpdir(), "auditrail-web-spool-"));
-  const sink = prismaSinkSpec({ url: database.url });
+  const sink = sqlSinkSpec({ url: database.url });
   // Seals as the API's main.ts makes them: a key pair of this test's own, anchors in its temp dir.
   const keyFile = join(spoolDir, "seal.pem");
   await writeFile(keyFile, generateSealKeyPair().privateKeyPem, { mode: 0o600 });
   const sealEnv = { AUDIT_SEAL_KEY_FILE: keyFile, AUDIT_ANCHOR_DIR: join(spoolDir, "anchors"), AUDIT_SEAL_EVERY_MS: "60000" };
   const sealing = await openSealing(sealEnvOf(sealEnv), database.url, sink, () => undefined);
   const { sealer } = sealing;
-  const writers = {
-    async: await createAuditWriter({ sink, spoolDir, maxBatchWaitMs: 5, sealer }),
-    sync: await createAuditWriter({ sink, mode: "sync", spoolDir, sealer }),
-    durable: await createAuditWriter({ sink, mode: "durable", spoolDir: join(spoolDir, "durable"), maxWorkers: 1, maxBatchWaitMs: 5, sealer }),
-  };
+  const writers = await openWriters({ sink, spoolDir, sealer }, { maxBatchWaitMs: 5 }, { maxWorkers: 1 });
   const app = createApp(
     { prisma: db.prisma, writers, logger: pino({ level: "silent" }), sessionTtlMs: 600_000, seals: sealing.services },
     db,

@@ -3,7 +3,7 @@
  * `@auditrail/audit-core/trpc`, test sinks are `@auditrail/audit-core/testing`.
  */
 export { createAuditWriter } from "./audit-writer.ts";
-export type { AuditMode, AuditReceipt, AuditWriter, CloseReport } from "./audit-writer.ts";
+export type { AuditMode, AuditReceipt, AuditWriter, CloseReport } from "./writer-contract.ts";
 export { currentAuditContext, withAuditContext } from "./context.ts";
 export type { AuditActor, AuditContext } from "./context.ts";
 export {

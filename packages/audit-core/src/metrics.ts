@@ -43,7 +43,10 @@ export interface WriterStats {
   readonly recorded: number;
   /** Waiting in memory for a batch (including callers blocked by the `block` policy). */
   readonly queued: number;
-  /** In workers, not yet acknowledged. */
+  /**
+   * Being written, not yet acknowledged: async and durable, entries handed to a worker; sync, calls
+   * of record() awaiting their row.
+   */
   readonly inFlight: number;
   /** Acknowledged by the sink (inserted, or already present). */
   readonly written: number;

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BroadcastChannel } from "node:worker_threads";
-import type { AuditWriter } from "../src/audit-writer.ts";
+import type { AuditWriter } from "../src/writer-contract.ts";
 import type { AuditEntry, AuditEvent } from "../src/event.ts";
 import type { DeadLetter } from "../src/sink.ts";
 import type { SinkReport } from "../src/testing.ts";

@@ -1,6 +1,7 @@
 /** What the pooled writer does when its bounded queue is full: block, drop or spill. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type AuditReceipt, createAuditWriter } from "../src/audit-writer.ts";
+import { createAuditWriter } from "../src/audit-writer.ts";
+import type { AuditReceipt } from "../src/writer-contract.ts";
 import { AuditEntryDroppedError } from "../src/errors.ts";
 import { memorySinkSpec } from "../src/testing.ts";
 import { Cleanup, auditEvent, counts, segmentFiles, sleep } from "./helpers.ts";

@@ -1,6 +1,6 @@
 /**
  * `@auditrail/db/sink`: the audit sink module workers load by spec. It picks the SQL sink for the
- * URL; `prismaSinkSpec(url)` is what an app passes to createAuditWriter. `writeInTransaction`
+ * URL; `sqlSinkSpec(url)` is what an app passes to createAuditWriter. `writeInTransaction`
  * serves transactional mode: the entries are inserted by the business transaction itself, so
  * both commit or neither does.
  */
@@ -47,7 +47,7 @@ export function createSink(options: SinkOptions): AuditSink {
 }
 
 /** The spec naming this module's built file, for createAuditWriter({ sink }). */
-export function prismaSinkSpec(options: SqlSinkOptions): SinkSpec {
+export function sqlSinkSpec(options: SqlSinkOptions): SinkSpec {
   providerOf(options.url);
   // Resolves to dist/sink.js from src/ (tests, tsx) and from dist/ alike: workers need built JS.
   return { module: new URL("../dist/sink.js", import.meta.url).href, options: { ...options } };

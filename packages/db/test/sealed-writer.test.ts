@@ -17,7 +17,7 @@ import { type DatabaseHandle, createDatabase } from "../src/client.ts";
 import { type DatabaseStreamSource, databaseStreamSource } from "../src/db-stream.ts";
 import { ProofUnavailableError, buildEntryProof } from "../src/proof.ts";
 import { purgeAuditEntries } from "../src/retention.ts";
-import { TRANSACTIONAL_STREAM, prismaSinkSpec, writeInTransaction } from "../src/sink.ts";
+import { TRANSACTIONAL_STREAM, sqlSinkSpec, writeInTransaction } from "../src/sink.ts";
 import { type TestDatabase, createTestDatabase, runRawSql, testProviders } from "../src/testing.ts";
 import { verifyAuditTrail } from "../src/verify.ts";
 import { verifyOffThread } from "../src/verify-thread.ts";
@@ -36,7 +36,7 @@ describe.each(testProviders())("sealed writers on %s", (provider) => {
     db = await createTestDatabase(provider);
     handle = createDatabase(db.url);
     dir = await mkdtemp(join(tmpdir(), "auditrail-sealed-"));
-    const sink = prismaSinkSpec({ url: db.url });
+    const sink = sqlSinkSpec({ url: db.url });
     sealer = await Sealer.open({ trail: "clinic", signingKey: privateKey, anchorDir: join(dir, "anchors"), sink, sealEveryMs: 60_000 });
     source = await databaseStreamSource(db.url);
     sealer.addSource(() => source.poll());

@@ -21,7 +21,7 @@ import {
 } from "@auditrail/audit-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
-import { prismaSinkSpec } from "../src/sink.ts";
+import { sqlSinkSpec } from "../src/sink.ts";
 import { type TestDatabase, createTestDatabase, testProviders } from "../src/testing.ts";
 
 describe.each(testProviders())("sealed writes on %s", (provider) => {
@@ -43,7 +43,7 @@ describe.each(testProviders())("sealed writes on %s", (provider) => {
 
   it("seals every stream the writers stored, with the sizes and roots of the stored rows", async () => {
     const sealer = await Sealer.open({ trail: "clinic", signingKey: signingKeyFromPem(keys.privateKeyPem), anchorDir: join(dir, "anchor") });
-    const sink = prismaSinkSpec({ url: db.url });
+    const sink = sqlSinkSpec({ url: db.url });
     const pooled = await createAuditWriter({ sink, spoolDir: join(dir, "spool"), maxWorkers: 2, maxBatchSize: 25, sealer });
     const sync = await createAuditWriter({ sink, mode: "sync", spoolDir: join(dir, "spool-sync"), sealer });
     for (let i = 0; i < 200; i++) void pooled.record({ action: "patient.read", entity: "Patient", entityId: `p-${i}`, after: { i, note: "ünïcödé ✓" } });

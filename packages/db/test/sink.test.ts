@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
-import { createSink, prismaSinkSpec, writeInTransaction } from "../src/sink.ts";
+import { createSink, sqlSinkSpec, writeInTransaction } from "../src/sink.ts";
 import { sqlitePath } from "../src/sqlite-sink.ts";
 import { type TestDatabase, clearAuditTrail, createTestDatabase, testProviders } from "../src/testing.ts";
 
@@ -73,7 +73,7 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
   async function newWriter(extra: { maxBatchSize?: number; maxWorkers?: number } = {}): Promise<AuditWriter> {
     spoolDir = await mkdtemp(join(tmpdir(), "auditrail-spool-"));
     writer = await createAuditWriter({
-      sink: prismaSinkSpec({ url: db.url, sqliteBusyTimeoutMs: 100 }),
+      sink: sqlSinkSpec({ url: db.url, sqliteBusyTimeoutMs: 100 }),
       spoolDir,
       maxWorkers: 2,
       retry: { initialDelayMs: 10, maxDelayMs: 100 },

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
 import { importDeadLetterFile, listDeadLetters, replayDeadLetters } from "../src/dead-letters.ts";
 import { readAnchoredSeals } from "../src/anchors.ts";
-import { createSink, prismaSinkSpec } from "../src/sink.ts";
+import { createSink, sqlSinkSpec } from "../src/sink.ts";
 import { type TestDatabase, clearAuditTrail, createTestDatabase, testProviders } from "../src/testing.ts";
 import { verifyAuditTrail } from "../src/verify.ts";
 
@@ -24,7 +24,7 @@ import { verifyAuditTrail } from "../src/verify.ts";
  */
 const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 const openSealer = (url: string, spoolDir: string) =>
-  Sealer.open({ trail: "clinic", signingKey: privateKey, anchorDir: join(spoolDir, "anchors"), sink: prismaSinkSpec({ url }), sealEveryMs: 60_000 });
+  Sealer.open({ trail: "clinic", signingKey: privateKey, anchorDir: join(spoolDir, "anchors"), sink: sqlSinkSpec({ url }), sealEveryMs: 60_000 });
 const verifySealed = async (url: string, anchorsIn: string, letters?: { spoolDir: string }) =>
   verifyAuditTrail({ url, publicKey, anchoredSeals: await readAnchoredSeals({ dir: join(anchorsIn, "anchors") }), graceMs: 0, ...(letters ? { spoolDir: letters.spoolDir } : {}) });
 
@@ -54,7 +54,7 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
   it("stores an entry with NUL and lone surrogates in every field as one row, exactly as hashed, and verify says OK", async () => {
     spoolDir = await mkdtemp(join(tmpdir(), "auditrail-text-"));
     const sealer = await openSealer(db.url, spoolDir);
-    const writer = await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), spoolDir, sealer, onError: (e) => { throw e; } });
+    const writer = await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, sealer, onError: (e) => { throw e; } });
     const receipt = await writer.record({
       action: `auth.login${BAD}`,
       entity: BAD,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Sealer, type WitnessServer, createAuditWriter, startWitness } from "@auditrail/audit-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAnchoredSeals } from "../src/anchors.ts";
-import { prismaSinkSpec } from "../src/sink.ts";
+import { sqlSinkSpec } from "../src/sink.ts";
 import { type TestDatabase, createTestDatabase, testProviders } from "../src/testing.ts";
 import { verifyAuditTrail } from "../src/verify.ts";
 
@@ -25,7 +25,7 @@ describe.each(testProviders())("a witness as an anchor on %s", (provider) => {
     db = await createTestDatabase(provider);
     dir = await mkdtemp(join(tmpdir(), "auditrail-witness-"));
     witness = await startWitness({ signer: { name: "witness", privateKey: witnessKey.privateKey }, writerKeys: [writerKey.publicKey], dir: join(dir, "witness") });
-    const sink = prismaSinkSpec({ url: db.url });
+    const sink = sqlSinkSpec({ url: db.url });
     const sealer = await Sealer.open({ trail: "clinic", signingKey: writerKey.privateKey, anchorDir: join(dir, "anchors"), sink, sealEveryMs: 60_000, witness: { url: witness.url } });
     const writer = await createAuditWriter({ sink, mode: "sync", spoolDir: join(dir, "spool"), sealer });
     for (let i = 0; i < 10; i++) await writer.record({ action: "patient.read", entity: "Patient", entityId: `p-${i}` });

@@ -5,7 +5,7 @@
  * spilling to disk or blocking callers, as configured.
  */
 import { type AuditWriter, type AuditWriterOptions, createAuditWriter } from "@auditrail/audit-core";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { afterEach, describe, expect, it } from "vitest";
 import { printAccounting, reconcile, segmentFiles, storedIds } from "../src/accounting.ts";
 import { startLoad } from "../src/load.ts";
@@ -26,7 +26,7 @@ describe.runIf(hasPostgres)("scenario 1: PostgreSQL outage mid-load (proxy)", ()
     const spoolDir = await scope.tempDir();
     const errors: string[] = [];
     const options: AuditWriterOptions = {
-      sink: prismaSinkSpec({ url: proxy.url(db.url), pgConnectTimeoutMs: 1_000, pgQueryTimeoutMs: 2_000 }),
+      sink: sqlSinkSpec({ url: proxy.url(db.url), pgConnectTimeoutMs: 1_000, pgQueryTimeoutMs: 2_000 }),
       spoolDir,
       overflow,
       maxWorkers: 2,

@@ -6,7 +6,7 @@
 import { type AuditEvent, createAuditWriter } from "@auditrail/audit-core";
 import type { DatabaseHandle } from "@auditrail/db";
 import { listDeadLetters, replayDeadLetters } from "@auditrail/db/dead-letters";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { runRawSql } from "@auditrail/db/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { printAccounting, reconcile, storedIds } from "../src/accounting.ts";
@@ -57,7 +57,7 @@ describe.each(providers)("scenario 5: poison entries on %s", (provider) => {
     const spoolDir = await scope.tempDir();
     const writer = scope.writer(
       await createAuditWriter({
-        sink: prismaSinkSpec({ url: db.url }),
+        sink: sqlSinkSpec({ url: db.url }),
         spoolDir,
         maxWorkers: 2,
         maxBatchSize: 200,

@@ -10,7 +10,7 @@
  */
 import { createAuditWriter } from "@auditrail/audit-core";
 import type { TestDatabase } from "@auditrail/db/testing";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { printAccounting, reconcile, segmentFiles, spoolIds, storedIds } from "../src/accounting.ts";
@@ -54,7 +54,7 @@ function childConfig(sinkUrl: string, spoolDir: string, mode: "async" | "durable
     writer: {
       // SQLite: workers spend most of a lock wait inside the native busy wait (500 ms) rather than
       // in backoff (≤ 50 ms): the state in which stopping a worker used to abort the process.
-      sink: prismaSinkSpec({ url: sinkUrl, sqliteBusyTimeoutMs: 500, pgConnectTimeoutMs: 1_000, pgQueryTimeoutMs: 2_000 }),
+      sink: sqlSinkSpec({ url: sinkUrl, sqliteBusyTimeoutMs: 500, pgConnectTimeoutMs: 1_000, pgQueryTimeoutMs: 2_000 }),
       mode,
       spoolDir,
       overflow: "spill",
@@ -102,7 +102,7 @@ describe.each(providers)("signals on %s", (provider) => {
     if (!report) throw new Error("no close report");
 
     // The next start replays the spool.
-    const next = scope.writer(await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), spoolDir, maxWorkers: 2 }));
+    const next = scope.writer(await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, maxWorkers: 2 }));
     await next.flush();
     const restart = await next.close();
     const after = reconcile({ recorded, stored: await storedIds(handle) });
@@ -144,7 +144,7 @@ describe.each(providers)("signals on %s", (provider) => {
     expect(atKill.onlyInSpool).toBeGreaterThan(0);
 
     const next = scope.writer(
-      await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), mode: "durable", spoolDir, maxWorkers: 2 }),
+      await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), mode: "durable", spoolDir, maxWorkers: 2 }),
     );
     await next.flush();
     const restart = await next.close();
@@ -175,7 +175,7 @@ describe.each(providers)("signals on %s", (provider) => {
     const { db, handle } = await scope.database(provider);
     const spoolDir = await scope.tempDir();
     const outage = await outageFor(scope, db);
-    const sink = prismaSinkSpec({ url: outage.sinkUrl, sqliteBusyTimeoutMs: 500, pgConnectTimeoutMs: 1_000, pgQueryTimeoutMs: 2_000 });
+    const sink = sqlSinkSpec({ url: outage.sinkUrl, sqliteBusyTimeoutMs: 500, pgConnectTimeoutMs: 1_000, pgQueryTimeoutMs: 2_000 });
     // Nothing but the sink and the spool folder: the defaults are what is promised.
     const child = await WriterChild.start({ writer: { sink, spoolDir }, load: { ratePerSec: 600, concurrency: 8 } });
     await child.reached(800);
@@ -192,7 +192,7 @@ describe.each(providers)("signals on %s", (provider) => {
     expect(atKill.lost).toEqual([]);
     expect(atKill.onlyInSpool).toBeGreaterThan(0);
 
-    const next = scope.writer(await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), spoolDir }));
+    const next = scope.writer(await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir }));
     await next.flush();
     const restart = await next.close();
     const stored = await storedIds(handle);

@@ -10,7 +10,7 @@ import { createAuditWriter } from "@auditrail/audit-core";
 import { createApp } from "@auditrail/api";
 import { createClinicClient } from "@auditrail/api/client";
 import { DEMO_STAFF, seedDemoData } from "@auditrail/db";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { printAccounting } from "../src/accounting.ts";
@@ -41,11 +41,11 @@ describe.runIf(hasPostgres)("scenario 6: slow database (proxy adds 200 ms per ro
     await seedDemoData(handle.prisma);
     const proxy = scope.proxy(await startFaultProxy({ target: targetOf(db.url) }));
     const spoolDir = await scope.tempDir();
-    const slowSink = prismaSinkSpec({ url: proxy.url(db.url) });
+    const slowSink = sqlSinkSpec({ url: proxy.url(db.url) });
     const writers = {
       async: await createAuditWriter({ sink: slowSink, spoolDir, maxBatchWaitMs: 5 }),
       sync: await createAuditWriter({ sink: slowSink, mode: "sync", spoolDir }),
-      durable: await createAuditWriter({ sink: prismaSinkSpec({ url: db.url }), mode: "durable", spoolDir: `${spoolDir}/durable`, maxWorkers: 1 }),
+      durable: await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), mode: "durable", spoolDir: `${spoolDir}/durable`, maxWorkers: 1 }),
     };
     const app = createApp({ prisma: handle.prisma, writers, logger: pino({ level: "silent" }), sessionTtlMs: 60_000 }, handle);
     // app.close() closes the writers and the database handle too.

@@ -4,7 +4,7 @@
  * spills. Nothing may be lost or doubled.
  */
 import { createAuditWriter } from "@auditrail/audit-core";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { printAccounting, reconcile, segmentFiles, storedIds } from "../src/accounting.ts";
@@ -22,7 +22,7 @@ describe("scenario 2: SQLite write lock held by another connection mid-load", ()
     const spoolDir = await scope.tempDir();
     const writer = scope.writer(
       await createAuditWriter({
-        sink: prismaSinkSpec({ url: db.url, sqliteBusyTimeoutMs: 250 }),
+        sink: sqlSinkSpec({ url: db.url, sqliteBusyTimeoutMs: 250 }),
         spoolDir,
         overflow: "spill",
         maxWorkers: 2,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { type AuditEntry, type AuditEvent, type AuditWriter, createAuditWriter, stampEvent } from "@auditrail/audit-core";
 import { createDatabase } from "@auditrail/db";
 import { AUDIT_COLUMNS, auditRow, quoted } from "@auditrail/db/audit-rows";
-import { prismaSinkSpec } from "@auditrail/db/sink";
+import { sqlSinkSpec } from "@auditrail/db/sink";
 import { Queue, Worker } from "bullmq";
 import pg from "pg";
 import { PgBoss } from "pg-boss";
@@ -133,7 +133,7 @@ export async function openConsumer(name: ContenderName, place: Place): Promise<C
 /** auditrail's async writer with its default options. */
 async function auditrailProducer(place: Place): Promise<Producer> {
   const spoolDir = await mkdtemp(join(tmpdir(), "auditrail-peers-"));
-  const writer: AuditWriter = await createAuditWriter({ sink: prismaSinkSpec({ url: place.url }), spoolDir });
+  const writer: AuditWriter = await createAuditWriter({ sink: sqlSinkSpec({ url: place.url }), spoolDir });
   return {
     handOff: async (event) => {
       await writer.record(event);

@@ -1,7 +1,7 @@
 import { TRPCError, initTRPC } from "@trpc/server";
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import type { AuditMode, AuditWriter } from "../audit-writer.ts";
+import type { AuditMode, AuditWriter } from "../writer-contract.ts";
 import { currentAuditContext } from "../context.ts";
 import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
 import type { WriterStats } from "../metrics.ts";

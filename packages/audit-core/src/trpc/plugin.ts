@@ -15,7 +15,7 @@
  * transactional mode (their transaction, if any, rolled back) and through their own writer otherwise.
  */
 import { TRPCError, initTRPC } from "@trpc/server";
-import type { AuditWriter } from "../audit-writer.ts";
+import type { AuditWriter } from "../writer-contract.ts";
 import { type AuditContext, withAuditContext } from "../context.ts";
 import { toJson } from "../diff.ts";
 import { AuditConfigError, InvalidAuditMetaError, messageOf } from "../errors.ts";

@@ -5,7 +5,7 @@
  */
 import type { TRPCError, TRPCProcedureType } from "@trpc/server";
 import { z } from "zod";
-import type { AuditWriter } from "../audit-writer.ts";
+import type { AuditWriter } from "../writer-contract.ts";
 import type { AuditActor } from "../context.ts";
 import type { AuditEntry, AuditEvent } from "../event.ts";
 import type { RedactionMode } from "../redact.ts";

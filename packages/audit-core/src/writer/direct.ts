@@ -3,7 +3,7 @@
  * committed, retrying up to retry.syncMaxAttempts. A failure rejects record(): the caller asked to
  * wait for the row, so it must learn that there is none. A poison entry is still dead-lettered.
  */
-import type { AuditReceipt, AuditWriter, CloseReport } from "../audit-writer.ts";
+import type { AuditReceipt, AuditWriter, CloseReport } from "../writer-contract.ts";
 import { ChainStream } from "../chain.ts";
 import { currentAuditContext } from "../context.ts";
 import { AuditWriteError, WriterClosedError } from "../errors.ts";

@@ -5,7 +5,7 @@
  *   async mode), to be replayed as room frees;
  * - drop: refused, counted in stats().dropped and reported — never silent.
  */
-import type { AuditReceipt } from "../audit-writer.ts";
+import type { AuditReceipt } from "../writer-contract.ts";
 import { AuditEntryDroppedError } from "../errors.ts";
 import type { Counters } from "../metrics.ts";
 import type { BoundedQueue, QueueItem } from "./queue.ts";

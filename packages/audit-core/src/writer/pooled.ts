@@ -15,7 +15,7 @@
  * the spool. A worker that dies is a poison signal: its batch is retried once, then split in
  * halves until the entry that kills workers stands alone and is dead-lettered with the reason.
  */
-import type { AuditReceipt, AuditWriter, CloseReport } from "../audit-writer.ts";
+import type { AuditReceipt, AuditWriter, CloseReport } from "../writer-contract.ts";
 import { currentAuditContext } from "../context.ts";
 import { WorkerDiedError, WriterClosedError, messageOf } from "../errors.ts";
 import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
@@ -44,7 +44,8 @@ export class PooledWriter implements AuditWriter {
   private readonly watermark = new Watermark();
   /** Entries only on disk, by spool segment and flush epoch: settled when the segment is deleted. */
   private readonly onDisk = new Map<number, Map<number, number>>();
-  private readonly inFlight = new Set<QueueItem[]>();
+  /** Batches handed to a worker and not yet answered (the queue counts their entries as `flying`). */
+  private readonly atWorkers = new Set<QueueItem[]>();
   private readonly abort = new AbortController();
   /** Set once close() gives up draining: from then on, what workers report is ignored (it is spilled). */
   private stopping = false;
@@ -240,7 +241,7 @@ export class PooledWriter implements AuditWriter {
 
   private send(batch: QueueItem[]): void {
     const started = performance.now();
-    this.inFlight.add(batch);
+    this.atWorkers.add(batch);
     const run = this.pool.run(
       {
         entries: batch.map((item) => item.entry),
@@ -265,7 +266,7 @@ export class PooledWriter implements AuditWriter {
           this.counters.retried += result.retries;
           this.counters.deadLettered += result.deadLettered;
           this.counters.writeMs.add(performance.now() - started);
-          this.inFlight.delete(batch);
+          this.atWorkers.delete(batch);
           this.queue.settle(batch.length);
           await this.keepUnstored(result.unstored);
           await this.settleItems(batch);
@@ -293,7 +294,7 @@ export class PooledWriter implements AuditWriter {
   private retryLater(batch: QueueItem[], error: Error): void {
     this.reporter.report(error);
     this.counters.retried++;
-    this.inFlight.delete(batch);
+    this.atWorkers.delete(batch);
     this.queue.requeue(batch.map((item) => ({ ...item, requeued: true })));
     this.workerFailures++;
     this.batcher.pauseFor(backoffDelay(this.workerFailures, this.policy, () => 1));
@@ -307,7 +308,7 @@ export class PooledWriter implements AuditWriter {
   private async workerDied(batch: QueueItem[], error: unknown): Promise<void> {
     const died = new WorkerDiedError(error);
     this.reporter.report(died);
-    this.inFlight.delete(batch);
+    this.atWorkers.delete(batch);
     const suspect = batch.some((item) => (item.deaths ?? 0) > 0);
     const only = batch[0] as QueueItem;
     if (batch.length === 1 && suspect) {
@@ -364,7 +365,7 @@ export class PooledWriter implements AuditWriter {
    */
   private async spillRemaining(): Promise<void> {
     this.stopping = true;
-    const items = [...[...this.inFlight].flat(), ...this.queue.drain(), ...this.overflow.takeBlocked()];
+    const items = [...[...this.atWorkers].flat(), ...this.queue.drain(), ...this.overflow.takeBlocked()];
     // Entries already in a segment (every appended one) are on disk: the next writer replays them.
     const entries = items.filter((item) => item.segment === undefined).map((item) => item.entry);
     try {
@@ -375,7 +376,7 @@ export class PooledWriter implements AuditWriter {
     } finally {
       // What was in flight is on disk now: it is no longer counted as in flight.
       this.queue.settle(this.queue.flying);
-      this.inFlight.clear();
+      this.atWorkers.clear();
       this.watermark.releaseAll();
       this.pool.stop();
       await settledWithin([...this.running], Math.min(CLOSE_STOP_WAIT_MS, this.options.retry.writeTimeoutMs));

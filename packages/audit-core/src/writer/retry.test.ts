@@ -62,20 +62,20 @@ describe("backoffDelay", () => {
 
 describe("classifyError", () => {
   it.each([
-    "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "40001", "40P01", "57P01", "53300", "08006", "SQLITE_BUSY", "SQLITE_LOCKED_SHAREDCACHE", "P1001", "P2034",
+    "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "40001", "40P01", "57P01", "53300", "08006", "SQLITE_BUSY", "SQLITE_LOCKED_SHAREDCACHE", "ERR_AUDIT_WRITE_TIMEOUT",
   ])("reads code %s as retryable", (code) => {
     expect(classifyError(coded(code))).toBe("retryable");
   });
 
-  it.each(["23505", "23514", "22001", "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_TOOBIG", "P2000", "P2003", "ERR_AUDIT_INVALID_EVENT"])(
+  it.each(["23505", "23514", "22001", "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_TOOBIG", "ERR_AUDIT_INVALID_EVENT"])(
     "reads code %s as poison",
     (code) => {
       expect(classifyError(coded(code))).toBe("poison");
     },
   );
 
-  it("reads Prisma's meta.code and follows the cause chain", () => {
-    expect(classifyError(Object.assign(new Error("x"), { meta: { code: "P2034" } }))).toBe("retryable");
+  it("follows the cause chain; knows no ORM's codes (a sink's classify does)", () => {
+    expect(classifyError(coded("P2034"))).toBeUndefined();
     expect(classifyError(new Error("outer", { cause: new Error("mid", { cause: coded("23505") }) }))).toBe("poison");
   });
 

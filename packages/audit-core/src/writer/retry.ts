@@ -37,23 +37,25 @@ const RETRYABLE_CODES = new Set([
   // PostgreSQL SQLSTATE: serialization failure, deadlock, lock not available, query cancelled
   // (statement timeout), admin shutdown, crash shutdown, cannot connect now, too many connections.
   "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300",
-  // Prisma: cannot reach server, timeouts, closed connection, pool timeout, write conflict.
-  "P1001", "P1002", "P1008", "P1017", "P2024", "P2034",
 ]);
 const RETRYABLE_PREFIXES = ["SQLITE_BUSY", "SQLITE_LOCKED", "08", "53"];
 const POISON_PREFIXES = ["SQLITE_CONSTRAINT", "SQLITE_TOOBIG", "SQLITE_MISMATCH", "SQLITE_RANGE", "22", "23"];
-const POISON_CODES = new Set(["P2000", "P2003", "P2004", "P2005", "P2006", "P2007", "P2011", "P2012", "P2019", "P2020", "P2033", "ERR_AUDIT_INVALID_EVENT"]);
+const POISON_CODES = new Set(["ERR_AUDIT_INVALID_EVENT"]);
 const CONNECTION_MESSAGES = /connection terminated|connection refused|timeout exceeded when trying to connect|database is locked|server closed the connection/i;
 
-/** Reads the codes along an error's cause chain (and Prisma's `meta.code`). */
+/**
+ * Reads the `code` along an error's cause chain: Node's network codes, PostgreSQL's SQLSTATE and
+ * SQLite's result codes, what the drivers the sinks use (pg, better-sqlite3) throw. A sink whose
+ * driver speaks other codes (an ORM's, a broker's) says so in its own `classify`, asked first.
+ */
 export function classifyError(error: unknown, sink?: Pick<AuditSink, "classify">): ErrorKind | undefined {
   const own = sink?.classify?.(error);
   if (own) return own;
   for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
     if (typeof e !== "object") break;
-    const record = e as { code?: unknown; meta?: { code?: unknown }; cause?: unknown; message?: unknown };
-    for (const code of [record.code, record.meta?.code]) {
-      if (typeof code !== "string") continue;
+    const record = e as { code?: unknown; cause?: unknown; message?: unknown };
+    const code = record.code;
+    if (typeof code === "string") {
       if (RETRYABLE_CODES.has(code) || RETRYABLE_PREFIXES.some((p) => code.startsWith(p))) {
         return "retryable";
       }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { AuditWriter, CloseReport } from "../audit-writer.ts";
+import type { AuditWriter, CloseReport } from "../writer-contract.ts";
 import { Counters } from "../metrics.ts";
 import { type DrainTarget, closeOnSignals, drainOrSpill } from "./shutdown.ts";
 

@@ -2,7 +2,7 @@
  * Step 6, shutdown: drain within a deadline, then spill what is left to the spool so the next
  * writer replays it; report the final accounting. Also the SIGTERM/SIGINT helper for apps.
  */
-import type { AuditWriter, CloseReport } from "../audit-writer.ts";
+import type { AuditWriter, CloseReport } from "../writer-contract.ts";
 
 /**
  * What close() may take past its deadline: spilling (one write and fsync), then up to

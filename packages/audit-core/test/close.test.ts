@@ -1,6 +1,7 @@
 /** close(): drain until the deadline, spill the rest, and the next writer replays it. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type AuditReceipt, createAuditWriter } from "../src/audit-writer.ts";
+import { createAuditWriter } from "../src/audit-writer.ts";
+import type { AuditReceipt } from "../src/writer-contract.ts";
 import { WriterClosedError } from "../src/errors.ts";
 import { memorySinkSpec } from "../src/testing.ts";
 import { CLOSE_MARGIN_MS } from "../src/writer/shutdown.ts";
