@@ -10,7 +10,8 @@
  * See the package README, "Extending the middleware".
  */
 export { createAuditPlugin } from "./plugin.ts";
-export type { AuditPlugin, RouterLike } from "./plugin.ts";
+export type { AuditPlugin } from "./plugin.ts";
+export type { RouterLike } from "./verify.ts";
 export type {
   AuditCall,
   AuditHelpers,

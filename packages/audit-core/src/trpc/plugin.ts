@@ -15,12 +15,12 @@
  * transactional mode (their transaction, if any, rolled back) and through their own writer otherwise.
  */
 import { TRPCError, initTRPC } from "@trpc/server";
-import type { AuditWriter } from "../writer-contract.ts";
 import { type AuditContext, withAuditContext } from "../context.ts";
 import { toJson } from "../diff.ts";
-import { AuditConfigError, InvalidAuditMetaError, messageOf } from "../errors.ts";
+import { AuditConfigError, messageOf } from "../errors.ts";
 import { type AuditEvent, stampEvent } from "../event.ts";
 import { type Redactor, createRedactor } from "../redact.ts";
+import type { AuditWriter } from "../writer-contract.ts";
 import { type CallRecord, buildEvents, kindOf, redactEvent, selectId } from "./entries.ts";
 import {
   type AuditCall,
@@ -33,9 +33,10 @@ import {
   type AuditWriters,
   type AuditInput,
   assertSpec,
-  specIssues,
   validateOptions,
+  writerProblem,
 } from "./spec.ts";
+import { type RouterLike, verifyRouter } from "./verify.ts";
 
 export interface AuditPlugin<TContext extends object, TTx> {
   /** Concat onto the app's base procedure: `t.procedure.concat(plugin.procedure)`. */
@@ -48,11 +49,6 @@ export interface AuditPlugin<TContext extends object, TTx> {
   verify(router: RouterLike, writers?: AuditWriters): void;
 }
 
-/** Any tRPC router (only its flat procedure map is read). */
-export interface RouterLike {
-  readonly _def: { readonly procedures: object };
-}
-
 /** Builds the plugin; options are validated now (InvalidAuditPluginOptionsError). */
 export function createAuditPlugin<TContext extends object, TTx = never>(
   options: AuditPluginOptions<TContext, TTx>,
@@ -61,10 +57,11 @@ export function createAuditPlugin<TContext extends object, TTx = never>(
   const redactor = createRedactor(options.redact ?? [], options.redaction ?? "mask");
   return {
     procedure: buildProcedure(options, redactor),
-    verify: (router, writers) => verify(router, options, writers),
+    verify: (router, writers) => verifyRouter(router, options, writers),
   };
 }
 
+/** The middleware: resolve the mode, build the helpers, run the call, write its entries. */
 function buildProcedure<TContext extends object, TTx>(options: AuditPluginOptions<TContext, TTx>, redactor: Redactor) {
   const t = initTRPC.context<TContext>().meta<AuditMeta<TContext>>().create();
   const compiled = new WeakMap<AuditSpec<TContext>, Redactor>();
@@ -83,29 +80,17 @@ function buildProcedure<TContext extends object, TTx>(options: AuditPluginOption
     // tRPC types ctx through its generic context helpers; at runtime it is the app context as given.
     const ctx = opts.ctx as unknown as TContext;
     const { path, type } = opts;
-    const declaredSpec = opts.meta?.audit || undefined;
-    const declared = declaredSpec ? (declaredSpec.mode ?? "async") : undefined;
-    const chosen = declared && options.mode ? options.mode(ctx, declared, declaredSpec?.mode !== undefined) : declared;
-    const spec = chosen === "off" ? undefined : declaredSpec;
-    const report = (error: unknown) => {
-      try {
-        options.onError?.(error instanceof Error ? error : new Error(messageOf(error)), { ctx, path, type });
-      } catch {
-        // a throwing error hook must not fail the call either
-      }
-    };
+    const report = reporter(options, ctx, path, type);
+    const { spec, mode } = resolveMode(options, ctx, opts.meta?.audit || undefined);
     const actor = attempt(() => options.actor(ctx), report);
     const request = attempt(() => options.request?.(ctx), report) ?? {};
     const auditContext: AuditContext = { actor, ...request };
-    const mode: AuditPluginMode | undefined = chosen === "off" ? undefined : chosen;
-    const record: CallRecord = { before: undefined, change: undefined, rows: [], annotations: {} };
-    let writtenInTransaction = false;
-    let transactionStarted = false;
+    const next = (helpers: AuditHelpers<TTx>) => withAuditContext(auditContext, () => opts.next({ ctx: { audit: helpers } }));
 
-    const env: CallEnv<TContext> | undefined = spec
-      ? { spec, redactor: redactorFor(path, spec), actor, request, metadata: options.metadata, onEntry: options.onEntry, report }
-      : undefined;
-    const input = asInput(spec ? await opts.getRawInput().catch(() => undefined) : undefined);
+    if (!spec || !mode) return next(plainHelpers(options, ctx, path, mode));
+
+    const env: CallEnv<TContext> = { spec, redactor: redactorFor(path, spec), actor, request, metadata: options.metadata, onEntry: options.onEntry, report };
+    const input = asInput(await opts.getRawInput().catch(() => undefined));
     const callAt = (output: unknown, outcome: string, error: TRPCError | undefined): AuditCall<TContext> => ({
       ctx,
       path,
@@ -116,100 +101,157 @@ function buildProcedure<TContext extends object, TTx>(options: AuditPluginOption
       error,
       durationMs: performance.now() - started,
     });
+    const record: CallRecord = { before: undefined, change: undefined, rows: [], annotations: {} };
+    const call = auditedHelpers(options, ctx, path, mode, env, record, (output) => callAt(output, "ok", undefined), auditContext);
+    if (actor && kindOf(spec, type) === "change") await loadBefore(spec, ctx, record, callAt(undefined, "ok", undefined), report);
 
-    const helpers: AuditHelpers<TTx> = {
-      mode,
-      transaction: async <T>(fn: (tx: TTx) => Promise<T>): Promise<T> => {
-        const store = options.transactions;
-        if (!store) throw new AuditConfigError(path, "ctx.audit.transaction needs the plugin's `transactions` option");
-        if (mode !== "transactional" || !env) return store.run(ctx, fn);
-        if (transactionStarted) throw new AuditConfigError(path, "transactional mode allows one ctx.audit.transaction per call");
-        transactionStarted = true;
-        const mark = { rows: record.rows.length, change: record.change, annotations: { ...record.annotations } };
-        const output = await store.run(ctx, async (tx) => {
-          // A store may retry the callback (e.g. on a serialization failure): start each attempt clean.
-          record.rows.length = mark.rows;
-          record.change = mark.change;
-          record.annotations = { ...mark.annotations };
-          const result = await fn(tx);
-          const events = finalEvents(env, callAt(result, "ok", undefined), record);
-          const entries = events.map((event) => stampEvent(event, auditContext));
-          await store.write(tx, entries);
-          return result;
-        });
-        writtenInTransaction = true;
-        return output;
-      },
-      change: (change) => {
-        record.change = { ...record.change, ...change };
-      },
-      rows: (rows) => {
-        record.rows.push(...rows);
-      },
-      annotate: (metadata) => {
-        Object.assign(record.annotations, metadata);
-      },
-    };
-
-    if (!spec || !env) return withAuditContext(auditContext, () => opts.next({ ctx: { audit: helpers } }));
-
-    // The record as it is before the call, for the diff: only for calls that can change anything.
-    const loader = spec.before;
-    const beforeId = loader && actor && kindOf(spec, type) === "change" ? selectId(spec.id, callAt(undefined, "ok", undefined)) : undefined;
-    if (loader && beforeId !== undefined) {
-      try {
-        record.before = toJson(await loader(beforeId, ctx));
-      } catch (error) {
-        report(error);
-      }
-    }
-
-    const result = await withAuditContext(auditContext, () => opts.next({ ctx: { audit: helpers } }));
-    if (result.ok && writtenInTransaction) return result;
-
-    const call = result.ok ? callAt(result.data, "ok", undefined) : callAt(undefined, result.error.code, result.error);
-    let writeMode: "async" | "sync" | "durable" = mode === "transactional" || mode === undefined ? "async" : mode;
+    const result = await next(call.helpers);
+    if (result.ok && call.writtenInTransaction()) return result;
     if (result.ok && mode === "transactional") {
       report(new AuditConfigError(path, "declared transactional but never called ctx.audit.transaction; entry written async"));
-      writeMode = "async";
     }
-    const mustSucceed = writeMode === "sync" && result.ok;
-
-    let events: AuditEvent[];
+    // Failed calls, and transactional calls that wrote nothing, go through the async writer.
+    const writeMode = mode === "transactional" ? "async" : mode;
+    const done = result.ok ? callAt(result.data, "ok", undefined) : callAt(undefined, result.error.code, result.error);
     try {
-      events = finalEvents(env, call, record);
+      await writeEntries(() => finalEvents(env, done, record), () => writerFor(options.writers(ctx), writeMode, path), writeMode, report);
     } catch (error) {
-      if (mustSucceed) throw auditFailure(error);
-      report(error);
-      return result;
-    }
-    let writer: AuditWriter;
-    try {
-      writer = writerFor(options.writers(ctx), writeMode, path);
-    } catch (error) {
-      if (mustSucceed) throw auditFailure(error);
-      report(error);
-      return result;
-    }
-    const writes = events.map((event) => {
-      try {
-        return writer.record(event);
-      } catch (error) {
-        return Promise.reject(error); // a writer that throws instead of rejecting
-      }
-    });
-    if (writeMode === "async") {
-      for (const w of writes) w.catch(report);
-      return result;
-    }
-    try {
-      await Promise.all(writes);
-    } catch (error) {
-      if (mustSucceed) throw auditFailure(error);
+      // Only sync mode's successful calls wait on their entry: theirs is the one failure that fails the call.
+      if (writeMode === "sync" && result.ok) throw auditFailure(error);
       report(error);
     }
     return result;
   });
+}
+
+/** The mode this call runs in, after the app's `mode` hook; no spec and no mode when it is off. */
+function resolveMode<TContext, TTx>(
+  options: AuditPluginOptions<TContext, TTx>,
+  ctx: TContext,
+  declaredSpec: AuditSpec<TContext> | undefined,
+): { spec: AuditSpec<TContext> | undefined; mode: AuditPluginMode | undefined } {
+  if (!declaredSpec) return { spec: undefined, mode: undefined };
+  const declared = declaredSpec.mode ?? "async";
+  const chosen = options.mode ? options.mode(ctx, declared, declaredSpec.mode !== undefined) : declared;
+  return chosen === "off" ? { spec: undefined, mode: undefined } : { spec: declaredSpec, mode: chosen };
+}
+
+/** Hands an error to the app's onError; never throws (a failing hook must not fail the call). */
+function reporter<TContext, TTx>(options: AuditPluginOptions<TContext, TTx>, ctx: TContext, path: string, type: AuditCall<TContext>["type"]) {
+  return (error: unknown): void => {
+    try {
+      options.onError?.(error instanceof Error ? error : new Error(messageOf(error)), { ctx, path, type });
+    } catch {
+      // a throwing error hook must not fail the call either
+    }
+  };
+}
+
+/** ctx.audit for a call that is not audited: a transaction is just a transaction. */
+function plainHelpers<TContext, TTx>(
+  options: AuditPluginOptions<TContext, TTx>,
+  ctx: TContext,
+  path: string,
+  mode: AuditPluginMode | undefined,
+): AuditHelpers<TTx> {
+  return {
+    mode,
+    transaction: (fn) => {
+      const store = options.transactions;
+      if (!store) throw new AuditConfigError(path, "ctx.audit.transaction needs the plugin's `transactions` option");
+      return store.run(ctx, fn);
+    },
+    change: () => undefined,
+    rows: () => undefined,
+    annotate: () => undefined,
+  };
+}
+
+/**
+ * ctx.audit for an audited call: change / rows / annotate fill `record`; in transactional mode
+ * `transaction` also inserts the call's entries inside the transaction (once per call).
+ */
+function auditedHelpers<TContext, TTx>(
+  options: AuditPluginOptions<TContext, TTx>,
+  ctx: TContext,
+  path: string,
+  mode: AuditPluginMode,
+  env: CallEnv<TContext>,
+  record: CallRecord,
+  succeeded: (output: unknown) => AuditCall<TContext>,
+  auditContext: AuditContext,
+): { helpers: AuditHelpers<TTx>; writtenInTransaction: () => boolean } {
+  let transactionStarted = false;
+  let written = false;
+  const helpers: AuditHelpers<TTx> = {
+    mode,
+    transaction: async <T>(fn: (tx: TTx) => Promise<T>): Promise<T> => {
+      const store = options.transactions;
+      if (!store) throw new AuditConfigError(path, "ctx.audit.transaction needs the plugin's `transactions` option");
+      if (mode !== "transactional") return store.run(ctx, fn);
+      if (transactionStarted) throw new AuditConfigError(path, "transactional mode allows one ctx.audit.transaction per call");
+      transactionStarted = true;
+      const mark = { rows: record.rows.length, change: record.change, annotations: { ...record.annotations } };
+      const output = await store.run(ctx, async (tx) => {
+        // A store may retry the callback (e.g. on a serialization failure): start each attempt clean.
+        record.rows.length = mark.rows;
+        record.change = mark.change;
+        record.annotations = { ...mark.annotations };
+        const result = await fn(tx);
+        const entries = finalEvents(env, succeeded(result), record).map((event) => stampEvent(event, auditContext));
+        await store.write(tx, entries);
+        return result;
+      });
+      written = true;
+      return output;
+    },
+    change: (change) => {
+      record.change = { ...record.change, ...change };
+    },
+    rows: (rows) => {
+      record.rows.push(...rows);
+    },
+    annotate: (metadata) => {
+      Object.assign(record.annotations, metadata);
+    },
+  };
+  return { helpers, writtenInTransaction: () => written };
+}
+
+/** The record as it is before the call, for the diff (calls that can change something only). */
+async function loadBefore<TContext>(
+  spec: AuditSpec<TContext>,
+  ctx: TContext,
+  record: CallRecord,
+  call: AuditCall<TContext>,
+  report: (error: unknown) => void,
+): Promise<void> {
+  const loader = spec.before;
+  const id = loader ? selectId(spec.id, call) : undefined;
+  if (!loader || id === undefined) return;
+  try {
+    record.before = toJson(await loader(id, ctx));
+  } catch (error) {
+    report(error);
+  }
+}
+
+/**
+ * Builds the events and hands them to the writer. async: enqueued, each failure reported, not
+ * awaited; sync and durable: awaited, the first failure rejects. Building or finding the writer
+ * failing rejects too: the caller decides whether that fails the call.
+ */
+async function writeEntries(
+  events: () => AuditEvent[],
+  writer: () => AuditWriter,
+  mode: "async" | "sync" | "durable",
+  report: (error: unknown) => void,
+): Promise<void> {
+  const built = events();
+  const target = writer();
+  const writes = built.map(async (event) => target.record(event)); // a writer that throws rejects too
+  if (mode === "async") for (const w of writes) w.catch(report);
+  else await Promise.all(writes);
 }
 
 /** What every event of one call shares, gathered once per call. */
@@ -241,10 +283,9 @@ function finalEvents<TContext>(env: CallEnv<TContext>, call: AuditCall<TContext>
 }
 
 function writerFor(writers: AuditWriters, mode: "async" | "sync" | "durable", path: string): AuditWriter {
-  const writer = writers[mode];
-  if (!writer) throw new AuditConfigError(path, `mode "${mode}" but the plugin's writers have no ${mode} writer`);
-  if (writer.mode !== mode) throw new AuditConfigError(path, `writers.${mode} is a ${writer.mode} writer`);
-  return writer;
+  const problem = writerProblem(writers, mode);
+  if (problem) throw new AuditConfigError(path, problem);
+  return writers[mode] as AuditWriter;
 }
 
 function auditFailure(cause: unknown): TRPCError {
@@ -267,33 +308,3 @@ function attempt<T>(fn: () => T, report: (error: unknown) => void): T | undefine
 function asInput(raw: unknown): AuditInput {
   return typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as AuditInput) : {};
 }
-
-function verify<TContext, TTx>(router: RouterLike, options: AuditPluginOptions<TContext, TTx>, writers?: AuditWriters): void {
-  const issues: string[] = [];
-  for (const [path, procedure] of Object.entries(router._def.procedures)) {
-    const meta = (procedure as { _def?: { meta?: { audit?: unknown } } })._def?.meta;
-    const spec = meta?.audit;
-    if (spec === false) continue;
-    if (spec === undefined) {
-      issues.push(`${path}: no meta.audit (declare one, or audit: false to leave it unaudited on purpose)`);
-      continue;
-    }
-    const problems = specIssues(path, spec);
-    issues.push(...problems);
-    if (problems.length > 0) continue;
-    const { mode = "async", redact } = spec as AuditSpec<TContext>;
-    try {
-      createRedactor(redact ?? []);
-    } catch (error) {
-      issues.push(`${path}: meta.audit.redact: ${messageOf(error)}`);
-    }
-    if (mode === "transactional" && !options.transactions) issues.push(`${path}: transactional mode needs the plugin's \`transactions\` option`);
-    if (writers && mode !== "transactional") {
-      const writer = writers[mode];
-      if (!writer) issues.push(`${path}: mode "${mode}" but no ${mode} writer was given`);
-      else if (writer.mode !== mode) issues.push(`${path}: writers.${mode} is a ${writer.mode} writer`);
-    }
-  }
-  if (issues.length > 0) throw new InvalidAuditMetaError(issues);
-}
-

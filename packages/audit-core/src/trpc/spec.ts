@@ -239,3 +239,11 @@ export function assertSpec(path: string, spec: unknown): void {
   const issues = specIssues(path, spec);
   if (issues.length > 0) throw new InvalidAuditMetaError(issues);
 }
+
+/** Why `writers` cannot take `mode`'s entries, or undefined when it can (also used by verify). */
+export function writerProblem(writers: AuditWriters, mode: "async" | "sync" | "durable"): string | undefined {
+  const writer = writers[mode];
+  if (!writer) return `mode "${mode}" but no ${mode} writer was given`;
+  if (writer.mode !== mode) return `writers.${mode} is a ${writer.mode} writer`;
+  return undefined;
+}
