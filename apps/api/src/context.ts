@@ -9,7 +9,7 @@ import type { AuditPluginMode, AuditWriters } from "@auditrail/audit-core/trpc";
 import type { Database, DatabaseHandle, Provider } from "@auditrail/db";
 import type { Logger } from "pino";
 import type { AuditDefaultMode, WriterConfig } from "./config.ts";
-import type { HttpMetrics } from "./http-metrics.ts";
+import type { ApiMetrics } from "./metrics.ts";
 import type { SealServices } from "./sealing.ts";
 
 export interface Services {
@@ -79,7 +79,7 @@ export interface ServerInfo {
   readonly stopping: AbortSignal;
 }
 
-export async function createContext(services: Services, server: ServerInfo, metrics: HttpMetrics, req: IncomingMessage, requestId: string) {
+export async function createContext(services: Services, server: ServerInfo, metrics: ApiMetrics, req: IncomingMessage, requestId: string) {
   const user = await userOf(services.prisma, req.headers.authorization);
   return {
     ...services,

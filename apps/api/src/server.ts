@@ -8,12 +8,12 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { type AuditWriter, type CloseReport, type WriterStats, prometheusText, sealerPrometheusText } from "@auditrail/audit-core";
+import type { AuditWriter, CloseReport } from "@auditrail/audit-core";
 import { type DatabaseHandle, pendingMigrations } from "@auditrail/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { type RequestInfo, type Services, createContext, requestIdOf, requestInfoOf } from "./context.ts";
 import { exportAudit } from "./export.ts";
-import { HttpMetrics } from "./http-metrics.ts";
+import { ApiMetrics } from "./metrics.ts";
 import { appRouter } from "./router.ts";
 import { staticFiles } from "./static-files.ts";
 
@@ -42,7 +42,7 @@ export interface AppOptions {
 }
 
 export function createApp(services: Services, db: DatabaseHandle, options: AppOptions = {}): App {
-  const metrics = new HttpMetrics();
+  const metrics = new ApiMetrics({ writers: services.writers, sealer: services.seals?.sealer, writerConfig: services.writerConfig });
   const stopping = new AbortController();
   const serverInfo = { provider: db.provider, database: db, stopping: stopping.signal };
   const web = options.webRoot === undefined ? undefined : staticFiles(options.webRoot);
@@ -67,7 +67,7 @@ export function createApp(services: Services, db: DatabaseHandle, options: AppOp
       send(res, health.status === "ok" ? 200 : 503, "application/json", JSON.stringify(health));
     },
     "/metrics": async (_req, res) => {
-      send(res, 200, "text/plain; version=0.0.4", metricsText(services, metrics));
+      send(res, 200, metrics.contentType, await metrics.text());
     },
     "/audit/export": (req, res, request) => exportAudit(req, res, services, db.provider, request),
   };
@@ -177,47 +177,6 @@ export function createApp(services: Services, db: DatabaseHandle, options: AppOp
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 /** The largest request line + headers (Node's default is 16 KiB); larger: a JSON 431, audited. */
 export const MAX_HEADER_BYTES = 64 * 1024;
-
-/**
- * The main (async) writer's full exposition, the other writers' counters by mode, the writer
- * settings in effect (`auditrail_writer_config`, labels only), and the API's.
- */
-function metricsText(services: Services, metrics: HttpMetrics): string {
-  const lines: string[] = [];
-  const config = services.writerConfig;
-  if (config) {
-    const labels = {
-      default_mode: config.defaultMode,
-      max_workers: config.maxWorkers,
-      max_queue: config.maxQueueSize,
-      overflow: config.overflow,
-      max_batch: config.maxBatchSize,
-      close_deadline_ms: config.closeDeadlineMs,
-      spool_dir: config.spoolDir,
-    };
-    const text = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`))}"`);
-    lines.push("# HELP auditrail_writer_config The audit writer settings in effect (AUDIT_* variables), as labels.");
-    lines.push("# TYPE auditrail_writer_config gauge");
-    lines.push(`auditrail_writer_config{${text.join(",")}} 1`);
-  }
-  const others = Object.entries(services.writers).filter(([mode, w]) => mode !== "async" && w) as [string, AuditWriter][];
-  if (others.length > 0) {
-    const counters: [keyof WriterStats, string][] = [
-      ["recorded", "entries_recorded_total"],
-      ["written", "entries_written_total"],
-      ["deadLettered", "entries_dead_lettered_total"],
-      ["spilled", "entries_spilled_total"],
-      ["errors", "errors_total"],
-    ];
-    for (const [field, name] of counters) {
-      lines.push(`# HELP auditrail_writer_${name} Per-mode writer counter (the async writer's are unlabelled above).`);
-      lines.push(`# TYPE auditrail_writer_${name} counter`);
-      for (const [mode, writer] of others) lines.push(`auditrail_writer_${name}{mode="${mode}"} ${String(writer.stats()[field])}`);
-    }
-  }
-  const seals = services.seals ? sealerPrometheusText(services.seals.sealer.stats()) : "";
-  return prometheusText(services.writers.async.stats()) + seals + (lines.length ? `${lines.join("\n")}\n` : "") + metrics.text();
-}
 
 export interface Health {
   readonly status: "ok" | "degraded";

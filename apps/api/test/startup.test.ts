@@ -77,9 +77,9 @@ function sample(text: string, series: string): number {
 }
 
 const RECORDED = {
-  async: "auditrail_entries_recorded_total",
-  sync: 'auditrail_writer_entries_recorded_total{mode="sync"}',
-  durable: 'auditrail_writer_entries_recorded_total{mode="durable"}',
+  async: 'auditrail_entries_recorded_total{mode="async"}',
+  sync: 'auditrail_entries_recorded_total{mode="sync"}',
+  durable: 'auditrail_entries_recorded_total{mode="durable"}',
 } as const;
 
 async function recorded(base: string): Promise<Record<keyof typeof RECORDED, number>> {

@@ -23,7 +23,7 @@ describe("errors", () => {
   });
 
   it("the package entry exports the writer, context, schemas, metrics and helpers", () => {
-    for (const name of ["createAuditWriter", "withAuditContext", "currentAuditContext", "prometheusText", "classifyError", "readDeadLetterFile", "closeOnSignals", "uuidv7"] as const) {
+    for (const name of ["createAuditWriter", "withAuditContext", "currentAuditContext", "classifyError", "readDeadLetterFile", "closeOnSignals", "uuidv7"] as const) {
       expect(typeof api[name]).toBe("function");
     }
     expect(api.AuditEventSchema.safeParse({ action: "a", entity: "E" }).success).toBe(true);

@@ -85,7 +85,7 @@ export { Sealer, SealerOptionsSchema } from "./writer/sealer.ts";
 export type { SealerClock, SealerOptions, SealerStats, StreamSealer } from "./writer/sealer.ts";
 export { AuditEntrySchema, AuditEventSchema, DEFAULT_MAX_ENTRY_BYTES, normalizeText, stampEvent } from "./event.ts";
 export type { AuditEntry, AuditEvent, EntryLimits } from "./event.ts";
-export { LatencyWindow, prometheusText, sealerPrometheusText } from "./metrics.ts";
+export { LatencyWindow } from "./metrics.ts";
 export type { LatencySummary, WriterStats } from "./metrics.ts";
 export type { AuditWriterOptions } from "./options.ts";
 export { classifyError, retryRetryable, writeWithRetry } from "./writer/retry.ts";

@@ -12,7 +12,7 @@ import type { AuditMeta, AuditPluginOptions, AuditTransactions, AuditWriters } f
 
 // ── fixtures ──────────────────────────────────────────────────────────────────────────────────
 
-const zero = { p50: 0, p95: 0, p99: 0, max: 0 };
+const zero = { p50: 0, p95: 0, p99: 0, max: 0, count: 0, sum: 0 };
 const stats: WriterStats = {
   recorded: 0, queued: 0, inFlight: 0, written: 0, retried: 0, deadLettered: 0, spilled: 0,
   replayed: 0, dropped: 0, errors: 0, spoolBacklog: 0, enqueueUs: zero, writeMs: zero,
