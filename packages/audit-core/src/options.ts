@@ -17,9 +17,9 @@ export const AuditWriterOptionsSchema = z.strictObject({
     options: z.record(z.string(), z.unknown()).optional(),
   }),
   /**
-   * async (default): record() enqueues; its receipt resolves once the entry is appended to the
-   * spool (the kernel's page cache, no fsync: survives kill -9, not power loss); workers write in
-   * batches and acknowledged entries are dropped from the spool.
+   * async (default): record() appends the entry to the spool and queues it; its receipt resolves
+   * once the append is written (to the kernel's page cache, no fsync: survives kill -9, not power
+   * loss); workers write in batches, and a spool segment is deleted once every entry in it is written.
    * sync: record() resolves once the row is committed (the main thread writes, one row a call).
    * durable: record() resolves once the entry is fsynced to the spool; workers write as in async.
    */

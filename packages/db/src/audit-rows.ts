@@ -1,6 +1,8 @@
 /**
- * How an AuditEntry maps to the "AuditEntry" table, shared by both SQL sinks and the
- * transactional path. The column order here is the order of every INSERT.
+ * How an AuditEntry maps to the "AuditEntry" table, shared by both SQL sinks (the transactional
+ * path writes through Prisma's createMany instead, see sink.ts) and the export check. The column
+ * order here is the order of the SQLite INSERT, of PostgreSQL's COPY into its staging table and of
+ * the INSERT … SELECT from it.
  */
 import type { AuditEntry, ChainLink } from "@auditrail/audit-core";
 

@@ -291,8 +291,10 @@ export class Spool {
 
   /**
    * The segment's complete lines. Every append ends its line with "\n" in the same write, so a
-   * last line without one is torn — what a crash mid-append leaves. Its record() never resolved
-   * (the fsync had not happened), so nobody was told it was kept: it is dropped.
+   * last line without one is torn — what a crash mid-append leaves. Its record() had not resolved
+   * (a receipt waits for its line's write, and in durable mode for the fdatasync after it), so
+   * nobody was told it was kept: it is dropped. (Async mode resolves before any fsync, so a power
+   * loss can tear a line whose receipt did resolve: async survives kill -9, not power loss.)
    */
   private async readLines(s: Segment): Promise<string[]> {
     const text = await readFile(s.file, "utf8").catch((error: NodeJS.ErrnoException) => {
