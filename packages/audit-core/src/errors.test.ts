@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import * as api from "./index.ts";
 
 describe("errors", () => {
@@ -20,6 +21,38 @@ describe("errors", () => {
       expect(error.name).toBe(error.constructor.name);
       expect(error.message).toMatch(message);
     }
+  });
+
+  it("the issue errors share one base: the issues, one per line, after what was invalid", () => {
+    const cases: Array<[api.InvalidIssuesError, string, string]> = [
+      [new api.InvalidOptionsError(["a: x", "b: y"]), "ERR_AUDIT_INVALID_OPTIONS", "Invalid audit writer options:\n- a: x\n- b: y"],
+      [new api.InvalidSealerOptionsError(["a: x"]), "ERR_AUDIT_INVALID_SEALER_OPTIONS", "Invalid sealer options:\n- a: x"],
+      [new api.InvalidJetStreamConfigError("ingest config", ["a: x"]), "ERR_AUDIT_INVALID_JETSTREAM_CONFIG", "Invalid ingest config:\n- a: x"],
+    ];
+    for (const [error, code, message] of cases) {
+      expect(error).toBeInstanceOf(api.InvalidIssuesError);
+      expect(error.code).toBe(code);
+      expect(error.message).toBe(message);
+      expect(error.issues.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("the writer's own write errors have codes; a timeout is retryable, a stop is not classified", () => {
+    const timeout = new api.WriteTimeoutError(30);
+    expect(timeout).toMatchObject({ code: "ERR_AUDIT_WRITE_TIMEOUT", name: "WriteTimeoutError", message: "sink write did not finish within 30 ms" });
+    expect(api.classifyError(timeout)).toBe("retryable");
+    expect(new api.WriteStoppedError().code).toBe("ERR_AUDIT_WRITE_STOPPED");
+    expect(api.classifyError(new api.WriteStoppedError())).toBeUndefined();
+  });
+
+  it("formatIssues: one line per zod issue, the path dotted, the whole value named", () => {
+    const parsed = z.strictObject({ a: z.strictObject({ b: z.number() }) }).safeParse({ a: { b: "x" }, c: 1 });
+    expect(parsed.success).toBe(false);
+    expect(api.formatIssues(parsed.error?.issues ?? [], "(options)")).toEqual([
+      "a.b: Invalid input: expected number, received string",
+      '(options): Unrecognized key: "c"',
+    ]);
+    expect(api.formatIssues([{ path: ["x", 0], message: "bad" }], "meta.audit", "meta.audit.")).toEqual(["meta.audit.x.0: bad"]);
   });
 
   it("the package entry exports the writer, context, schemas, metrics and helpers", () => {
