@@ -166,7 +166,7 @@ export interface AuditPluginOptions<TContext, TTx> {
   /** `mask` (default): redacted values become "[REDACTED]"; `remove`: they are left out. */
   readonly redaction?: RedactionMode;
   /** Required by procedures in transactional mode (and by `ctx.audit.transaction`). */
-  readonly transactions?: AuditTransactions<TContext, TTx>;
+  readonly transactions?: AuditTransactions<TContext, TTx> | undefined;
   /**
    * Chooses the mode per call, given the declared one (default: the declared one) and whether the
    * procedure's meta pins it (`pinned` false: `declared` is the default, `async`). `"off"` skips
