@@ -4,7 +4,7 @@
  * text holding U+0000 is refused up front: PostgreSQL cannot store it in text columns, SQLite can,
  * so the API refuses it on both (BAD_REQUEST) to give the same answer whatever the database.
  */
-import { z } from "zod";
+import type { z } from "zod";
 
 /** `path: message` per issue, `; `-separated (the root path shows as `input`). */
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
@@ -18,7 +18,7 @@ export function nulIssues(value: unknown, path: PropertyKey[] = [], out: z.core.
   if (typeof value === "string") {
     if (value.includes("\u0000")) out.push({ code: "custom", path, message: NUL_MESSAGE, input: undefined });
   } else if (Array.isArray(value)) {
-    value.forEach((item, i) => nulIssues(item, [...path, i], out));
+    for (const [i, item] of value.entries()) nulIssues(item, [...path, i], out);
   } else if (typeof value === "object" && value !== null) {
     for (const [key, item] of Object.entries(value)) {
       if (key.includes("\u0000")) out.push({ code: "custom", path: [...path, key], message: NUL_MESSAGE, input: undefined });

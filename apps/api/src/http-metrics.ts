@@ -13,7 +13,10 @@ export class HttpMetrics {
     const key = `route="${route}",status="${status}"`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     let window = this.latency.get(route);
-    if (!window) this.latency.set(route, (window = new LatencyWindow(4096)));
+    if (!window) {
+      window = new LatencyWindow(4096);
+      this.latency.set(route, window);
+    }
     window.add(ms);
   }
 

@@ -299,8 +299,12 @@ class Gatherer {
     this.entries = [];
     this.waiters = [];
     this.write(entries).then(
-      () => waiters.forEach((w) => w.resolve()),
-      (error: unknown) => waiters.forEach((w) => w.reject(error)),
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (error: unknown) => {
+        for (const w of waiters) w.reject(error);
+      },
     );
   }
 }

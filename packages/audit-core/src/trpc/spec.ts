@@ -180,6 +180,7 @@ export interface AuditPluginOptions<TContext, TTx> {
    * redacted again), e.g. to add a tenant id, or count entries. Must not throw (if it does, the
    * error is reported and the event written unchanged).
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook kept only for its side effect (say, a counter) returns nothing.
   readonly onEntry?: (event: AuditEvent, call: AuditCall<TContext>) => AuditEvent | undefined | void;
   /**
    * Errors the plugin handled without failing the call: async/durable write failures, a loader or
