@@ -19,7 +19,7 @@ export function nulIssues(value: unknown, path: PropertyKey[] = [], out: z.core.
   if (typeof value === "string") {
     if (value.includes("\u0000")) out.push({ code: "custom", path, message: NUL_MESSAGE, input: undefined });
   } else if (Array.isArray(value)) {
-    value.forEach((item, i) => nulIssues(item, [...path, i], out));
+    for (const [i, item] of value.entries()) nulIssues(item, [...path, i], out);
   } else if (typeof value === "object" && value !== null) {
     for (const [key, item] of Object.entries(value)) {
       if (key.includes("\u0000")) out.push({ code: "custom", path: [...path, key], message: NUL_MESSAGE, input: undefined });

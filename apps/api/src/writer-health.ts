@@ -42,7 +42,10 @@ const meters = new WeakMap<AuditWriter, RateMeter>();
 
 export function writerHealth(writer: AuditWriter, meterOptions?: RateMeterOptions) {
   let meter = meters.get(writer);
-  if (!meter) meters.set(writer, (meter = new RateMeter(meterOptions)));
+  if (!meter) {
+    meter = new RateMeter(meterOptions);
+    meters.set(writer, meter);
+  }
   const s = writer.stats();
   return {
     mode: writer.mode,

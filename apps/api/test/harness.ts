@@ -31,7 +31,7 @@ export interface Harness {
   readonly app: App;
   /** The async (default) writer. */
   readonly writer: AuditWriter;
-  readonly writers: Required<AuditWriters>;
+  readonly writers: Record<keyof AuditWriters, AuditWriter>;
   client(token?: string): Client;
   /** Signs in as the demo user of `role` and returns a client carrying the token. */
   as(role: Role): Promise<Client>;

@@ -66,7 +66,7 @@ export class IngestProcess {
         if (line.msg === "batch" && line.phase === "writing") this.writing++;
         else if (line.msg === "stopped") this.stats = line.stats;
         else if (line.msg === "ingesting") this.trail = line.trail;
-        else if (line.msg !== "batch") this.log = (this.log + text + "\n").slice(-10_000);
+        else if (line.msg !== "batch") this.log = `${this.log}${text}\n`.slice(-10_000);
       }
       for (const wake of this.waiters.splice(0)) wake();
     });

@@ -86,7 +86,10 @@ function render(): void {
   const params = new URLSearchParams(location.search);
   const session = loadSession();
   if (!session || path === "/signin") {
-    if (session && path === "/signin") return navigate("/", { replace: true });
+    if (session && path === "/signin") {
+      navigate("/", { replace: true });
+      return;
+    }
     const next = path === "/signin" ? (params.get("next") ?? "/") : path + location.search;
     current = signInView(next, (s) => {
       saveSession(s);

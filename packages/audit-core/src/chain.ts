@@ -180,7 +180,10 @@ export function verifyChain({ rows, deadLettered = new Set(), purges = [] }: Ver
   const streams = new Map<string, ChainedEntry[]>();
   for (const row of rows) {
     let list = streams.get(row.streamId);
-    if (!list) streams.set(row.streamId, (list = []));
+    if (!list) {
+      list = [];
+      streams.set(row.streamId, list);
+    }
     list.push(row);
   }
   const starts = new Map<string, PurgeStart>();

@@ -244,7 +244,13 @@ describe("maxEntryBytes", () => {
     let reads = 0;
     const items = Array.from({ length: 100_000 }, (_, i) => {
       const item: Record<string, unknown> = { i };
-      Object.defineProperty(item, "v", { enumerable: true, get: () => (reads++, "0123456789") });
+      Object.defineProperty(item, "v", {
+        enumerable: true,
+        get: () => {
+          reads++;
+          return "0123456789";
+        },
+      });
       return item;
     });
     expect(() => stampEvent({ action: "a.b", entity: "E", after: items }, undefined, limits)).toThrow(EntryTooLargeError);

@@ -80,7 +80,7 @@ describe("async writer", () => {
     const ceilings = [1, 2, 3, 4].map((attempt) => backoffDelay(attempt, { ...retry, maxAttempts: 1, unknownErrorAttempts: 1, writeTimeoutMs: 1 }, () => 1));
     expect(ceilings).toEqual([20, 40, 80, 160]);
     const gaps = attempts.slice(1).map((a, i) => a.at - (attempts[i]?.at ?? 0));
-    gaps.forEach((gap, i) => expect(gap).toBeLessThanOrEqual((ceilings[i] ?? 0) + 150));
+    for (const [i, gap] of gaps.entries()) expect(gap).toBeLessThanOrEqual((ceilings[i] ?? 0) + 150);
     expect(counts(reports.writtenIds)).toEqual(new Map(ids.map((id) => [id, 1])));
     expect(writer.stats()).toMatchObject({ written: 10, retried: 4 });
   });

@@ -101,7 +101,7 @@ function isolated<A extends object>(adapter: A, connectionInfo: () => object): A
       if (key === "startTransaction") {
         return async (...args: unknown[]) => {
           const tx = (await Reflect.apply(member, target, args)) as object;
-          let release = () => undefined as void;
+          let release: () => void = () => undefined;
           open = new Promise<void>((resolve) => (release = resolve));
           const end = () => {
             open = undefined;

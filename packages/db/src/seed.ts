@@ -23,7 +23,7 @@ const DEMO_PATIENTS = [
 ] as const;
 
 /** What patient search matches against: the names and email, lower-cased, space-separated. */
-export function patientSearchKey(p: { firstName: string; lastName: string; email?: string | null }): string {
+export function patientSearchKey(p: { firstName: string; lastName: string; email?: string | null | undefined }): string {
   return [p.firstName, p.lastName, p.email ?? ""].join(" ").trim().toLowerCase();
 }
 

@@ -78,13 +78,14 @@ export async function writeInTransaction(tx: Transaction, entries: readonly Audi
     return link;
   });
   await tx.auditEntry.createMany({
-    data: chained.map((e) => ({
+    // A JSON column left out is stored as NULL (Prisma takes no plain null for a Json field).
+    data: chained.map(({ before, after, diff, metadata, ...e }) => ({
       ...e,
       occurredAt: new Date(e.occurredAt),
-      before: e.before ?? undefined,
-      after: e.after ?? undefined,
-      diff: e.diff ?? undefined,
-      metadata: e.metadata ?? undefined,
+      ...(before != null && { before }),
+      ...(after != null && { after }),
+      ...(diff != null && { diff }),
+      ...(metadata != null && { metadata }),
     })),
   });
   await tx.$executeRaw`UPDATE "AuditStreamHead" SET "seq" = ${seq}, "hash" = ${prevHash} WHERE "streamId" = ${TRANSACTIONAL_STREAM}`;

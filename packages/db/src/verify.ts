@@ -491,12 +491,3 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
   for (let letter = letters.get(expected); letter; letter = letters.get(expected)) check(letter, letter.id, true);
   return { entries, unsealed };
 }
-
-/** A dead letter's stored JSON text (anything unreadable explains no gap). */
-function parseLetter(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
-}

@@ -79,8 +79,8 @@ function schemaContentsIn(value: unknown, found: string[] = []): string[] {
   if (Array.isArray(value)) {
     for (const item of value) schemaContentsIn(item, found);
   } else if (isRecord(value)) {
-    const content = value["content"];
-    if (typeof content === "string" && typeof value["path"] === "string") found.push(content);
+    const content = value.content;
+    if (typeof content === "string" && typeof value.path === "string") found.push(content);
     for (const child of Object.values(value)) schemaContentsIn(child, found);
   }
   return found;
@@ -91,7 +91,7 @@ function urlIn(params: unknown): string | undefined {
   if (!isRecord(params)) return undefined;
   for (const key of ["datasource", "datasourceType"]) {
     const value = params[key];
-    if (isRecord(value) && typeof value["url"] === "string" && value["url"] !== "") return value["url"];
+    if (isRecord(value) && typeof value.url === "string" && value.url !== "") return value.url;
   }
   return undefined;
 }
@@ -275,9 +275,9 @@ export class EngineHost {
    * P2036 with an id in the adapter's error registry: return the original.
    */
   private unwrap(error: unknown, registry: ErrorRegistry | undefined): unknown {
-    if (registry === undefined || !isRecord(error) || error["code"] !== "P2036") return error;
-    const meta = error["meta"];
-    const metaId = isRecord(meta) ? meta["id"] : undefined;
+    if (registry === undefined || !isRecord(error) || error.code !== "P2036") return error;
+    const meta = error.meta;
+    const metaId = isRecord(meta) ? meta.id : undefined;
     const id = typeof metaId === "number" ? metaId : Number(/id[:\s]+(\d+)/i.exec(errorMessage(error))?.[1]);
     if (!Number.isInteger(id)) return error;
     return registry.consumeError(id)?.error ?? error;
@@ -293,9 +293,9 @@ export class EngineHost {
       return rpcPanic(panicMessage(error));
     }
     if (error instanceof UserFacingError) return rpcUserFacingError(error.code, error.message, error.meta);
-    if (isRecord(error) && typeof error["code"] === "string" && /^P\d{4}$/.test(error["code"])) {
-      const meta = error["meta"];
-      return rpcUserFacingError(error["code"], errorMessage(error), isRecord(meta) ? meta : {});
+    if (isRecord(error) && typeof error.code === "string" && /^P\d{4}$/.test(error.code)) {
+      const meta = error.meta;
+      return rpcUserFacingError(error.code, errorMessage(error), isRecord(meta) ? meta : {});
     }
     return rpcGenericError(errorMessage(error));
   }

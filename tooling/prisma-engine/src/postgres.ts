@@ -82,7 +82,7 @@ export function parsePostgresUrl(url: string): PostgresTarget {
   }
   const host = parsed.searchParams.get("host") ?? (parsed.hostname || "localhost");
   const port = parsed.port || "5432";
-  const user = decodeURIComponent(parsed.username) || process.env["PGUSER"] || userInfo().username;
+  const user = decodeURIComponent(parsed.username) || process.env.PGUSER || userInfo().username;
   return { url, config, database, schema, user, location: `${host}:${port}` };
 }
 

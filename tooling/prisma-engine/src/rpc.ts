@@ -100,7 +100,7 @@ export class RpcConnection {
         const pending = this.pending.get(String(id));
         if (pending) {
           this.pending.delete(String(id));
-          pending.resolve(message["result"]);
+          pending.resolve(message.result);
         }
       }
       return;
@@ -109,7 +109,7 @@ export class RpcConnection {
       // Notifications are not part of the schema engine protocol: ignore them.
       return;
     }
-    const request: RpcRequest = { jsonrpc: "2.0", id, method, params: message["params"] };
+    const request: RpcRequest = { jsonrpc: "2.0", id, method, params: message.params };
     this.queue = this.queue.then(() => this.handle(request));
   }
 

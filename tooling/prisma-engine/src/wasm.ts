@@ -59,7 +59,7 @@ async function instantiate(): Promise<typeof glue> {
   const bytes = await readFile(new URL("schema_engine_bg.wasm", glueUrl));
   const { instance } = await webAssembly().instantiate(bytes, { "./schema_engine_bg.js": { ...glue } });
   glue.__wbg_set_wasm(instance.exports);
-  const start = instance.exports["__wbindgen_start"];
+  const start = instance.exports.__wbindgen_start;
   if (typeof start === "function") start();
   return glue;
 }

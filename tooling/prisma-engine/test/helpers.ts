@@ -83,9 +83,9 @@ export class TestProject {
       FORCE_COLOR: "0",
     };
     // prisma.config.ts must be what points the CLI at the stand-in.
-    delete env["PRISMA_SCHEMA_ENGINE_BINARY"];
-    delete env["DATABASE_URL"];
-    if (databaseUrl !== undefined) env["DATABASE_URL"] = databaseUrl;
+    delete env.PRISMA_SCHEMA_ENGINE_BINARY;
+    delete env.DATABASE_URL;
+    if (databaseUrl !== undefined) env.DATABASE_URL = databaseUrl;
     const result = spawnSync(prismaBin, args, { cwd: this.dir, env, encoding: "utf8", timeout: 100_000 });
     if (result.error) throw result.error;
     return {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect } from "vitest";
 import { defineCliSuite, describeBadUrl } from "./cli-suite.ts";
 
 const DEFAULT_CI_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
-const baseUrl = process.env["TEST_DATABASE_URL"] ?? (process.env["CI"] === "true" ? DEFAULT_CI_URL : undefined);
+const baseUrl = process.env.TEST_DATABASE_URL ?? (process.env.CI === "true" ? DEFAULT_CI_URL : undefined);
 
 function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);

@@ -77,7 +77,7 @@ describe("JSON-RPC server", () => {
     });
     const print = await engine.next();
     expect(print).toMatchObject({ method: "print", params: { content: expect.stringContaining('CREATE TABLE "User"') } });
-    engine.send({ jsonrpc: "2.0", id: print["id"] as string, result: {} });
+    engine.send({ jsonrpc: "2.0", id: print.id as string, result: {} });
     expect(await engine.next()).toEqual({ jsonrpc: "2.0", id: 2, result: { exitCode: 2 } });
 
     engine.send({ jsonrpc: "2.0", id: 3, method: "noSuchMethod", params: {} });

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { Context } from "../context.ts";
 import { likeText, needsRecheck } from "../literal.ts";
 import { Cursor, Limit, decodeCursor, pageOf } from "../pagination.ts";
-import { Day, Id, iso, toDate } from "../schemas.ts";
+import { Day, Id, definedFields, iso, toDate } from "../schemas.ts";
 import { allowed, notFound } from "../trpc.ts";
 
 const Name = z.string().trim().min(1).max(100);
@@ -80,7 +80,7 @@ export const patientRouter = {
     .input(PatientCreate)
     .mutation(async ({ ctx, input }) => {
       const p = await ctx.prisma.patient.create({
-        data: { ...input, dateOfBirth: toDate(input.dateOfBirth), searchKey: patientSearchKey(input) },
+        data: { ...definedFields(input), dateOfBirth: toDate(input.dateOfBirth), searchKey: patientSearchKey(input) },
       });
       return patientOut(p);
     }),
@@ -139,7 +139,8 @@ export const patientRouter = {
     .meta({ audit: { action: "patient.update", entity: "Patient", id: "input.id", before: loadPatient } })
     .input(PatientUpdate)
     .mutation(async ({ ctx, input }) => {
-      const { id, dateOfBirth, ...rest } = input;
+      const { id, dateOfBirth, ...given } = input;
+      const rest = definedFields(given);
       const current = await ctx.prisma.patient.findUnique({ where: { id } });
       if (!current) throw notFound("patient", id);
       const next = { ...current, ...rest };

@@ -203,15 +203,16 @@ function prismaProducer(place: Place): Producer {
   const db = createDatabase(place.url);
   return {
     handOff: async (event) => {
-      const e = stamp(event);
+      const { before, after, diff, metadata, ...e } = stamp(event);
+      // A JSON column left out is stored as NULL (Prisma takes no plain null for a Json field).
       await db.prisma.auditEntry.create({
         data: {
           ...e,
           occurredAt: new Date(e.occurredAt),
-          before: e.before ?? undefined,
-          after: e.after ?? undefined,
-          diff: e.diff ?? undefined,
-          metadata: e.metadata ?? undefined,
+          ...(before != null && { before }),
+          ...(after != null && { after }),
+          ...(diff != null && { diff }),
+          ...(metadata != null && { metadata }),
         },
       });
     },
@@ -298,8 +299,12 @@ class Gatherer {
     this.entries = [];
     this.waiters = [];
     this.write(entries).then(
-      () => waiters.forEach((w) => w.resolve()),
-      (error: unknown) => waiters.forEach((w) => w.reject(error)),
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (error: unknown) => {
+        for (const w of waiters) w.reject(error);
+      },
     );
   }
 }

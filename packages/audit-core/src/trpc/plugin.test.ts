@@ -41,7 +41,7 @@ function memoryWriter(mode: AuditMode, fail?: () => Error | undefined) {
 interface Ctx {
   user?: { id: string; role: string } | undefined;
   requestId: string;
-  userAgent?: string;
+  userAgent?: string | undefined;
   writers: AuditWriters;
   db: Map<string, { id: string; name: string; ssn: string }>;
 }

@@ -166,7 +166,7 @@ export interface AuditPluginOptions<TContext, TTx> {
   /** `mask` (default): redacted values become "[REDACTED]"; `remove`: they are left out. */
   readonly redaction?: RedactionMode;
   /** Required by procedures in transactional mode (and by `ctx.audit.transaction`). */
-  readonly transactions?: AuditTransactions<TContext, TTx>;
+  readonly transactions?: AuditTransactions<TContext, TTx> | undefined;
   /**
    * Chooses the mode per call, given the declared one (default: the declared one) and whether the
    * procedure's meta pins it (`pinned` false: `declared` is the default, `async`). `"off"` skips
@@ -180,6 +180,7 @@ export interface AuditPluginOptions<TContext, TTx> {
    * redacted again), e.g. to add a tenant id, or count entries. Must not throw (if it does, the
    * error is reported and the event written unchanged).
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook kept only for its side effect (say, a counter) returns nothing.
   readonly onEntry?: (event: AuditEvent, call: AuditCall<TContext>) => AuditEvent | undefined | void;
   /**
    * Errors the plugin handled without failing the call: async/durable write failures, a loader or

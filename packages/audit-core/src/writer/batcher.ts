@@ -45,7 +45,10 @@ export class Batcher {
 
   notify(): void {
     if (this.immediate) return;
-    if (this.pausedUntil > 0 && Date.now() < this.pausedUntil) return this.arm(this.pausedUntil - Date.now());
+    if (this.pausedUntil > 0 && Date.now() < this.pausedUntil) {
+      this.arm(this.pausedUntil - Date.now());
+      return;
+    }
     if (this.ready()) {
       this.immediate = setImmediate(() => {
         this.immediate = undefined;

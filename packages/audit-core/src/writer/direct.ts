@@ -7,7 +7,7 @@ import type { AuditReceipt, AuditWriter, CloseReport } from "../writer-contract.
 import { ChainStream } from "../chain.ts";
 import { currentAuditContext } from "../context.ts";
 import { AuditWriteError, WriterClosedError } from "../errors.ts";
-import { type AuditEvent, stampEvent } from "../event.ts";
+import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
 import { Counters, type WriterStats } from "../metrics.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { AuditSink } from "../sink.ts";
@@ -36,7 +36,7 @@ export class DirectWriter implements AuditWriter {
   record(event: AuditEvent): Promise<AuditReceipt> {
     if (this.closing) return Promise.reject(new WriterClosedError());
     const started = performance.now();
-    let entry;
+    let entry: AuditEntry;
     try {
       entry = stampEvent(event, currentAuditContext(), this.options);
     } catch (error) {

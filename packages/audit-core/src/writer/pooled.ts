@@ -17,7 +17,7 @@
  */
 import type { AuditReceipt, AuditWriter, CloseReport } from "../writer-contract.ts";
 import { currentAuditContext } from "../context.ts";
-import { WorkerDiedError, WriterClosedError, messageOf } from "../errors.ts";
+import { WorkerDiedError, WriterClosedError } from "../errors.ts";
 import { type AuditEntry, type AuditEvent, stampEvent } from "../event.ts";
 import { Counters, type WriterStats } from "../metrics.ts";
 import type { ResolvedOptions } from "../options.ts";
