@@ -2,7 +2,7 @@
 export { appRouter } from "./router.ts";
 export type { AppRouter, RouterInputs, RouterOutputs } from "./router.ts";
 export { createApp } from "./server.ts";
-export { openSealing, sealEnvOf } from "./sealing.ts";
+export { openSealing } from "./sealing.ts";
 export type { SealServices, Sealing } from "./sealing.ts";
 export type { App, AppOptions, Health, ShutdownReport } from "./server.ts";
 export type { Services } from "./context.ts";

@@ -194,9 +194,11 @@ function metricsText(services: Services, metrics: HttpMetrics): string {
       max_batch: config.maxBatchSize,
       close_deadline_ms: config.closeDeadlineMs,
       spool_dir: config.spoolDir,
+      seal_every_ms: config.sealEveryMs,
+      seal_key_file: config.sealKeyFile,
     };
     const text = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`))}"`);
-    lines.push("# HELP auditrail_writer_config The audit writer settings in effect (AUDIT_* variables), as labels.");
+    lines.push("# HELP auditrail_writer_config The audit writer and seal settings in effect (AUDIT_* variables), as labels.");
     lines.push("# TYPE auditrail_writer_config gauge");
     lines.push(`auditrail_writer_config{${text.join(",")}} 1`);
   }
