@@ -4,7 +4,8 @@
  * `AUDIT_MODE=off`, `async` or `sync` and nothing else changed, and the same tRPC mutation —
  * `patient.update`, whose meta pins no mode, so AUDIT_MODE decides — sent over HTTP with
  * keep-alive from a separate load process (load.ts). Every round starts the API once per mode, in
- * turn, so drift on a shared machine hits all modes alike; each start gets unmeasured warm-up calls.
+ * turn (each round beginning with the next mode), so drift on a shared machine hits all modes
+ * alike; each start gets unmeasured warm-up calls.
  * Reports p50/p95/p99 per mode and each audited mode's p50 relative to unaudited, and checks that
  * every audited call's entry was written (each process drains its writers when stopped).
  */
@@ -115,7 +116,9 @@ export async function api(target: Target, requests: number): Promise<ApiResult> 
     const latencies = new Map<Mode, number[]>(MODES.map((m) => [m, []]));
     const perRound = Math.ceil(requests / ROUNDS);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const mode of MODES) {
+      // Each round starts with the next mode (off, async, sync; async, sync, off; …): no mode always
+      // follows the same one, or always runs first after the previous round.
+      for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length] as Mode)) {
         const server = await startApi(envOf(mode));
         try {
           const token = await login(server.base);
