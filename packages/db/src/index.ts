@@ -29,7 +29,7 @@ export { AnchorReadError, readAnchoredSeals } from "./anchors.ts";
 export type { AnchorSources } from "./anchors.ts";
 export { databaseStreamSource } from "./db-stream.ts";
 export type { DatabaseStreamSource } from "./db-stream.ts";
-export { DEVELOPMENT_KEY_DIR, openSealer, sealKeyFile } from "./sealing.ts";
+export { openSealer, sealKeyFile } from "./sealing.ts";
 export type { OpenSealerOptions, OpenedSealer, SealSettings } from "./sealing.ts";
 export { ProofUnavailableError, buildEntryProof } from "./proof.ts";
 export { PurgeGapError } from "./retention.ts";
