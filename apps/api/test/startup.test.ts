@@ -8,7 +8,8 @@ import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateSealKeyPair } from "@auditrail/audit-core";
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { type WitnessServer, generateSealKeyPair, startWitness } from "@auditrail/audit-core";
 import { DEMO_STAFF, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
 import { type TestDatabase, createTestDatabase, testProviders } from "@auditrail/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -316,10 +317,11 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       expect(await api.stop()).toBe(0);
     }
   });
-  it("seal settings: seals signed with AUDIT_SEAL_KEY_FILE appear within AUDIT_SEAL_EVERY_MS in AUDIT_ANCHOR_DIR/AUDIT_TRAIL; audit.verify checks them with AUDIT_PUBLIC_KEY_FILE", async () => {
+  it("seal settings: seals signed with AUDIT_SEAL_KEY_FILE appear within AUDIT_SEAL_EVERY_MS in AUDIT_ANCHOR_DIR/AUDIT_TRAIL, cosigned by AUDIT_WITNESS_URL; audit.verify checks them with AUDIT_PUBLIC_KEY_FILE", async () => {
     // A database of its own: verify walks every trail in it, and the other tests seal with the development key.
     const own = await createTestDatabase(provider);
     const dir = await mkdtemp(join(tmpdir(), "auditrail-startup-seal-"));
+    let witness: WitnessServer | undefined;
     try {
       const db = createDatabase(own.url);
       try {
@@ -335,6 +337,11 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       await writeFile(publicKeyFile, pair.publicKeyPem);
       await writeFile(otherPublicKeyFile, generateSealKeyPair().publicKeyPem);
       const anchorDir = join(dir, "anchors");
+      witness = await startWitness({
+        signer: { name: "startup-witness", privateKey: createPrivateKey(generateSealKeyPair().privateKeyPem) },
+        writerKeys: [createPublicKey(pair.publicKeyPem)],
+        dir: join(dir, "witness"),
+      });
       const env = {
         DATABASE_URL: own.url,
         PORT: "0",
@@ -344,6 +351,7 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
         AUDIT_ANCHOR_DIR: anchorDir,
         AUDIT_SEAL_EVERY_MS: "50",
         AUDIT_TRAIL: "startup-seals",
+        AUDIT_WITNESS_URL: witness.url,
       };
       const api = await startApi(env);
       try {
@@ -353,17 +361,19 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
         let metrics = "";
         while (Date.now() < deadline) {
           metrics = await (await fetch(`${api.base}/metrics`)).text();
-          if (sample(metrics, "auditrail_seals_total") > 0) break;
+          if (sample(metrics, "auditrail_seals_total") > 0 && sample(metrics, "auditrail_seals_witnessed_total") > 0) break;
           await new Promise((r) => setTimeout(r, 50));
         }
         expect(sample(metrics, "auditrail_seals_total")).toBeGreaterThan(0);
+        expect(sample(metrics, "auditrail_seals_witnessed_total")).toBeGreaterThan(0);
+        expect((await readdir(join(dir, "witness", "startup-seals"))).length).toBeGreaterThan(0);
         expect(metrics).toContain(`seal_every_ms="50",seal_key_file="${keyFile}"} 1`);
         expect((await readdir(join(anchorDir, "startup-seals"))).length).toBeGreaterThan(0);
         const report = await (await signIn(api.base, "auditor")).client.audit.verify.query();
         expect(report).toMatchObject({ ok: true, problems: [] });
         expect(report.seals.map((x) => x.trail)).toEqual(["startup-seals"]);
         const [configLine] = api.logs().filter((l) => l.msg === "config");
-        expect(configLine).toMatchObject({ config: { seal: { signingKeyFile: keyFile, publicKeyFile, anchorDir, sealEveryMs: 50, trail: "startup-seals" } } });
+        expect(configLine).toMatchObject({ config: { seal: { signingKeyFile: keyFile, publicKeyFile, anchorDir, sealEveryMs: 50, trail: "startup-seals", witnessUrl: witness.url } } });
         expect(api.logs().some((l) => /DEVELOPMENT key/.test(l.msg))).toBe(false);
       } finally {
         expect(await api.stop()).toBe(0);
@@ -378,6 +388,7 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
         expect(await other.stop()).toBe(0);
       }
     } finally {
+      await witness?.close();
       await rm(dir, { recursive: true, force: true });
       await own.drop();
     }
