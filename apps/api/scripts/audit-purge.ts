@@ -1,15 +1,15 @@
 // Retention purge of DATABASE_URL (default: the embedded SQLite file): deletes audit entries older
 // than --older-than-days (at least 30) through the controlled path, records the purge, and signs
-// the streams' new starts in a seal (AUDIT_SEAL_KEY_FILE, AUDIT_ANCHOR_DIR, AUDIT_TRAIL as the API
-// uses them). One process seals a trail: with the API running, purge through audit.purge instead.
+// the streams' new starts in a seal (AUDIT_SEAL_KEY_FILE, AUDIT_ANCHOR_DIR, AUDIT_TRAIL: the API's
+// settings, read by its config.ts). One process seals a trail: with the API running, purge through audit.purge instead.
 //   pnpm --filter @auditrail/api audit:purge -- --older-than-days 2190 --reason "retention: 6 years"
 import { parseArgs } from "node:util";
 import { scriptArgs } from "./args.ts";
 import { messageOf } from "@auditrail/audit-core";
-import { createDatabase, databaseUrlFromEnv, purgeAuditEntries, redactUrl } from "@auditrail/db";
-import { sqlSinkSpec } from "@auditrail/db/sink";
+import { createDatabase, purgeAuditEntries, redactUrl } from "@auditrail/db";
+import { type Config, ConfigError, loadConfig } from "../src/config.ts";
 import { MINIMUM_RETENTION_DAYS } from "../src/routers/audit.ts";
-import { openSealing, sealEnvOf } from "../src/sealing.ts";
+import { openSealing } from "../src/sealing.ts";
 import { RETRY_LIMITS, retryConflicts } from "../src/transact.ts";
 
 const USAGE = `usage: audit:purge -- --older-than-days <N ≥ ${MINIMUM_RETENTION_DAYS}> [--reason "<why>"]
@@ -37,8 +37,16 @@ if (!Number.isInteger(days) || days < MINIMUM_RETENTION_DAYS || values.reason ==
   process.exit(2);
 }
 const reason = values.reason ?? `retention: older than ${days} days`;
-const url = databaseUrlFromEnv();
-const sealing = await openSealing(sealEnvOf(process.env), url, sqlSinkSpec({ url }), (err) => console.error(`sealer: ${err.message}`));
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`audit:purge: ${error.message}`);
+  process.exit(2);
+}
+const url = config.databaseUrl;
+const sealing = await openSealing(config.seal, url, (err) => console.error(`sealer: ${err.message}`));
 const db = createDatabase(url);
 try {
   const olderThan = new Date(Date.now() - days * 86_400_000);

@@ -1,9 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { defaultDatabaseUrl } from "@auditrail/db";
 import { describe, expect, it } from "vitest";
-import { TRANSPORT_VARIABLES } from "./audit-transport.ts";
 import { type Config, ConfigError, VARIABLE_NAMES, loadConfig } from "./config.ts";
-import { SealEnvSchema } from "./sealing.ts";
 
 const errorOf = (env: NodeJS.ProcessEnv): ConfigError => {
   try {
@@ -35,6 +33,15 @@ describe("the API's configuration", () => {
         closeDeadlineMs: 10_000,
         spoolDir: ".auditrail/spool",
       },
+      seal: {
+        trail: "clinic",
+        signingKeyFile: undefined,
+        publicKeyFile: undefined,
+        anchorDir: ".auditrail/anchors",
+        sealEveryMs: 1_000,
+        witnessUrl: undefined,
+      },
+      transport: { transport: "direct" },
     } satisfies Config);
   });
 
@@ -59,6 +66,14 @@ describe("the API's configuration", () => {
       AUDIT_MAX_BATCH: "100",
       AUDIT_CLOSE_DEADLINE_MS: "2500",
       AUDIT_SPOOL_DIR: "/var/spool/auditrail",
+      AUDIT_SEAL_KEY_FILE: "/keys/seal.pem",
+      AUDIT_PUBLIC_KEY_FILE: "/keys/seal.pub.pem",
+      AUDIT_ANCHOR_DIR: "/mnt/anchors",
+      AUDIT_SEAL_EVERY_MS: "250",
+      AUDIT_TRAIL: "clinic-eu.1",
+      AUDIT_WITNESS_URL: "https://witness.example/cosign",
+      AUDIT_TRANSPORT: "jetstream",
+      NATS_URL: "nats://n1:4222,n2",
     });
     expect(config).toEqual({
       databaseUrl: "postgresql://u:secret@db:5432/clinic",
@@ -78,6 +93,15 @@ describe("the API's configuration", () => {
         closeDeadlineMs: 2500,
         spoolDir: "/var/spool/auditrail",
       },
+      seal: {
+        trail: "clinic-eu.1",
+        signingKeyFile: "/keys/seal.pem",
+        publicKeyFile: "/keys/seal.pub.pem",
+        anchorDir: "/mnt/anchors",
+        sealEveryMs: 250,
+        witnessUrl: "https://witness.example/cosign",
+      },
+      transport: { transport: "jetstream", servers: ["nats://n1:4222", "n2"] },
     } satisfies Config);
   });
 
@@ -98,6 +122,13 @@ describe("the API's configuration", () => {
     ["AUDIT_OVERFLOW", "wait", "block | spill | drop"],
     ["AUDIT_MAX_BATCH", "10001", "an integer from 1 to 10000"],
     ["AUDIT_CLOSE_DEADLINE_MS", "1e3", "an integer from 0 to 600000"],
+    ["AUDIT_SEAL_EVERY_MS", "soon", "an integer from 10 to 86400000"],
+    ["AUDIT_SEAL_EVERY_MS", "5", "an integer from 10 to 86400000"],
+    ["AUDIT_TRAIL", "a trail", "1–128 of A-Z a-z 0-9 . _ -, starting with a letter or digit"],
+    ["AUDIT_WITNESS_URL", "not a url", "an http(s) URL"],
+    ["AUDIT_WITNESS_URL", "ftp://witness.example", "an http(s) URL"],
+    ["AUDIT_TRANSPORT", "kafka", "direct | jetstream"],
+    ["NATS_URL", "nats://a:4222/x", "comma-separated NATS servers"],
   ])("refuses %s=%s, naming the variable and what it accepts", (name, value, accepts) => {
     const error = errorOf({ [name]: value });
     expect(error.issues).toHaveLength(1);
@@ -115,12 +146,23 @@ describe("the API's configuration", () => {
     expect(loadConfig({ AUDIT_MODE: "off" }).audit.defaultMode).toBe("off");
   });
 
-  /** Every variable the API reads: this module's, the seal settings (sealing.ts) and the transport's. */
-  const everyName = [...VARIABLE_NAMES, ...Object.keys(SealEnvSchema.shape), ...TRANSPORT_VARIABLES];
+  it("refuses AUDIT_TRANSPORT=jetstream without NATS_URL", () => {
+    expect(errorOf({ AUDIT_TRANSPORT: "jetstream" }).message).toContain("NATS_URL: required with AUDIT_TRANSPORT=jetstream (expected comma-separated NATS servers");
+  });
+
+  /** Every variable the API reads: the writers', the seals' and the transport's are rows of the one table. */
+  const everyName = VARIABLE_NAMES;
 
   it("turbo passes every variable to the start task (turbo drops unlisted ones)", async () => {
     const turbo = JSON.parse(await readFile(new URL("../../../turbo.json", import.meta.url), "utf8")) as { tasks: { start: { env: string[] } } };
     expect([...turbo.tasks.start.env].sort()).toEqual([...everyName].sort());
+  });
+
+  it("the API README's settings table has one row per variable, in the table's order", async () => {
+    const text = await readFile(new URL("../README.md", import.meta.url), "utf8");
+    const section = text.slice(text.indexOf("## Settings"), text.indexOf("\n## ", text.indexOf("## Settings") + 1));
+    const rows = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(rows).toEqual(VARIABLE_NAMES);
   });
 
   it("both READMEs list every variable", async () => {

@@ -8,7 +8,7 @@ import type { IncomingMessage } from "node:http";
 import type { AuditPluginMode, AuditWriters } from "@auditrail/audit-core/trpc";
 import type { Database, DatabaseHandle, Provider } from "@auditrail/db";
 import type { Logger } from "pino";
-import type { AuditDefaultMode, WriterConfig } from "./config.ts";
+import type { AuditDefaultMode, WriterConfigInEffect } from "./config.ts";
 import type { ApiMetrics } from "./metrics.ts";
 import type { SealServices } from "./sealing.ts";
 
@@ -30,8 +30,8 @@ export interface Services {
   readonly seals?: SealServices | undefined;
   /** The mode of procedures whose `meta.audit` pins none (AUDIT_MODE). Default `async`. */
   readonly auditDefaultMode?: AuditDefaultMode | undefined;
-  /** The writer settings in effect, shown as `auditrail_writer_config` labels in /metrics. */
-  readonly writerConfig?: WriterConfig | undefined;
+  /** The writer and seal settings in effect, shown as `auditrail_writer_config` labels in /metrics. */
+  readonly writerConfig?: WriterConfigInEffect | undefined;
 }
 
 export interface SessionUser {

@@ -2,7 +2,7 @@
 export { appRouter } from "./router.ts";
 export type { AppRouter, RouterInputs, RouterOutputs } from "./router.ts";
 export { createApp } from "./server.ts";
-export { openSealing, sealEnvOf } from "./sealing.ts";
+export { openSealing } from "./sealing.ts";
 export { openWriters } from "./writers.ts";
 export type { ModeWriters, PooledWriterOptions, SharedWriterOptions } from "./writers.ts";
 export type { SealServices, Sealing } from "./sealing.ts";

@@ -1,44 +1,44 @@
 /**
- * Starts the clinic API with the settings of src/config.ts (every environment variable, its
- * default and what it accepts; a bad value: the variable named on stderr, exit 1), the seal
- * settings of ./sealing.ts, and AUDIT_TRANSPORT / NATS_URL (./audit-transport.ts: jetstream
- * publishes entries for apps/ingest to write). Logs the settings in effect as one line. Serves the
+ * Starts the clinic API with the settings of src/config.ts (every environment variable — the
+ * writers', the seals' and the transport's —, its default and what it accepts; a bad value: the
+ * variable named on stderr, exit 1; AUDIT_TRANSPORT=jetstream publishes entries for apps/ingest to
+ * write). Logs the settings in effect as one line (the seal key file's path, never the key). Serves the
  * audit viewer (apps/web/dist) at /. Refuses to start on a database with pending migrations, or
  * with a procedure whose audit meta is missing or invalid. SIGTERM/SIGINT: stop accepting, finish
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
 import { fileURLToPath } from "node:url";
-import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl } from "@auditrail/db";
-import { sqlSinkSpec } from "@auditrail/db/sink";
-import { InvalidJetStreamConfigError } from "@auditrail/jetstream/stream";
+import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl, sealKeyFile } from "@auditrail/db";
 import { pino } from "pino";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
-import { type AuditTransport, auditSinkSpec, auditTransportFromEnv } from "./audit-transport.ts";
+import { auditSinkSpec } from "./audit-transport.ts";
+import { type Config, ConfigError, type WriterConfigInEffect, loadConfig } from "./config.ts";
 import { appRouter } from "./router.ts";
-import { SealConfigError, type SealEnv, openSealing, sealEnvOf } from "./sealing.ts";
+import { openSealing } from "./sealing.ts";
 import { createApp } from "./server.ts";
 import { openWriters } from "./writers.ts";
 import { audit } from "./trpc.ts";
 
-/**
- * The settings — config.ts's, the seal settings and the transport — or exit 1 with every bad
- * variable and what it accepts on stderr (no stack).
- */
-function settingsOrExit(): { config: Config; sealEnv: SealEnv; transport: AuditTransport } {
+/** config.ts's settings, or exit 1 with every bad variable and what it accepts on stderr (no stack). */
+function settingsOrExit(): Config {
   try {
-    return { config: loadConfig(process.env), sealEnv: sealEnvOf(process.env), transport: auditTransportFromEnv() };
+    return loadConfig(process.env);
   } catch (error) {
-    if (!(error instanceof ConfigError || error instanceof SealConfigError || error instanceof InvalidJetStreamConfigError)) throw error;
+    if (!(error instanceof ConfigError)) throw error;
     console.error(`auditrail API: ${error.message}`);
     process.exit(1);
   }
 }
 
-const { config, sealEnv, transport } = settingsOrExit();
+const config = settingsOrExit();
+const { transport } = config;
 
 const logger = pino({ level: config.logLevel });
 const url = config.databaseUrl;
-logger.info({ config: { ...config, databaseUrl: redactUrl(url) } }, "config");
+// The signing key in effect (made under .auditrail/keys when AUDIT_SEAL_KEY_FILE is unset), so the
+// start line shows its path.
+const sealKey = await sealKeyFile(config.seal.signingKeyFile);
+const seal = { ...config.seal, signingKeyFile: sealKey.keyFile };
+logger.info({ config: { ...config, databaseUrl: redactUrl(url), seal } }, "config");
 if (config.audit.defaultMode === "off") {
   logger.warn("AUDIT_MODE=off: procedures that pin no audit mode write no audit entries");
 }
@@ -55,10 +55,10 @@ const sink = auditSinkSpec(transport, url);
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
 // Seals are stored in the database's seal table whatever the transport (the JetStream sink has no
 // storeSeal: with AUDIT_TRANSPORT=jetstream this process seals the database's own stream only).
-const sealing = await openSealing(sealEnv, url, sqlSinkSpec({ url }), (err) => logger.warn({ err }, "audit sealer"));
-if (sealing.developmentKey) {
+const sealing = await openSealing(seal, url, (err) => logger.warn({ err }, "audit sealer"));
+if (sealKey.development) {
   logger.warn(
-    { keyFile: sealing.developmentKey },
+    { keyFile: sealKey.keyFile },
     "AUDIT_SEAL_KEY_FILE is not set: seals are signed with a DEVELOPMENT key made on this machine. In production create a key pair with `pnpm --filter @auditrail/api audit:keygen`, keep the private key out of the database's reach and set AUDIT_SEAL_KEY_FILE.",
   );
 }
@@ -76,7 +76,7 @@ const app = createApp(
     sessionTtlMs: config.sessionTtlMs,
     trustProxy: config.trustProxy,
     auditDefaultMode: config.audit.defaultMode,
-    writerConfig: config.audit,
+    writerConfig: { ...config.audit, sealEveryMs: seal.sealEveryMs, sealKeyFile: seal.signingKeyFile } satisfies WriterConfigInEffect,
     seals: sealing.services,
   },
   db,

@@ -1,6 +1,6 @@
 import type { AuditWriter, SealerStats, WriterStats } from "@auditrail/audit-core";
 import { describe, expect, it } from "vitest";
-import type { WriterConfig } from "./config.ts";
+import type { WriterConfigInEffect } from "./config.ts";
 import { ApiMetrics } from "./metrics.ts";
 
 const summary = (p: number, count: number, sum: number) => ({ p50: p, p95: p, p99: p, max: p, count, sum });
@@ -16,9 +16,9 @@ const writer = (mode: AuditWriter["mode"], n: number): AuditWriter => ({
   close: () => Promise.reject(new Error("not used")),
   stats: () => stats(n),
 });
-const config: WriterConfig = {
+const config: WriterConfigInEffect = {
   defaultMode: "async", allowOff: false, maxWorkers: 2, maxQueueSize: 10_000, overflow: "spill", maxBatchSize: 500,
-  closeDeadlineMs: 10_000, spoolDir: '/var/spool/"audit"\\x\nnext',
+  closeDeadlineMs: 10_000, spoolDir: '/var/spool/"audit"\\x\nnext', sealEveryMs: 1_000, sealKeyFile: "keys/seal.pem",
 };
 const sealer: SealerStats = { seals: 4, lastNumber: 42, storePending: 1, witnessPending: 2, witnessed: 3, errors: 5 };
 
@@ -103,7 +103,7 @@ describe("ApiMetrics", () => {
       "auditrail_seals_witnessed_total 3",
       "auditrail_seal_errors_total 5",
       "# TYPE auditrail_writer_config gauge",
-      'auditrail_writer_config{default_mode="async",max_workers="2",max_queue="10000",overflow="spill",max_batch="500",close_deadline_ms="10000",spool_dir="/var/spool/\\"audit\\"\\\\x\\nnext"} 1',
+      'auditrail_writer_config{default_mode="async",max_workers="2",max_queue="10000",overflow="spill",max_batch="500",close_deadline_ms="10000",spool_dir="/var/spool/\\"audit\\"\\\\x\\nnext",seal_every_ms="1000",seal_key_file="keys/seal.pem"} 1',
     ]) {
       expect(lines).toContain(line);
     }

@@ -8,17 +8,17 @@
 import type { LatencySummary, SealerStats, WriterStats } from "@auditrail/audit-core";
 import type { AuditWriters } from "@auditrail/audit-core/trpc";
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
-import type { WriterConfig } from "./config.ts";
+import type { WriterConfigInEffect } from "./config.ts";
 
 /** What a scrape reads: the writers by mode, the sealer, the writer settings. */
 export interface MetricSources {
   readonly writers: Partial<AuditWriters>;
   readonly sealer?: { stats(): SealerStats } | undefined;
-  readonly writerConfig?: WriterConfig | undefined;
+  readonly writerConfig?: WriterConfigInEffect | undefined;
 }
 
-/** `auditrail_writer_config`'s labels: the writer settings in effect, from the one config object. */
-export function writerConfigLabels(config: WriterConfig): Record<string, string> {
+/** `auditrail_writer_config`'s labels: the writer and seal settings in effect (the key file's path, never the key). */
+export function writerConfigLabels(config: WriterConfigInEffect): Record<string, string> {
   return {
     default_mode: config.defaultMode,
     max_workers: String(config.maxWorkers),
@@ -27,6 +27,8 @@ export function writerConfigLabels(config: WriterConfig): Record<string, string>
     max_batch: String(config.maxBatchSize),
     close_deadline_ms: String(config.closeDeadlineMs),
     spool_dir: config.spoolDir,
+    seal_every_ms: String(config.sealEveryMs),
+    seal_key_file: config.sealKeyFile,
   };
 }
 
@@ -115,7 +117,7 @@ export class ApiMetrics {
     this.registry.registerMetric(this.batchWrite);
     if (sources.writerConfig) {
       const labels = writerConfigLabels(sources.writerConfig);
-      const help = "The audit writer settings in effect (AUDIT_* variables), as labels.";
+      const help = "The audit writer and seal settings in effect (AUDIT_* variables), as labels.";
       new Gauge({ name: "auditrail_writer_config", help, labelNames: Object.keys(labels), registers }).set(labels, 1);
     }
   }

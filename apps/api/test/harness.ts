@@ -16,7 +16,8 @@ import { TRPCClientError } from "@trpc/client";
 import { type Logger, pino } from "pino";
 import { createClinicClient } from "../src/client.ts";
 import { type AppRouter, appRouter } from "../src/router.ts";
-import { openSealing, sealEnvOf } from "../src/sealing.ts";
+import { loadConfig } from "../src/config.ts";
+import { openSealing } from "../src/sealing.ts";
 import { type App, createApp } from "../src/server.ts";
 import { audit } from "../src/trpc.ts";
 import { openWriters } from "../src/writers.ts";
@@ -73,7 +74,7 @@ export async function startHarness(provider: Provider, options: HarnessOptions =
   await writeFile(publicKeyFile, publicKeyPem);
   const anchorDir = join(spoolDir, "anchors");
   const env = { AUDIT_SEAL_KEY_FILE: keyFile, AUDIT_ANCHOR_DIR: anchorDir, AUDIT_SEAL_EVERY_MS: "60000" };
-  const sealing = await openSealing(sealEnvOf(env), database.url, sink, () => undefined);
+  const sealing = await openSealing(loadConfig(env).seal, database.url, () => undefined);
   const { sealer } = sealing;
   const writers = await openWriters({ sink, spoolDir, sealer }, { maxBatchWaitMs: 5 }, { maxWorkers: 1 });
   audit.verify(appRouter, writers);

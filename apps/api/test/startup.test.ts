@@ -4,10 +4,12 @@
  * observed from outside — over HTTP (/metrics, the trail, the session), in its log and its exit.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { type WitnessServer, generateSealKeyPair, startWitness } from "@auditrail/audit-core";
 import { DEMO_STAFF, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
 import { type TestDatabase, createTestDatabase, testProviders } from "@auditrail/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -155,15 +157,17 @@ describe("starting the API with bad settings", () => {
   });
 
   it.each([
-    [{ AUDIT_SEAL_EVERY_MS: "often" }, /invalid seal settings: AUDIT_SEAL_EVERY_MS/],
-    [{ AUDIT_TRAIL: "no spaces allowed" }, /invalid seal settings: AUDIT_TRAIL/],
-    [{ AUDIT_TRANSPORT: "carrier-pigeon" }, /AUDIT_TRANSPORT/],
-    [{ AUDIT_TRANSPORT: "jetstream" }, /NATS_URL/],
-  ])("exits 1 on a bad seal or transport setting %j, naming it, with no stack", async (env, message) => {
+    [{ AUDIT_SEAL_EVERY_MS: "often" }, 'AUDIT_SEAL_EVERY_MS="often": expected an integer from 10 to 86400000'],
+    [{ AUDIT_TRAIL: "no spaces allowed" }, 'AUDIT_TRAIL="no spaces allowed": expected 1–128 of A-Z a-z 0-9 . _ -'],
+    [{ AUDIT_WITNESS_URL: "witness.local" }, 'AUDIT_WITNESS_URL="witness.local": expected an http(s) URL'],
+    [{ AUDIT_TRANSPORT: "carrier-pigeon" }, 'AUDIT_TRANSPORT="carrier-pigeon": expected direct | jetstream'],
+    [{ AUDIT_TRANSPORT: "jetstream" }, "NATS_URL: required with AUDIT_TRANSPORT=jetstream"],
+    [{ AUDIT_TRANSPORT: "jetstream", NATS_URL: "nats://a b" }, 'NATS_URL="nats://a b": expected comma-separated NATS servers'],
+  ])("exits 1 on a bad seal or transport setting %j, naming it and what it accepts, with no stack", async (env, message) => {
     const { out, err, exited } = spawnApi(env);
     expect(await exited).toBe(1);
     const text = err.join("");
-    expect(text).toMatch(message);
+    expect(text).toContain(`auditrail API: Invalid environment:\n  ${message}`);
     expect(text).not.toMatch(/\n\s+at /);
     expect(out.join("")).not.toMatch(/clinic API on/);
   });
@@ -194,11 +198,23 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       expect(delta).toEqual({ async: 1, sync: 0, durable: 0 });
       const metrics = await (await fetch(`${api.base}/metrics`)).text();
       expect(metrics).toContain(
-        `auditrail_writer_config{default_mode="async",max_workers="2",max_queue="10000",overflow="spill",max_batch="500",close_deadline_ms="10000",spool_dir="${join(spool, "defaults")}"} 1`,
+        `auditrail_writer_config{default_mode="async",max_workers="2",max_queue="10000",overflow="spill",max_batch="500",close_deadline_ms="10000",spool_dir="${join(spool, "defaults")}",seal_every_ms="1000",seal_key_file=".auditrail/keys/dev-seal.pem"} 1`,
       );
       const configLines = api.logs().filter((l) => l.msg === "config");
       expect(configLines).toHaveLength(1);
-      expect(configLines[0]).toMatchObject({ config: { port: 0, host: "127.0.0.1", nodeEnv: "development", trustProxy: false, audit: { defaultMode: "async", maxWorkers: 2 } } });
+      expect(configLines[0]).toMatchObject({
+        config: {
+          port: 0,
+          host: "127.0.0.1",
+          nodeEnv: "development",
+          trustProxy: false,
+          audit: { defaultMode: "async", maxWorkers: 2 },
+          // No AUDIT_SEAL_KEY_FILE: the development key's path (never the key) and the default interval.
+          seal: { signingKeyFile: ".auditrail/keys/dev-seal.pem", sealEveryMs: 1_000, trail: "clinic", anchorDir: ".auditrail/anchors" },
+          transport: { transport: "direct" },
+        },
+      });
+      expect(api.stdout()).not.toContain("PRIVATE KEY");
       expect(api.stdout()).toContain(`try the demo (another terminal): API_URL=${api.base} npx -y pnpm@12.4.2 --filter @auditrail/api demo`);
     } finally {
       expect(await api.stop()).toBe(0);
@@ -247,7 +263,7 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       expect(delta).toEqual({ async: 0, sync: 1, durable: 0 });
       const metrics = await (await fetch(`${api.base}/metrics`)).text();
       expect(metrics).toContain(
-        `auditrail_writer_config{default_mode="sync",max_workers="3",max_queue="1234",overflow="block",max_batch="77",close_deadline_ms="4321",spool_dir="${spoolDir}"} 1`,
+        `auditrail_writer_config{default_mode="sync",max_workers="3",max_queue="1234",overflow="block",max_batch="77",close_deadline_ms="4321",spool_dir="${spoolDir}",seal_every_ms="1000",seal_key_file=".auditrail/keys/dev-seal.pem"} 1`,
       );
       expect((await stat(join(spoolDir, "durable"))).isDirectory()).toBe(true);
       const configLines = api.logs().filter((l) => l.msg === "config");
@@ -299,6 +315,82 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       expect(logs.filter((l) => l.level < 40)).toEqual([]);
     } finally {
       expect(await api.stop()).toBe(0);
+    }
+  });
+  it("seal settings: seals signed with AUDIT_SEAL_KEY_FILE appear within AUDIT_SEAL_EVERY_MS in AUDIT_ANCHOR_DIR/AUDIT_TRAIL, cosigned by AUDIT_WITNESS_URL; audit.verify checks them with AUDIT_PUBLIC_KEY_FILE", async () => {
+    // A database of its own: verify walks every trail in it, and the other tests seal with the development key.
+    const own = await createTestDatabase(provider);
+    const dir = await mkdtemp(join(tmpdir(), "auditrail-startup-seal-"));
+    let witness: WitnessServer | undefined;
+    try {
+      const db = createDatabase(own.url);
+      try {
+        await seedDemoData(db.prisma);
+      } finally {
+        await db.close();
+      }
+      const pair = generateSealKeyPair();
+      const keyFile = join(dir, "seal.pem");
+      const publicKeyFile = join(dir, "seal.pub.pem");
+      const otherPublicKeyFile = join(dir, "other.pub.pem");
+      await writeFile(keyFile, pair.privateKeyPem, { mode: 0o600 });
+      await writeFile(publicKeyFile, pair.publicKeyPem);
+      await writeFile(otherPublicKeyFile, generateSealKeyPair().publicKeyPem);
+      const anchorDir = join(dir, "anchors");
+      witness = await startWitness({
+        signer: { name: "startup-witness", privateKey: createPrivateKey(generateSealKeyPair().privateKeyPem) },
+        writerKeys: [createPublicKey(pair.publicKeyPem)],
+        dir: join(dir, "witness"),
+      });
+      const env = {
+        DATABASE_URL: own.url,
+        PORT: "0",
+        AUDIT_SPOOL_DIR: join(dir, "spool"),
+        AUDIT_SEAL_KEY_FILE: keyFile,
+        AUDIT_PUBLIC_KEY_FILE: publicKeyFile,
+        AUDIT_ANCHOR_DIR: anchorDir,
+        AUDIT_SEAL_EVERY_MS: "50",
+        AUDIT_TRAIL: "startup-seals",
+        AUDIT_WITNESS_URL: witness.url,
+      };
+      const api = await startApi(env);
+      try {
+        await createPatientDelta(api.base);
+        // A seal follows the write within the interval (50 ms; the wait is wide for a loaded machine).
+        const deadline = Date.now() + 30_000;
+        let metrics = "";
+        while (Date.now() < deadline) {
+          metrics = await (await fetch(`${api.base}/metrics`)).text();
+          if (sample(metrics, "auditrail_seals_total") > 0 && sample(metrics, "auditrail_seals_witnessed_total") > 0) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(sample(metrics, "auditrail_seals_total")).toBeGreaterThan(0);
+        expect(sample(metrics, "auditrail_seals_witnessed_total")).toBeGreaterThan(0);
+        expect((await readdir(join(dir, "witness", "startup-seals"))).length).toBeGreaterThan(0);
+        expect(metrics).toContain(`seal_every_ms="50",seal_key_file="${keyFile}"} 1`);
+        expect((await readdir(join(anchorDir, "startup-seals"))).length).toBeGreaterThan(0);
+        const report = await (await signIn(api.base, "auditor")).client.audit.verify.query();
+        expect(report).toMatchObject({ ok: true, problems: [] });
+        expect(report.seals.map((x) => x.trail)).toEqual(["startup-seals"]);
+        const [configLine] = api.logs().filter((l) => l.msg === "config");
+        expect(configLine).toMatchObject({ config: { seal: { signingKeyFile: keyFile, publicKeyFile, anchorDir, sealEveryMs: 50, trail: "startup-seals", witnessUrl: witness.url } } });
+        expect(api.logs().some((l) => /DEVELOPMENT key/.test(l.msg))).toBe(false);
+      } finally {
+        expect(await api.stop()).toBe(0);
+      }
+      // The same trail checked with another public key: every seal's signature fails.
+      const other = await startApi({ ...env, AUDIT_PUBLIC_KEY_FILE: otherPublicKeyFile });
+      try {
+        const report = await (await signIn(other.base, "auditor")).client.audit.verify.query();
+        expect(report.ok).toBe(false);
+        expect(report.problemCount).toBeGreaterThan(0);
+      } finally {
+        expect(await other.stop()).toBe(0);
+      }
+    } finally {
+      await witness?.close();
+      await rm(dir, { recursive: true, force: true });
+      await own.drop();
     }
   });
 });

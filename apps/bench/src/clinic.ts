@@ -1,10 +1,9 @@
 /**
- * The clinic API for the api, nplus1 and bulk cases: the real server (createApp) on the target's
- * database, with the three audit writers, a statement counter on the app's own connection, and the
- * audit mode switchable between runs (`setMode`) for comparing the same procedure across modes.
+ * The clinic API for the nplus1 and bulk cases: the real server (createApp) on the target's
+ * database (seeded with the demo data, which the api case uses too), with the three audit writers
+ * and a statement counter on the app's own connection.
  */
 import type { AuditWriter } from "@auditrail/audit-core";
-import type { AuditPluginMode } from "@auditrail/audit-core/trpc";
 import { type App, type Services, createApp } from "@auditrail/api";
 import { type ClinicClient, createClinicClient } from "@auditrail/api/client";
 import { type Database, DEMO_STAFF, createDatabase, seedDemoData } from "@auditrail/db";
@@ -19,7 +18,6 @@ export interface Clinic {
   login(role: (typeof DEMO_STAFF)[number]["role"]): Promise<{ token: string; client: ClinicClient }>;
   /** Statements the app's own connection ran while `fn` did (audit workers are not counted). */
   statements<T>(fn: () => Promise<T>): Promise<{ result: T; statements: number }>;
-  setMode(mode: AuditPluginMode | "off" | undefined): void;
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -38,12 +36,11 @@ export async function openClinic(target: Target): Promise<Clinic> {
     sync: await target.openWriter({ mode: "sync" }),
     durable: await target.openWriter({ mode: "durable", maxWorkers: 1 }),
   };
-  const services: { -readonly [K in keyof Services]: Services[K] } = {
+  const services: Services = {
     prisma: db.prisma,
     writers,
     logger: pino({ level: "silent" }),
     sessionTtlMs: 60 * 60 * 1000,
-    auditModeOverride: undefined,
   };
   const app: App = createApp(services, db);
   const base = await app.listen(0, "127.0.0.1");
@@ -69,9 +66,6 @@ export async function openClinic(target: Target): Promise<Clinic> {
       } finally {
         counting = false;
       }
-    },
-    setMode: (mode) => {
-      services.auditModeOverride = mode;
     },
     flush,
     close: async () => {

@@ -120,9 +120,9 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
 
     const clinic = await openClinic(target);
     try {
-      const a = await api(clinic, profile.apiRequests);
+      const a = await api(target, profile.apiRequests);
       results.api = a;
-      console.log(line(provider, "api", { unauditedP50Ms: a.unaudited.p50, asyncP50Ms: a.async.p50, syncP50Ms: a.sync.p50, txP50Ms: a.transactional.p50, asyncOverhead: a.asyncOverhead, syncOverhead: a.syncOverhead, persisted: a.persisted }));
+      console.log(line(provider, "api", { unauditedP50Ms: a.unaudited.p50, asyncP50Ms: a.async.p50, syncP50Ms: a.sync.p50, asyncOverhead: a.asyncOverhead, syncOverhead: a.syncOverhead, persisted: a.persisted }));
 
       const n = await nplus1(clinic);
       results.nplus1 = n;

@@ -2,11 +2,25 @@
  * The ingest service's configuration: one schema, every default stated here, validated at start
  * (InvalidJetStreamConfigError lists every problem). `ingestConfigFromEnv` maps the environment.
  */
+import { TRAIL_NAME } from "@auditrail/audit-core";
 import { AuditConsumerConfigSchema, AuditStreamConfigSchema, NatsServersSchema, parseConfig } from "@auditrail/jetstream/stream";
 import { z } from "zod";
-import { IngestSealConfigSchema, sealConfigFromEnv } from "./sealing.ts";
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** This process's sealer, as @auditrail/db's openSealer takes it (sealing.ts opens it). */
+export const IngestSealConfigSchema = z.strictObject({
+  /** This process's trail (the anchor's sub-folder). Default: ingest-<host>-<pid>. */
+  trail: z.string().regex(TRAIL_NAME, "1–128 of A-Z a-z 0-9 . _ -, starting with a letter or digit").optional(),
+  /** The Ed25519 signing key (PEM). Unset: the development key under .auditrail/keys. */
+  signingKeyFile: z.string().min(1).optional(),
+  /** The append-only anchor folder: another volume than the database's in production. */
+  anchorDir: z.string().min(1).default(".auditrail/anchors"),
+  /** A seal at most this often, only when something new was written; and one at stop. */
+  sealEveryMs: int(10, 86_400_000).default(1_000),
+  /** A witness that cosigns each seal. */
+  witnessUrl: z.url().optional(),
+});
 
 export const IngestConfigSchema = z
   .strictObject({
@@ -65,16 +79,23 @@ export function parseIngestConfig(input: IngestConfig): ResolvedIngestConfig {
 /**
  * NATS_URL (comma-separated servers, required), DATABASE_URL (required), INGEST_BATCH_SIZE,
  * INGEST_DEAD_LETTER_DIR, and the seal settings (AUDIT_SEAL_KEY_FILE, AUDIT_ANCHOR_DIR,
- * AUDIT_SEAL_EVERY_MS, AUDIT_TRAIL, AUDIT_WITNESS_URL: see sealing.ts); the stream and consumer
+ * AUDIT_SEAL_EVERY_MS, AUDIT_TRAIL, AUDIT_WITNESS_URL, as the API names them); the stream and consumer
  * keep their defaults (AUDIT / ingest, R3).
  */
 export function ingestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ResolvedIngestConfig {
+  const sealEveryMs = env.AUDIT_SEAL_EVERY_MS ? Number(env.AUDIT_SEAL_EVERY_MS) : undefined;
   const batchSize = env.INGEST_BATCH_SIZE === undefined ? undefined : Number(env.INGEST_BATCH_SIZE);
   return parseIngestConfig({
     servers: env.NATS_URL ?? "",
     databaseUrl: env.DATABASE_URL ?? "",
     ...(batchSize === undefined ? {} : { batchSize }),
     ...(env.INGEST_DEAD_LETTER_DIR ? { deadLetterDir: env.INGEST_DEAD_LETTER_DIR } : {}),
-    seal: sealConfigFromEnv(env),
+    seal: {
+      ...(env.AUDIT_TRAIL ? { trail: env.AUDIT_TRAIL } : {}),
+      ...(env.AUDIT_SEAL_KEY_FILE ? { signingKeyFile: env.AUDIT_SEAL_KEY_FILE } : {}),
+      ...(env.AUDIT_ANCHOR_DIR ? { anchorDir: env.AUDIT_ANCHOR_DIR } : {}),
+      ...(sealEveryMs === undefined ? {} : { sealEveryMs }),
+      ...(env.AUDIT_WITNESS_URL ? { witnessUrl: env.AUDIT_WITNESS_URL } : {}),
+    },
   });
 }

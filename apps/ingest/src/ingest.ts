@@ -35,13 +35,14 @@ import {
   retryRetryable,
   writeWithRetry,
 } from "@auditrail/audit-core";
+import type { OpenedSealer } from "@auditrail/db";
 import { createSink } from "@auditrail/db/sink";
 import { connectNats, ensureAuditStream } from "@auditrail/jetstream/stream";
 import { type ConsumerMessages, type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { type IngestConfig, type ResolvedIngestConfig, parseIngestConfig } from "./config.ts";
-import { type IngestSealing, openIngestSealing } from "./sealing.ts";
+import { openIngestSealing } from "./sealing.ts";
 
 export interface IngestStats {
   /** Entries whose row this process committed. */
@@ -95,7 +96,7 @@ export class Ingest {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly sink: AuditSink,
-    private readonly sealing: IngestSealing,
+    private readonly sealing: OpenedSealer,
     private readonly hooks: IngestHooks,
   ) {
     this.policy = retryPolicy(config);

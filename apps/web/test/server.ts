@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AuditWriter, generateSealKeyPair } from "@auditrail/audit-core";
-import { createApp, openSealing, openWriters, sealEnvOf } from "@auditrail/api";
+import { createApp, openSealing, openWriters } from "@auditrail/api";
 import { type ClinicClient, createClinicClient } from "@auditrail/api/client";
 import { DEMO_STAFF, type DatabaseHandle, type Provider, createDatabase, seedDemoData } from "@auditrail/db";
 import { sqlSinkSpec } from "@auditrail/db/sink";
@@ -46,8 +46,8 @@ export async function startServer(provider: Provider): Promise<TestServer> {
   // Seals as the API's main.ts makes them: a key pair of this test's own, anchors in its temp dir.
   const keyFile = join(spoolDir, "seal.pem");
   await writeFile(keyFile, generateSealKeyPair().privateKeyPem, { mode: 0o600 });
-  const sealEnv = { AUDIT_SEAL_KEY_FILE: keyFile, AUDIT_ANCHOR_DIR: join(spoolDir, "anchors"), AUDIT_SEAL_EVERY_MS: "60000" };
-  const sealing = await openSealing(sealEnvOf(sealEnv), database.url, sink, () => undefined);
+  const seal = { trail: "clinic", signingKeyFile: keyFile, anchorDir: join(spoolDir, "anchors"), sealEveryMs: 60_000 };
+  const sealing = await openSealing(seal, database.url, () => undefined);
   const { sealer } = sealing;
   const writers = await openWriters({ sink, spoolDir, sealer }, { maxBatchWaitMs: 5 }, { maxWorkers: 1 });
   const app = createApp(

@@ -29,6 +29,8 @@ export { AnchorReadError, readAnchoredSeals } from "./anchors.ts";
 export type { AnchorSources } from "./anchors.ts";
 export { databaseStreamSource } from "./db-stream.ts";
 export type { DatabaseStreamSource } from "./db-stream.ts";
+export { openSealer, sealKeyFile } from "./sealing.ts";
+export type { OpenSealerOptions, OpenedSealer, SealSettings } from "./sealing.ts";
 export { ProofUnavailableError, buildEntryProof } from "./proof.ts";
 export { PurgeGapError } from "./retention.ts";
 export { ExportFormatError, verifyExportFile } from "./export-verify.ts";
