@@ -11,7 +11,7 @@ import { WorkerEntryMissingError } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import type { SinkSpec } from "../sink.ts";
 import type { RetryPolicy } from "./retry.ts";
-import type { WorkerAnswer, WorkerData, WriteTask } from "./worker.ts";
+import type { WarmAnswer, WarmTask, WorkerAnswer, WorkerData, WriteTask } from "./worker.ts";
 
 const WORKER_ENTRY = fileURLToPath(new URL("../../dist/writer/worker.js", import.meta.url));
 
@@ -42,6 +42,16 @@ export class WorkerPool {
    */
   run(task: WriteTask, signal: AbortSignal): Promise<WorkerAnswer> {
     return this.pool.run(task, { signal }) as Promise<WorkerAnswer>;
+  }
+
+  /**
+   * Has every worker load its sink now (one warm task each: a worker runs one task at a time, so
+   * `threads` concurrent tasks reach `threads` workers). Never rejects: a sink that cannot be
+   * built fails again, and is reported, on the first batch.
+   */
+  warm(): Promise<unknown> {
+    const task: WarmTask = { warm: true };
+    return Promise.allSettled(Array.from({ length: this.threads }, () => this.pool.run(task) as Promise<WarmAnswer>));
   }
 
   /** Tells every worker to abandon its write in progress and not retry: their runs then reject. */

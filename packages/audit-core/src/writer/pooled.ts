@@ -34,6 +34,9 @@ import { CLOSE_DESTROY_WAIT_MS, CLOSE_STOP_WAIT_MS, drainOrSpill, settledWithin 
 import { Spool } from "./spool.ts";
 import { Watermark } from "./watermark.ts";
 
+/** How long start() waits for the workers to load their sink. */
+const WARM_WAIT_MS = 3_000;
+
 export class PooledWriter implements AuditWriter {
   private readonly counters = new Counters();
   private readonly reporter: ErrorReporter;
@@ -119,6 +122,9 @@ export class PooledWriter implements AuditWriter {
       await spool.close();
       throw error;
     }
+    // Workers load their sink now rather than on the first batch; bounded, so a slow module
+    // load never holds start up for long (the first batch then waits for it instead).
+    await settledWithin([pool.warm()], WARM_WAIT_MS);
     writer = new PooledWriter(options, policy, spool, pool);
     // What an earlier process left was recorded before any flush: epoch 0, one count a segment.
     for (const segment of spool.leftover) writer.countOnDisk(segment, 0);
