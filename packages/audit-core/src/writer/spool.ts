@@ -241,13 +241,22 @@ export class Spool {
     return { id, file, replay, appended: 0, settled: 0, sealed, pending: [], fsync: false, waiters: [], handle: undefined };
   }
 
+  /**
+   * The group commit runs in the check phase of the current event-loop turn (setImmediate), not
+   * as a microtask: every append of the turn shares it, and a caller awaiting record() in a
+   * tight loop still lets the loop turn — batches leave, workers answer — instead of filling the
+   * queue and spilling everything before the writer gets a turn.
+   */
   private scheduleSync(): void {
     if (this.syncScheduled) return;
     this.syncScheduled = true;
-    this.syncing = this.syncing.then(() => {
-      this.syncScheduled = false;
-      return this.syncAll();
-    });
+    const previous = this.syncing;
+    this.syncing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => previous)
+      .then(() => {
+        this.syncScheduled = false;
+        return this.syncAll();
+      });
   }
 
   private async drainSync(): Promise<void> {
@@ -274,8 +283,8 @@ export class Spool {
         // never holds the event loop for more than one slice's JSON.stringify (between slices it
         // yields a turn). The write itself is synchronous: into the page cache it takes a few µs,
         // where a write through libuv's thread pool costs a thread hand-off each way (measured:
-        // an awaited record() went from ~85 µs to ~10 µs at p50, apps/bench/RESULTS.md), and a
-        // turn's receipts now resolve in that same turn.
+        // an awaited record() went from ~40-85 µs to ~12 µs at p50, apps/bench/RESULTS.md), and
+        // a turn's receipts resolve in that same turn's check phase.
         for (let i = 0; i < pending.length; i += WRITE_SLICE) {
           if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
           let data = "";
