@@ -77,6 +77,8 @@ if (stopFlag) {
   poll.unref();
 }
 
+export default function writeBatch(task: WriteTask): Promise<WorkerAnswer>;
+export default function writeBatch(task: WarmTask): Promise<WarmAnswer>;
 export default async function writeBatch(task: WriteTask | WarmTask): Promise<WorkerAnswer | WarmAnswer> {
   try {
     if ("warm" in task) {
