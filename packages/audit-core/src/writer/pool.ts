@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Tinypool from "tinypool";
-import { WorkerEntryMissingError } from "../errors.ts";
+import { WorkerEntryMissingError, messageOf } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import type { SinkSpec } from "../sink.ts";
 import type { RetryPolicy } from "./retry.ts";
@@ -46,12 +46,16 @@ export class WorkerPool {
 
   /**
    * Has every worker load its sink now (one warm task each: a worker runs one task at a time, so
-   * `threads` concurrent tasks reach `threads` workers). Never rejects: a sink that cannot be
-   * built fails again, and is reported, on the first batch.
+   * `threads` concurrent tasks reach `threads` workers). Never rejects: a worker that could not
+   * build its sink (or died) answers `failed`, and tries again on its first batch.
    */
-  warm(): Promise<unknown> {
+  warm(): Promise<WarmAnswer[]> {
     const task: WarmTask = { warm: true };
-    return Promise.allSettled(Array.from({ length: this.threads }, () => this.pool.run(task) as Promise<WarmAnswer>));
+    return Promise.all(
+      Array.from({ length: this.threads }, () =>
+        (this.pool.run(task) as Promise<WarmAnswer>).catch((error: unknown): WarmAnswer => ({ failed: messageOf(error) })),
+      ),
+    );
   }
 
   /** Tells every worker to abandon its write in progress and not retry: their runs then reject. */

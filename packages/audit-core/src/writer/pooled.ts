@@ -122,10 +122,15 @@ export class PooledWriter implements AuditWriter {
       await spool.close();
       throw error;
     }
-    // Workers load their sink now rather than on the first batch; bounded, so a slow module
-    // load never holds start up for long (the first batch then waits for it instead).
-    await settledWithin([pool.warm()], WARM_WAIT_MS);
     writer = new PooledWriter(options, policy, spool, pool);
+    // Workers load their sink now rather than on the first batch; bounded, so a slow module
+    // load never holds start up for long (the first batch then waits for it instead). A sink
+    // that cannot be built is reported as the first batch would report it.
+    const started = writer;
+    const warmed = pool.warm().then((answers) => {
+      for (const answer of answers) if ("failed" in answer) started.reporter.report(new Error(answer.failed));
+    });
+    await settledWithin([warmed], WARM_WAIT_MS);
     // What an earlier process left was recorded before any flush: epoch 0, one count a segment.
     for (const segment of spool.leftover) writer.countOnDisk(segment, 0);
     writer.replayer.pump();
