@@ -92,6 +92,6 @@ export { classifyError, retryRetryable, writeWithRetry } from "./writer/retry.ts
 export type { RetryPolicy, WriteControl, WriteOutcome } from "./writer/retry.ts";
 export type { AuditSink, CreateSink, DeadLetter, ErrorKind, SinkOptions, SinkSpec } from "./sink.ts";
 export { DEAD_LETTER_FILE, appendDeadLetterFile, keepDeadLetters, readDeadLetterFile } from "./writer/dead-letter.ts";
-export { CLOSE_MARGIN_MS, closeOnSignals } from "./writer/shutdown.ts";
+export { CLOSE_MARGIN_MS, CLOSE_STOP_WAIT_MS, closeOnSignals } from "./writer/shutdown.ts";
 export type { SignalOptions } from "./writer/shutdown.ts";
 export { uuidv7 } from "./id.ts";

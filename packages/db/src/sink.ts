@@ -14,11 +14,13 @@ import { providerOf } from "./url.ts";
 export const SqlSinkOptionsSchema = z.strictObject({
   url: z.string().min(1),
   /**
-   * SQLite: how long to wait on another writer's lock before SQLITE_BUSY (retried anyway). The wait
-   * blocks the worker thread; keep it below the writer's retry.writeTimeoutMs, which is how long a
-   * closing writer waits for a busy worker before terminating it.
+   * SQLite: how long to wait on another writer's lock before SQLITE_BUSY (retried with backoff
+   * anyway). The wait blocks the worker thread inside a native call, where it cannot see a stop
+   * request: a closing writer waits 1 s (CLOSE_STOP_WAIT_MS) for a busy worker to stop by itself,
+   * then terminates it — and terminating a thread inside that call aborts the process. The default
+   * stays well under 1 s so close() never needs to; raise it only where a clean exit matters less.
    */
-  sqliteBusyTimeoutMs: z.number().int().min(0).default(5_000),
+  sqliteBusyTimeoutMs: z.number().int().min(0).default(250),
   /** PostgreSQL: connections per worker. */
   pgPoolSize: z.number().int().min(1).max(50).default(2),
   /**

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuditEntry, type AuditWriter, createAuditWriter, uuidv7 } from "@auditrail/audit-core";
+import { type AuditEntry, type AuditWriter, CLOSE_STOP_WAIT_MS, createAuditWriter, uuidv7 } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -146,6 +146,16 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     expect(await handle.prisma.auditEntry.count()).toBe(4);
   });
 
+  it("writes a new batch on the same connection after a retried one (stored ids) was skipped", async () => {
+    const sink = createSink({ url: db.url, pgPoolSize: 1 });
+    const batch = [entry(), entry()];
+    await sink.write(batch);
+    await sink.write(batch);
+    await sink.write([entry(), entry(), entry()]);
+    await sink.close();
+    expect(await handle.prisma.auditEntry.count()).toBe(5);
+  });
+
   it("tells which ids are stored already, as rows or as dead letters (so a replay is not linked twice)", async () => {
     const sink = createSink({ url: db.url });
     const [stored, rejected, fresh] = [entry(), entry(), entry()];
@@ -211,5 +221,31 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     await w.flush();
     expect(await handle.prisma.auditEntry.count()).toBe(201);
     expect(w.stats().retried).toBeGreaterThan(0);
+  });
+
+  it.runIf(provider === "sqlite")("closes past its deadline while its worker waits on a lock, without terminating it mid-wait (default busy timeout)", async () => {
+    // Terminating a thread inside better-sqlite3's busy wait would abort this very process: the
+    // default busy timeout is short enough that the worker is back in JavaScript, sees the stop
+    // request and goes by itself within the second close() gives it.
+    spoolDir = await mkdtemp(join(tmpdir(), "auditrail-spool-"));
+    const w = await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, maxWorkers: 1 });
+    await w.record({ action: "patient.read", entity: "Patient" });
+    await w.flush();
+    const locker = new Database(sqlitePath(db.url));
+    locker.exec("BEGIN IMMEDIATE");
+    for (let i = 0; i < 50; i++) await w.record({ action: "patient.read", entity: "Patient" });
+    await vi.waitFor(() => expect(w.stats().inFlight).toBeGreaterThan(0), { timeout: 30_000, interval: 20 });
+    const started = performance.now();
+    const report = await w.close({ deadlineMs: 100 });
+    // Back before close's wait for busy workers ran out, i.e. the worker went by itself (it was
+    // not terminated): past its deadline close waits CLOSE_STOP_WAIT_MS, then terminates.
+    expect(performance.now() - started).toBeLessThan(100 + CLOSE_STOP_WAIT_MS);
+    expect(report.drained).toBe(false);
+    locker.exec("COMMIT");
+    locker.close();
+    // What close left in the spool is written by the next writer.
+    writer = await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, maxWorkers: 1 });
+    await writer.flush();
+    expect(await handle.prisma.auditEntry.count()).toBe(51);
   });
 });

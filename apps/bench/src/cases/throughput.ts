@@ -4,7 +4,8 @@
  * same run, with the same rows the writer stores (every column, chain link included): single-row
  * inserts (one statement and commit per row, what a naive synchronous logger does) and the
  * ceiling, the fastest raw bulk path there is (PostgreSQL: one COPY FROM STDIN of all n rows;
- * SQLite: one transaction of prepared inserts). ratio = writer / ceiling. With `curve`, the
+ * SQLite: one transaction of prepared inserts). ratio = writer / ceiling, the median of 3 writer →
+ * ceiling rounds measured back to back. With `curve`, the
  * writer is also run at each worker count × batch size given (options passed by the bench, to
  * show where its defaults sit).
  */
@@ -32,7 +33,10 @@ export interface ThroughputResult {
   readonly writerRowsPerSec: number;
   readonly singleRowRowsPerSec: number;
   readonly ceilingRowsPerSec: number;
+  /** Median of the rounds' writer / ceiling ratios (writerRowsPerSec and ceilingRowsPerSec are medians too). */
   readonly ratioToCeiling: number;
+  /** Each round's writer / ceiling, in order. */
+  readonly ratioRounds: readonly number[];
   readonly ratioToSingleRow: number;
   readonly persisted: number;
   /**
@@ -70,11 +74,25 @@ export async function throughput(
   curveSpec: CurveSpec,
   log: (line: string) => void,
 ): Promise<ThroughputResult> {
-  const writerRate = await writerThroughput(target, n, {});
+  // Writer and ceiling alternate ROUNDS times and the ratio is the median of the rounds' ratios:
+  // load that comes and goes (another process keeping a core busy for a while) then lands on
+  // both sides of most pairs instead of on one measurement.
+  const rounds: { writer: { rate: number; cpuUsPerRow: number; persisted: number }; ceiling: number; ceilingCpuUsPerRow: number }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const writer = await writerThroughput(target, n, {});
+    const ceilingCpu = process.cpuUsage();
+    const rate = target.provider === "sqlite" ? sqliteCeiling(target.url, n) : await pgCeiling(target.url, n);
+    rounds.push({ writer, ceiling: rate, ceilingCpuUsPerRow: cpuUsSince(ceilingCpu) / n });
+  }
+  const ratioRounds = rounds.map((r) => r.writer.rate / r.ceiling);
+  const writerRate = {
+    rate: median(rounds.map((r) => r.writer.rate)),
+    cpuUsPerRow: median(rounds.map((r) => r.writer.cpuUsPerRow)),
+    persisted: Math.min(...rounds.map((r) => r.writer.persisted)),
+  };
+  const ceiling = median(rounds.map((r) => r.ceiling));
+  const ceilingCpuUsPerRow = median(rounds.map((r) => r.ceilingCpuUsPerRow));
   const single = target.provider === "sqlite" ? sqliteSingle(target.url, singleRows) : await pgSingle(target.url, singleRows);
-  const ceilingCpu = process.cpuUsage();
-  const ceiling = target.provider === "sqlite" ? sqliteCeiling(target.url, n) : await pgCeiling(target.url, n);
-  const ceilingCpuUsPerRow = cpuUsSince(ceilingCpu) / n;
   const curve: Record<string, CurvePoint> = {};
   for (const maxWorkers of curveSpec.maxWorkers) {
     for (const maxBatchSize of curveSpec.maxBatchSize) {
@@ -88,13 +106,23 @@ export async function throughput(
     writerRowsPerSec: writerRate.rate,
     singleRowRowsPerSec: single,
     ceilingRowsPerSec: ceiling,
-    ratioToCeiling: writerRate.rate / ceiling,
+    ratioToCeiling: median(ratioRounds),
+    ratioRounds,
     ratioToSingleRow: writerRate.rate / single,
     persisted: writerRate.persisted,
     writerCpuUsPerRow: writerRate.cpuUsPerRow,
     ceilingCpuUsPerRow,
     curve,
   };
+}
+
+/** Writer/ceiling pairs per run. */
+const ROUNDS = 3;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 type WriterKnobs = Pick<AuditWriterOptions, "maxWorkers" | "maxBatchSize">;

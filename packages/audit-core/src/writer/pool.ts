@@ -7,10 +7,11 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Tinypool from "tinypool";
-import { WorkerEntryMissingError } from "../errors.ts";
+import { WorkerEntryMissingError, messageOf } from "../errors.ts";
+import type { AuditEntry } from "../event.ts";
 import type { SinkSpec } from "../sink.ts";
 import type { RetryPolicy } from "./retry.ts";
-import type { WorkerAnswer, WorkerData, WriteTask } from "./worker.ts";
+import type { WarmAnswer, WarmTask, WorkerAnswer, WorkerData, WriteTask } from "./worker.ts";
 
 const WORKER_ENTRY = fileURLToPath(new URL("../../dist/writer/worker.js", import.meta.url));
 
@@ -19,7 +20,11 @@ export class WorkerPool {
   /** Set to 1 to stop: shared memory, seen even by a worker that starts after the request. */
   private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
 
-  constructor(sink: SinkSpec, policy: RetryPolicy, threads: number) {
+  constructor(
+    sink: SinkSpec,
+    policy: RetryPolicy,
+    private readonly threads: number,
+  ) {
     if (!existsSync(WORKER_ENTRY)) throw new WorkerEntryMissingError(WORKER_ENTRY);
     const workerData: WorkerData = { sink, policy, stopFlag: this.stopFlag };
     this.pool = new Tinypool({
@@ -41,6 +46,20 @@ export class WorkerPool {
    */
   run(task: WriteTask, signal: AbortSignal): Promise<WorkerAnswer> {
     return this.pool.run(task, { signal }) as Promise<WorkerAnswer>;
+  }
+
+  /**
+   * Has every worker load its sink now (one warm task each: a worker runs one task at a time, so
+   * `threads` concurrent tasks reach `threads` workers). Never rejects: a worker that could not
+   * build its sink (or died) answers `failed`, and tries again on its first batch.
+   */
+  warm(): Promise<WarmAnswer[]> {
+    const task: WarmTask = { warm: true };
+    return Promise.all(
+      Array.from({ length: this.threads }, () =>
+        (this.pool.run(task) as Promise<WarmAnswer>).catch((error: unknown): WarmAnswer => ({ failed: messageOf(error) })),
+      ),
+    );
   }
 
   /** Tells every worker to abandon its write in progress and not retry: their runs then reject. */

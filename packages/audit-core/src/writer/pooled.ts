@@ -34,6 +34,9 @@ import { CLOSE_DESTROY_WAIT_MS, CLOSE_STOP_WAIT_MS, drainOrSpill, settledWithin 
 import { Spool } from "./spool.ts";
 import { Watermark } from "./watermark.ts";
 
+/** How long start() waits for the workers to load their sink. */
+const WARM_WAIT_MS = 3_000;
+
 export class PooledWriter implements AuditWriter {
   private readonly counters = new Counters();
   private readonly reporter: ErrorReporter;
@@ -121,6 +124,14 @@ export class PooledWriter implements AuditWriter {
       throw error;
     }
     writer = new PooledWriter(options, policy, spool, pool);
+    // Workers load their sink now rather than on the first batch; bounded, so a slow module
+    // load never holds start up for long (the first batch then waits for it instead). A sink
+    // that cannot be built is reported as the first batch would report it.
+    const started = writer;
+    const warmed = pool.warm().then((answers) => {
+      for (const answer of answers) if ("failed" in answer) started.reporter.report(new Error(answer.failed));
+    });
+    await settledWithin([warmed], WARM_WAIT_MS);
     // What an earlier process left was recorded before any flush: epoch 0, one count a segment.
     for (const segment of spool.leftover) writer.countOnDisk(segment, 0);
     writer.replayer.pump();

@@ -29,6 +29,22 @@ async function readAll(spool: Spool, max = 1_000): Promise<Array<{ segment: numb
 }
 
 describe("Spool", () => {
+  it("resolves a turn's appends without waiting for the event loop, yet lets it turn when a caller appends in a tight loop", async () => {
+    const spool = await Spool.open(dir, 100_000);
+    const batch = entries(1);
+    await spool.append(batch, false, false); // opens the segment file (that waits for the loop)
+    await new Promise((resolve) => setImmediate(resolve));
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    await spool.append(batch, false, false);
+    expect(turned).toBe(false); // written and resolved within the turn
+    for (let i = 0; i < 1_500 && !turned; i++) await spool.append(batch, false, false);
+    expect(turned).toBe(true); // after 1,000 appends without a turn, the commit waited for one
+    await spool.close();
+  });
+
   it("resolves an append once its lines are on disk, one JSON entry per line", async () => {
     const spool = await Spool.open(join(dir, "nested", "spool"), 100);
     const batch = entries(3);

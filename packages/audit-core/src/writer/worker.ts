@@ -30,6 +30,17 @@ export interface WriteTask {
 }
 
 /**
+ * Sent to each worker once at start: import the sink's module and build the sink (no database
+ * call), so the first batch does not pay for loading modules (~150 ms a worker on a loaded 2-core
+ * machine, measured with --cpu-prof).
+ */
+export interface WarmTask {
+  readonly warm: true;
+}
+
+export type WarmAnswer = { readonly warmed: true } | { readonly failed: string };
+
+/**
  * What a worker answers. It never throws: a failure it saw itself (the sink could not be built,
  * the write was stopped) comes back as `failed`, so a rejected run always means the thread died.
  */
@@ -66,20 +77,31 @@ if (stopFlag) {
   poll.unref();
 }
 
-export default async function writeBatch(task: WriteTask): Promise<WorkerAnswer> {
+export default function writeBatch(task: WriteTask): Promise<WorkerAnswer>;
+export default function writeBatch(task: WarmTask): Promise<WarmAnswer>;
+export default async function writeBatch(task: WriteTask | WarmTask): Promise<WorkerAnswer | WarmAnswer> {
   try {
+    if ("warm" in task) {
+      await loadedSink();
+      return { warmed: true };
+    }
     return await write(task);
   } catch (error) {
     return { failed: messageOf(error) };
   }
 }
 
-async function write({ entries, mayExist, letters = [] }: WriteTask): Promise<BatchResult> {
+/** This worker's sink, built on first use (or by a warm task at start). */
+function loadedSink(): Promise<AuditSink> {
   sink ??= loadSink(spec).catch((error: unknown) => {
     sink = undefined;
     throw error;
   });
-  const target = await sink;
+  return sink;
+}
+
+async function write({ entries, mayExist, letters = [] }: WriteTask): Promise<BatchResult> {
+  const target = await loadedSink();
   const control = { signal: stop.signal };
   const stored = mayExist && target.existing ? await retryRetryable(() => existingIds(target, entries), policy, control) : undefined;
   const fresh = stored && stored.size > 0 ? entries.filter((e) => !stored.has(e.id)) : entries;
