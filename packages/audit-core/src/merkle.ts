@@ -47,13 +47,15 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   return hash("sha256", NODE_INPUT, "buffer");
 }
 
+const HEX_HASH = /^[0-9a-fA-F]{64}$/;
+
 /** The leaf of a chained entry: the RFC 6962 leaf hash of its chain hash's 32 bytes (hex in, raw out). */
 export function entryLeaf(chainHash: string): Buffer {
-  const bytes = Buffer.from(chainHash, "hex");
-  if (bytes.length !== HASH_BYTES || bytes.toString("hex") !== chainHash.toLowerCase()) {
+  if (!HEX_HASH.test(chainHash)) {
     throw new MerkleProofError(`a chain hash is 64 hex digits; got ${JSON.stringify(chainHash.slice(0, 80))}`);
   }
-  return leafHash(bytes);
+  LEAF_INPUT.write(chainHash, 1, "hex"); // verify's hot path: no Buffer per entry for the bytes
+  return hash("sha256", LEAF_INPUT, "buffer");
 }
 
 /** The largest power of two strictly below n (n ≥ 2). */
@@ -109,9 +111,10 @@ export class MerkleLog {
 
   /** Appends a leaf hash (already leafHash()ed). */
   append(leaf: Uint8Array): void {
-    let node: Buffer = Buffer.from(leaf);
+    let node: Uint8Array = leaf;
     for (let s = this.count; isOdd(s); s = half(s)) node = nodeHash(this.stack.pop() as Buffer, node);
-    this.stack.push(node);
+    // A new node is this log's own; the caller's leaf is copied, as it may reuse its buffer.
+    this.stack.push(node === leaf ? Buffer.from(leaf) : (node as Buffer));
     this.count++;
   }
 
