@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import Database from "better-sqlite3";
-import { AUDIT_COLUMNS } from "./audit-rows.ts";
+import { AUDIT_COLUMNS, JSON_COLUMNS } from "./audit-rows.ts";
 import { type TrailReport, type VerifyTrailOptions, verifyAuditTrail } from "./verify.ts";
 
 /** A line of the export that is not an exported entry. */
@@ -22,8 +22,6 @@ export class ExportFormatError extends Error {
     this.name = "ExportFormatError";
   }
 }
-
-const JSON_COLUMNS = new Set<string>(["before", "after", "diff", "metadata"]);
 
 export async function verifyExportFile(file: string, options: Omit<VerifyTrailOptions, "url" | "sealTable">): Promise<TrailReport> {
   const dir = await mkdtemp(join(tmpdir(), "auditrail-export-"));

@@ -464,9 +464,13 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
     }
   };
 
-  let after = { seq: 0, id: "" };
-  for (;;) {
-    const page = await rows.page(streamId, after, input.pageSize);
+  // The next page is asked for as soon as this one arrived (its keyset is this page's last row),
+  // so the database reads it while this thread hashes: two pages in memory at most.
+  let next: Promise<StoredRow[]> | null = rows.page(streamId, { seq: 0, id: "" }, input.pageSize);
+  while (next) {
+    const page: StoredRow[] = await next;
+    const last = page.at(-1);
+    next = last && page.length === input.pageSize ? rows.page(streamId, { seq: last.seq as number, id: last.id }, input.pageSize) : null;
     for (const row of page) {
       const seq = row.seq as number;
       if (seq < start) continue; // below a signed purge's start: purged meanwhile, or left by it
@@ -482,9 +486,6 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
       }
       check(chained, row.id, false);
     }
-    const last = page.at(-1);
-    if (!last || page.length < input.pageSize) break;
-    after = { seq: last.seq as number, id: last.id };
   }
   // Trailing dead letters, then whatever the seals promise beyond the last row.
   gap(sealedSize + 1, null, "truncated");
