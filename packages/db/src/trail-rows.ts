@@ -50,6 +50,10 @@ export interface TrailRows {
   withAction(action: string): Promise<StoredRow[]>;
   deadLetters(): Promise<StoredDeadLetter[]>;
   seals(): Promise<StoredSeal[]>;
+  /** The trails the seal table holds seals of. */
+  sealTrails(): Promise<string[]>;
+  /** Seals of `trail` numbered above `after`, ascending, at most `limit` (without their text). */
+  sealIds(trail: string, after: number, limit: number): Promise<Omit<StoredSeal, "note">[]>;
   close(): Promise<void>;
 }
 
@@ -140,6 +144,9 @@ function sqliteRows(url: string): TrailRows {
         entry: parseText(r.entry),
       })),
     seals: async () => db.prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`).all() as StoredSeal[],
+    sealTrails: async () => (db.prepare(`SELECT DISTINCT "trail" FROM "AuditSeal"`).all() as { trail: string }[]).map((r) => r.trail),
+    sealIds: async (trail, after, limit) =>
+      db.prepare(`SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`).all(trail, after, limit) as Omit<StoredSeal, "note">[],
     close: async () => {
       db.close();
     },
@@ -182,6 +189,14 @@ async function postgresRows(url: string): Promise<TrailRows> {
       })),
     seals: async () =>
       (await client.query<StoredSeal>(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`)).rows,
+    sealTrails: async () => (await client.query<{ trail: string }>(`SELECT DISTINCT "trail" FROM "AuditSeal"`)).rows.map((r) => r.trail),
+    sealIds: async (trail, after, limit) =>
+      (
+        await client.query<Omit<StoredSeal, "note">>(
+          `SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = $1 AND "number" > $2 ORDER BY "number" LIMIT $3`,
+          [trail, after, limit],
+        )
+      ).rows,
     close: () => client.end(),
   };
 }
