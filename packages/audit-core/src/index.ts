@@ -38,6 +38,7 @@ export {
   consistencyProof,
   consistencyRanges,
   entryLeaf,
+  entryLeafHex,
   frontierLength,
   frontierNode,
   hashFromHex,

@@ -28,7 +28,7 @@ import {
   PURGE_ACTION,
   type SignedSeal,
   chainHash,
-  entryLeaf,
+  entryLeafHex,
   messageOf,
   readDeadLetterFile,
   sealHash,
@@ -463,7 +463,7 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
     linkKnown = true;
     if (log) {
       try {
-        log.append(entryLeaf(row.hash));
+        log.appendHex(entryLeafHex(row.hash));
       } catch {
         problems.add("modified", streamId, row.seq, id, `${where}'s chain hash is not a hash`);
         log = null;
@@ -472,7 +472,7 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
     while (log && headIndex < heads.length && (heads[headIndex] as Head).size <= log.size) {
       const head = heads[headIndex++] as Head;
       if (head.size < log.size) continue;
-      if (log.root().toString("hex") !== head.root) {
+      if (log.rootHex() !== head.root) {
         problems.add("rewritten", streamId, head.size, null, `seqs ${start}–${head.size} no longer give the root ${head.label} signed: rows were replaced (content and chain recomputed) or removed`);
         log = null;
       }
