@@ -11,7 +11,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { scriptArgs } from "./args.ts";
 import { EntryProofSchema, formatIssues, loadPublicKey, messageOf, verifyProof } from "@auditrail/audit-core";
-import { type TrailReport, databaseUrlFromEnv, readAnchoredSeals, redactUrl, verifyAuditTrail, verifyExportFile } from "@auditrail/db";
+import { type TrailReport, anchoredSealTexts, databaseUrlFromEnv, redactUrl, verifyAuditTrail, verifyExportFile } from "@auditrail/db";
 
 const USAGE = `usage:
   audit:verify --public-key FILE --anchors DIR [--witness URL] [--max-problems N] [--grace-ms N] [--threads N]
@@ -51,7 +51,8 @@ try {
       process.exitCode = 1;
     }
   } else {
-    const anchoredSeals = await readAnchoredSeals({ dir: values.anchors as string, witnessUrl: values.witness });
+    // Read one at a time as verify goes: a seal a second is millions of files over the years.
+    const anchoredSeals = anchoredSealTexts({ dir: values.anchors as string, witnessUrl: values.witness });
     const options = { publicKey, anchoredSeals, maxProblems, graceMs, threads };
     const source = values.export ?? redactUrl(databaseUrlFromEnv());
     const report = values.export ? await verifyExportFile(values.export, options) : await verifyAuditTrail({ ...options, url: databaseUrlFromEnv() });

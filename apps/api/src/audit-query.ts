@@ -4,6 +4,7 @@
  * keyset pages over it, so a page walk returns every entry exactly once even while entries are
  * being written.
  */
+import type { AuditEntry, ChainedEntry } from "@auditrail/audit-core";
 import type { AuditEntryRow, Database, Prisma, Provider } from "@auditrail/db";
 import { z } from "zod";
 import { dottedPrefixRange, likeText } from "./literal.ts";
@@ -79,13 +80,13 @@ export function entryOut(row: AuditEntryRow) {
     requestId: row.requestId,
     ip: row.ip,
     userAgent: row.userAgent,
-  };
+  } satisfies Record<keyof AuditEntry, unknown>;
 }
 export type EntryOut = ReturnType<typeof entryOut>;
 
 /** An entry as exported: with its chain fields, so an export can be verified offline (audit:verify --export). */
 export function exportedOut(row: AuditEntryRow) {
-  return { ...entryOut(row), streamId: row.streamId, seq: row.seq, prevHash: row.prevHash, hash: row.hash };
+  return { ...entryOut(row), streamId: row.streamId, seq: row.seq, prevHash: row.prevHash, hash: row.hash } satisfies Record<keyof ChainedEntry, unknown>;
 }
 export type ExportedEntry = ReturnType<typeof exportedOut>;
 

@@ -12,8 +12,8 @@
  * audited itself (`audit.export`, with its outcome, filters and row count).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AuditEvent } from "@auditrail/audit-core";
-import type { Provider } from "@auditrail/db";
+import { type AuditEvent, LIMITS } from "@auditrail/audit-core";
+import { AUDIT_COLUMNS, AUDIT_COLUMN_KINDS, type Provider, deadLetterLines } from "@auditrail/db";
 import { z } from "zod";
 import { AuditFilter, type ExportedEntry, allEntries } from "./audit-query.ts";
 import { type RequestInfo, type Services, type SessionUser, userOf } from "./context.ts";
@@ -22,13 +22,10 @@ import { can } from "./permissions.ts";
 
 const Format = z.enum(["ndjson", "csv"]);
 
-export const CSV_COLUMNS = [
-  "id", "occurredAt", "actorId", "actorRole", "action", "entity", "entityId", "outcome", "path",
-  "durationMs", "before", "after", "diff", "metadata", "requestId", "ip", "userAgent",
-  "streamId", "seq", "prevHash", "hash",
-] as const satisfies readonly (keyof ExportedEntry)[];
+/** The columns of a CSV export: every stored column (the db's one column map), chain fields included. */
+export const CSV_COLUMNS: readonly (keyof ExportedEntry)[] = AUDIT_COLUMNS;
 
-const JSON_COLUMNS = new Set<string>(["before", "after", "diff", "metadata"]);
+const JSON_COLUMNS = new Set<string>(AUDIT_COLUMNS.filter((c) => AUDIT_COLUMN_KINDS[c] === "json"));
 
 /**
  * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Null is empty.
@@ -68,7 +65,7 @@ export async function exportAudit(
       ...(who ? { actor: { id: who.id, role: who.role } } : {}),
       requestId: request.requestId,
       ...(request.ip ? { ip: request.ip } : {}),
-      ...(request.userAgent ? { userAgent: request.userAgent.slice(0, 512) } : {}),
+      ...(request.userAgent ? { userAgent: request.userAgent.slice(0, LIMITS.userAgent) } : {}),
     };
     services.writers.async.record(event).catch((err: unknown) => services.logger.warn({ err, reqId: request.requestId }, "audit"));
   };
@@ -106,6 +103,13 @@ export async function exportAudit(
       if (res.destroyed) break;
       count++;
       if (!res.write(csv ? csvLine(entry) : `${JSON.stringify(entry)}\n`)) await drained(res);
+    }
+    // NDJSON ends with the dead letters, at their stream positions, so the export verifies offline.
+    if (!csv) {
+      for await (const line of deadLetterLines(services.prisma)) {
+        if (res.destroyed) break;
+        if (!res.write(line)) await drained(res);
+      }
     }
   } catch (err) {
     services.logger.error({ err, reqId: request.requestId }, "audit export failed");

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { type ChainedEntry, ChainStream, canonicalJson, chainHash, verifyChain } from "./chain.ts";
+import { canonicalJson } from "./canonical.ts";
+import { type ChainedEntry, ChainStream, chainHash, verifyChain } from "./chain.ts";
 import { stampEvent } from "./event.ts";
 import { MerkleLog, entryLeaf } from "./merkle.ts";
 
@@ -48,6 +49,21 @@ describe("ChainStream", () => {
     if (!a) throw new Error("no entry");
     const { seq: _seq, hash: _hash, ...fields } = a;
     expect(a.hash).toBe(createHash("sha256").update(canonicalJson(fields)).digest("hex"));
+  });
+
+  it("keeps the hashes already stored: a fixed entry gives the hash the chain format has always given", () => {
+    // Computed when the format was fixed; a change to canonicalJson or chainHash that alters it
+    // would make every stored row read as modified.
+    const fixed = {
+      id: "0193a9b0-0000-7000-8000-000000000001", occurredAt: "2026-12-01T10:00:00.000Z", action: "patient.update",
+      entity: "Patient", entityId: "p-1", outcome: "ok", actorId: "staff-1", actorRole: "dentist", path: "patient.update",
+      durationMs: 3.2, before: { phone: "+1 555 0101", name: "Zoë", "10": 1, "9": [1e21, -0, 0.1] },
+      after: { phone: "+1 555 0001", name: "Zoë \ud83d\ude00", note: 'line\nbreak "quoted"' },
+      diff: { phone: { to: "+1 555 0001", from: "+1 555 0101" } }, metadata: null, requestId: "req-1", ip: "10.0.0.12",
+      userAgent: "clinic/1.4",
+    };
+    expect(chainHash(fixed, "stream-a", null)).toBe("bd8e785ebf20b6ace59ef51b1677f8e119b68b5715da50311fd5a8b88319e814");
+    expect(chainHash(fixed, "stream-a", "ab".repeat(32))).toBe("0e67f2394f09ead2115ae9e6145850f8d89e4e7958d06b237070388fb0c66a34");
   });
 
   it("hashes content, stream and link, not the seq", () => {

@@ -13,7 +13,8 @@
  * i + 1 — whose size and root the writer signs in seals (./seal.ts) kept outside the database.
  */
 import { hash } from "node:crypto";
-import type { AuditEntry } from "./event.ts";
+import { canonicalJson, canonicalString } from "./canonical.ts";
+import { type AuditEntry, ENTRY_FIELDS } from "./event.ts";
 import { uuidv7 } from "./id.ts";
 import { MerkleLog, leafHash } from "./merkle.ts";
 
@@ -26,54 +27,35 @@ export interface ChainLink {
 
 export type ChainedEntry = AuditEntry & ChainLink;
 
-/** JSON with object keys sorted at every level: the same value always gives the same text. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) {
-    let out = "[";
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? "" : ",") + canonicalJson(value[i]);
-    return `${out}]`;
-  }
-  const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).sort();
-  let out = "{";
-  let first = true;
-  for (const key of keys) {
-    const v = record[key];
-    if (v === undefined) continue;
-    out += `${first ? "" : ","}${JSON.stringify(key)}:${canonicalJson(v)}`;
-    first = false;
-  }
-  return `${out}}`;
-}
-
-const ENTRY_FIELDS = [
-  "id", "occurredAt", "action", "entity", "entityId", "outcome", "actorId", "actorRole", "path",
-  "durationMs", "before", "after", "diff", "metadata", "requestId", "ip", "userAgent",
-] as const satisfies readonly (keyof AuditEntry)[];
-
 /** The hashed fields in canonical (sorted) order, with their JSON-quoted names, computed once. */
-const HASHED = [...ENTRY_FIELDS, "streamId", "prevHash"].sort().map((name) => ({ name, quoted: JSON.stringify(name) }));
+const HASHED = [...ENTRY_FIELDS, "streamId", "prevHash"].sort().map((name) => ({ name, quoted: `${canonicalString(name)}:` }));
 
 /**
- * The hash of `entry` as a link of `streamId` after `prevHash`: SHA-256 of the canonical JSON of
- * the entry's own fields plus those two (the same text canonicalJson gives; built field by field
- * because workers hash every entry they write).
+ * The text an entry's chain hash is computed over: the canonical JSON (RFC 8785, ./canonical.ts)
+ * of the entry's own fields (every field of AuditEntrySchema, absent ones as null) plus its
+ * `streamId` and `prevHash`. Built field by field, the same text canonicalJson gives for the whole
+ * object: workers hash every entry they write, and verify every row it reads.
  */
-export function chainHash(entry: AuditEntry, streamId: string, prevHash: string | null): string {
-  return chainDigest(entry, streamId, prevHash).toString("hex");
-}
-
-/** chainHash as raw bytes (what the stream's Merkle leaf is made of). */
-function chainDigest(entry: AuditEntry, streamId: string, prevHash: string | null): Buffer {
+function chainText(entry: AuditEntry, streamId: string, prevHash: string | null): string {
   const source = entry as unknown as Record<string, unknown>;
   let text = "{";
   for (let i = 0; i < HASHED.length; i++) {
     const { name, quoted } = HASHED[i] as (typeof HASHED)[number];
     const value = name === "streamId" ? streamId : name === "prevHash" ? prevHash : source[name];
-    text += `${i === 0 ? "" : ","}${quoted}:${canonicalJson(value === undefined ? null : value)}`;
+    text += `${i === 0 ? "" : ","}${quoted}${typeof value === "string" ? canonicalString(value) : value == null ? "null" : canonicalJson(value)}`;
   }
-  return hash("sha256", `${text}}`, "buffer");
+  return `${text}}`;
+}
+
+/** The hash of `entry` as a link of `streamId` after `prevHash`: SHA-256 of its chainText, hex. */
+export function chainHash(entry: AuditEntry, streamId: string, prevHash: string | null): string {
+  // Hex straight from crypto.hash: on Node 20 its "buffer" output costs more than hex text.
+  return hash("sha256", chainText(entry, streamId, prevHash), "hex");
+}
+
+/** chainHash as raw bytes (what the stream's Merkle leaf is made of). */
+function chainDigest(entry: AuditEntry, streamId: string, prevHash: string | null): Buffer {
+  return hash("sha256", chainText(entry, streamId, prevHash), "buffer");
 }
 
 /**

@@ -8,6 +8,23 @@ import type { AuditContext } from "./context.ts";
 import { EntryTooLargeError, InvalidAuditEventError, formatIssues } from "./errors.ts";
 import { uuidv7 } from "./id.ts";
 
+/**
+ * The most characters each text field of an entry may hold: the one definition the schemas, the
+ * hot path's shortcut (isPlainValidEvent) and the tRPC plugin's cuts all read.
+ */
+export const LIMITS = {
+  action: 128,
+  entity: 128,
+  entityId: 256,
+  outcome: 64,
+  actorId: 128,
+  actorRole: 64,
+  path: 256,
+  requestId: 128,
+  ip: 64,
+  userAgent: 512,
+} as const;
+
 const text = (max: number) => z.string().min(1).max(max);
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -35,28 +52,28 @@ const json = () =>
   });
 const optionalText = (max: number) => z.string().max(max).optional();
 
-export const AuditActorSchema = z.object({ id: text(128), role: optionalText(64) });
+export const AuditActorSchema = z.object({ id: text(LIMITS.actorId), role: optionalText(LIMITS.actorRole) });
 
 export const AuditEventSchema = z.object({
   /** What happened, dotted: `patient.update`, `record.read`, `auth.login`. */
-  action: text(128),
+  action: text(LIMITS.action),
   /** The kind of record acted on: `Patient`, `DentalRecord`. */
-  entity: text(128),
-  entityId: optionalText(256),
+  entity: text(LIMITS.entity),
+  entityId: optionalText(LIMITS.entityId),
   /** `ok`, or the error code the call ended with (e.g. tRPC's `FORBIDDEN`). */
-  outcome: text(64).default("ok"),
+  outcome: text(LIMITS.outcome).default("ok"),
   /** Who acted; defaults to the actor of the current audit context. */
   actor: AuditActorSchema.optional(),
   /** The procedure path or route, e.g. `patient.update`. */
-  path: optionalText(256),
+  path: optionalText(LIMITS.path),
   durationMs: z.number().nonnegative().finite().optional(),
   before: json().optional(),
   after: json().optional(),
   diff: json().optional(),
   metadata: json().optional(),
-  requestId: optionalText(128),
-  ip: optionalText(64),
-  userAgent: optionalText(512),
+  requestId: optionalText(LIMITS.requestId),
+  ip: optionalText(LIMITS.ip),
+  userAgent: optionalText(LIMITS.userAgent),
   /** When it happened; defaults to the moment `record` is called. */
   occurredAt: z.union([z.date(), z.iso.datetime({ offset: true })]).optional(),
 });
@@ -67,10 +84,10 @@ export type AuditEvent = z.input<typeof AuditEventSchema>;
 export const AuditEntrySchema = z.object({
   id: z.uuid(),
   occurredAt: z.iso.datetime({ offset: true }),
-  action: text(128),
-  entity: text(128),
+  action: text(LIMITS.action),
+  entity: text(LIMITS.entity),
   entityId: z.string().nullable(),
-  outcome: text(64),
+  outcome: text(LIMITS.outcome),
   actorId: z.string().nullable(),
   actorRole: z.string().nullable(),
   path: z.string().nullable(),
@@ -85,6 +102,13 @@ export const AuditEntrySchema = z.object({
 });
 
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+
+/**
+ * Every field of an entry, in the schema's order: the one list that hashing (chain.ts), storing,
+ * exporting and verifying derive theirs from. Maps over it are typed `Record<keyof AuditEntry, …>`,
+ * so a field added to the schema cannot go unhashed, unstored or unexported.
+ */
+export const ENTRY_FIELDS = Object.keys(AuditEntrySchema.shape) as readonly (keyof AuditEntry)[];
 
 /** How record() bounds an entry's size (see EntryLimits in options.ts: maxEntryBytes, oversize). */
 export interface EntryLimits {
@@ -293,17 +317,17 @@ export function isPlainValidEvent(e: unknown): e is StampInput {
   const v = e as Record<string, unknown>;
   const actor = v.actor as Record<string, unknown> | undefined;
   return (
-    isText(v.action, 128) &&
-    isText(v.entity, 128) &&
-    (v.outcome === undefined || isText(v.outcome, 64)) &&
+    isText(v.action, LIMITS.action) &&
+    isText(v.entity, LIMITS.entity) &&
+    (v.outcome === undefined || isText(v.outcome, LIMITS.outcome)) &&
     v.occurredAt === undefined &&
-    isOptionalText(v.entityId, 256) &&
-    isOptionalText(v.path, 256) &&
-    isOptionalText(v.requestId, 128) &&
-    isOptionalText(v.ip, 64) &&
-    isOptionalText(v.userAgent, 512) &&
+    isOptionalText(v.entityId, LIMITS.entityId) &&
+    isOptionalText(v.path, LIMITS.path) &&
+    isOptionalText(v.requestId, LIMITS.requestId) &&
+    isOptionalText(v.ip, LIMITS.ip) &&
+    isOptionalText(v.userAgent, LIMITS.userAgent) &&
     (v.durationMs === undefined || (typeof v.durationMs === "number" && Number.isFinite(v.durationMs) && v.durationMs >= 0)) &&
-    (actor === undefined || (typeof actor === "object" && actor !== null && isText(actor.id, 128) && isOptionalText(actor.role, 64))) &&
+    (actor === undefined || (typeof actor === "object" && actor !== null && isText(actor.id, LIMITS.actorId) && isOptionalText(actor.role, LIMITS.actorRole))) &&
     isOptionalJson(v.before) &&
     isOptionalJson(v.after) &&
     isOptionalJson(v.diff) &&

@@ -34,7 +34,8 @@ export {
   messageOf,
 } from "./errors.ts";
 export type { AuditErrorCode, IssueLike } from "./errors.ts";
-export { ChainStream, PURGE_ACTION, canonicalJson, chainHash, verifyChain } from "./chain.ts";
+export { canonicalJson } from "./canonical.ts";
+export { ChainStream, PURGE_ACTION, chainHash, verifyChain } from "./chain.ts";
 export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, StreamReport, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";
 export {
   EMPTY_ROOT,
@@ -43,6 +44,7 @@ export {
   consistencyProof,
   consistencyRanges,
   entryLeaf,
+  entryLeafHex,
   frontierLength,
   frontierNode,
   hashFromHex,
@@ -83,7 +85,7 @@ export { WitnessClient, checkSuccession, startWitness } from "./witness.ts";
 export type { WitnessOptions, WitnessServer } from "./witness.ts";
 export { Sealer, SealerOptionsSchema } from "./writer/sealer.ts";
 export type { SealerClock, SealerOptions, SealerStats, StreamSealer } from "./writer/sealer.ts";
-export { AuditEntrySchema, AuditEventSchema, DEFAULT_MAX_ENTRY_BYTES, normalizeText, stampEvent } from "./event.ts";
+export { AuditEntrySchema, AuditEventSchema, DEFAULT_MAX_ENTRY_BYTES, ENTRY_FIELDS, LIMITS, normalizeText, stampEvent } from "./event.ts";
 export type { AuditEntry, AuditEvent, EntryLimits } from "./event.ts";
 export { LatencyWindow } from "./metrics.ts";
 export type { LatencySummary, WriterStats } from "./metrics.ts";

@@ -25,29 +25,44 @@ export class AnchorReadError extends Error {
 
 /** Every anchored seal's text: all of each trail's seals in the directory, plus the witness's newest. */
 export async function readAnchoredSeals(sources: AnchorSources): Promise<string[]> {
+  const texts: string[] = [];
+  for await (const text of anchoredSealTexts(sources)) texts.push(text);
+  return texts;
+}
+
+/**
+ * The anchored seals' texts one at a time (verify's input, in bounded memory): trail by trail,
+ * each trail's seals in ascending number order from the directory, the witness's newest of that
+ * trail placed at its number (after the directory's copy, or after the last one when it is newer).
+ */
+export async function* anchoredSealTexts(sources: AnchorSources): AsyncGenerator<string> {
   let trails: string[];
   try {
     trails = (await readdir(sources.dir, { withFileTypes: true })).filter((e) => e.isDirectory() && TRAIL_NAME.test(e.name)).map((e) => e.name);
   } catch (error) {
     throw new AnchorReadError(sources.dir, messageOf(error), { cause: error });
   }
-  const texts: string[] = [];
+  const witness = sources.witnessUrl ? new WitnessClient(sources.witnessUrl, sources.witnessTimeoutMs ?? 5_000) : undefined;
   for (const trail of trails.sort()) {
-    const anchor = await DirectoryAnchor.open(sources.dir, trail);
-    for (const number of await anchor.numbers()) texts.push(await anchorText(anchor, number));
-  }
-  if (sources.witnessUrl) {
-    const witness = new WitnessClient(sources.witnessUrl, sources.witnessTimeoutMs ?? 5_000);
-    for (const trail of trails) {
+    let cosigned: { number: number; text: string } | undefined;
+    if (witness) {
       try {
         const latest = await witness.latest(trail);
-        if (latest) texts.push(latest.text);
+        if (latest) cosigned = { number: latest.seal.number, text: latest.text };
       } catch (error) {
-        throw new AnchorReadError(sources.witnessUrl, messageOf(error), { cause: error });
+        throw new AnchorReadError(sources.witnessUrl as string, messageOf(error), { cause: error });
       }
     }
+    const anchor = await DirectoryAnchor.open(sources.dir, trail);
+    for (const number of await anchor.numbers()) {
+      if (cosigned && cosigned.number < number) {
+        yield cosigned.text;
+        cosigned = undefined;
+      }
+      yield await anchorText(anchor, number);
+    }
+    if (cosigned) yield cosigned.text;
   }
-  return texts;
 }
 
 /** One anchored seal's text; a file that does not parse still goes to verify, which names it. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AUDIT_COLUMNS, type SinkEntry, auditRow, copyField, copyText } from "./audit-rows.ts";
+import { ENTRY_FIELDS } from "@auditrail/audit-core";
+import { AUDIT_COLUMNS, JSON_COLUMNS, type SinkEntry, auditRow, copyField, copyText } from "./audit-rows.ts";
 
 const entry: SinkEntry = {
   id: "id-1", occurredAt: "2026-12-01T05:00:00.000Z", actorId: "actor", actorRole: "role", action: "act",
@@ -9,6 +10,11 @@ const entry: SinkEntry = {
 };
 
 describe("audit rows", () => {
+  it("have a column for every field the chain hashes (the schema's) and for the chain link, and no other", () => {
+    expect([...AUDIT_COLUMNS].sort()).toEqual([...ENTRY_FIELDS, "streamId", "seq", "prevHash", "hash"].sort());
+    expect([...JSON_COLUMNS].sort()).toEqual(["after", "before", "diff", "metadata"]);
+  });
+
   it("put every column's value at its AUDIT_COLUMNS position, JSON serialised", () => {
     const row = auditRow(entry);
     expect(row).toHaveLength(AUDIT_COLUMNS.length);

@@ -4,16 +4,31 @@
  * order here is the order of the SQLite INSERT, of PostgreSQL's COPY into its staging table and of
  * the INSERT … SELECT from it.
  */
-import type { AuditEntry, ChainLink } from "@auditrail/audit-core";
+import type { AuditEntry, ChainLink, ChainedEntry } from "@auditrail/audit-core";
 
 /** An entry as the writer hands it over: with its chain link (absent only in direct sink use). */
 export type SinkEntry = AuditEntry & Partial<ChainLink>;
 
-export const AUDIT_COLUMNS = [
-  "id", "occurredAt", "actorId", "actorRole", "action", "entity", "entityId", "outcome", "path",
-  "durationMs", "before", "after", "diff", "metadata", "requestId", "ip", "userAgent",
-  "streamId", "seq", "prevHash", "hash",
-] as const satisfies readonly (keyof SinkEntry)[];
+/** How a column holds its field: as text, a timestamp, a number or JSON. */
+export type ColumnKind = "text" | "time" | "number" | "json";
+
+/**
+ * Every column of "AuditEntry" and how it holds its field, in the order of every INSERT: the one
+ * column map storing, exporting and verifying derive theirs from. Typed as a record over the
+ * entry's keys, so a field added to AuditEntrySchema (or the chain link) does not compile until
+ * it has a column here.
+ */
+export const AUDIT_COLUMN_KINDS = {
+  id: "text", occurredAt: "time", actorId: "text", actorRole: "text", action: "text", entity: "text",
+  entityId: "text", outcome: "text", path: "text", durationMs: "number", before: "json", after: "json",
+  diff: "json", metadata: "json", requestId: "text", ip: "text", userAgent: "text",
+  streamId: "text", seq: "number", prevHash: "text", hash: "text",
+} as const satisfies Record<keyof ChainedEntry, ColumnKind>;
+
+export const AUDIT_COLUMNS = Object.keys(AUDIT_COLUMN_KINDS) as readonly (keyof ChainedEntry)[];
+
+/** The columns holding JSON (serialised text in SQLite, jsonb in PostgreSQL). */
+export const JSON_COLUMNS: ReadonlySet<string> = new Set(AUDIT_COLUMNS.filter((c) => AUDIT_COLUMN_KINDS[c] === "json"));
 
 export type SqlValue = string | number | null;
 

@@ -3,8 +3,9 @@
  * entry with its chain fields, so loading it into a scratch SQLite file and walking that with
  * verifyAuditTrail checks it against the anchored seals and the public key exactly as the
  * database itself would be checked. An export of the whole trail verifies OK; one filtered by
- * actor, entity or time shows the entries it left out as deleted or truncated, and entries the
- * database dead-lettered (they are not exported) as deleted at their seq.
+ * actor, entity or time shows the entries it left out as deleted or truncated. Dead letters come
+ * as `{"deadLetter": <entry>}` lines (see export-lines.ts) and fill their seqs as the DeadLetter
+ * table does in the database.
  */
 import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -12,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import Database from "better-sqlite3";
-import { AUDIT_COLUMNS } from "./audit-rows.ts";
+import { AUDIT_COLUMNS, JSON_COLUMNS } from "./audit-rows.ts";
+import { DEAD_LETTER_LINE_KEY } from "./export-lines.ts";
 import { type TrailReport, type VerifyTrailOptions, verifyAuditTrail } from "./verify.ts";
 
 /** A line of the export that is not an exported entry. */
@@ -22,8 +24,6 @@ export class ExportFormatError extends Error {
     this.name = "ExportFormatError";
   }
 }
-
-const JSON_COLUMNS = new Set<string>(["before", "after", "diff", "metadata"]);
 
 export async function verifyExportFile(file: string, options: Omit<VerifyTrailOptions, "url" | "sealTable">): Promise<TrailReport> {
   const dir = await mkdtemp(join(tmpdir(), "auditrail-export-"));
@@ -37,28 +37,36 @@ export async function verifyExportFile(file: string, options: Omit<VerifyTrailOp
                CREATE TABLE "DeadLetter" ("id", "entry");
                CREATE TABLE "AuditSeal" ("id", "trail", "number", "note");`);
       const insert = db.prepare(`INSERT INTO "AuditEntry" VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`);
+      const insertLetter = db.prepare(`INSERT INTO "DeadLetter" VALUES (?, ?)`);
       const batch = db.transaction((rows: unknown[][]) => {
-        for (const row of rows) insert.run(row);
+        for (const row of rows) (row.length === 2 ? insertLetter : insert).run(row);
       });
       let rows: unknown[][] = [];
       let n = 0;
       for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })) {
         n++;
-        if (line.trim() === "") continue;
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch (error) {
-          throw new ExportFormatError(file, n, `not JSON (${(error as Error).message}); export with format=ndjson`);
-        }
-        if (typeof entry.id !== "string" || typeof entry.occurredAt !== "string" || !("hash" in entry)) {
-          throw new ExportFormatError(file, n, "not an exported audit entry (id, occurredAt and the chain fields are required)");
-        }
-        rows.push(AUDIT_COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? (entry[c] == null ? null : JSON.stringify(entry[c])) : (entry[c] ?? null))));
         if (rows.length === 5_000) {
           batch(rows);
           rows = [];
         }
+        if (line.trim() === "") continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(line);
+        } catch (error) {
+          throw new ExportFormatError(file, n, `not JSON (${(error as Error).message}); export with format=ndjson`);
+        }
+        if (typeof parsed !== "object" || parsed === null) throw new ExportFormatError(file, n, "not an exported audit entry nor a dead letter");
+        const entry = parsed as Record<string, unknown>;
+        const letter = entry[DEAD_LETTER_LINE_KEY] as Record<string, unknown> | undefined;
+        if (typeof letter === "object" && letter !== null && typeof letter.id === "string") {
+          rows.push([letter.id, JSON.stringify(letter)]);
+          continue;
+        }
+        if (typeof entry.id !== "string" || typeof entry.occurredAt !== "string" || !("hash" in entry)) {
+          throw new ExportFormatError(file, n, "not an exported audit entry (id, occurredAt and the chain fields are required) nor a dead letter");
+        }
+        rows.push(AUDIT_COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? (entry[c] == null ? null : JSON.stringify(entry[c])) : (entry[c] ?? null))));
       }
       batch(rows);
     } finally {

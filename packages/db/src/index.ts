@@ -25,7 +25,7 @@ export { VERIFY_HEAP_MB, verifyAuditTrail } from "./verify.ts";
 export type { BreakKind, PurgeRecord, TrailBreak, TrailReport, VerifyTrailOptions } from "./verify.ts";
 export { verifyOffThread } from "./verify-thread.ts";
 export type { VerifyJob } from "./verify-thread.ts";
-export { AnchorReadError, readAnchoredSeals } from "./anchors.ts";
+export { AnchorReadError, anchoredSealTexts, readAnchoredSeals } from "./anchors.ts";
 export type { AnchorSources } from "./anchors.ts";
 export { databaseStreamSource } from "./db-stream.ts";
 export type { DatabaseStreamSource } from "./db-stream.ts";
@@ -34,6 +34,8 @@ export type { OpenSealerOptions, OpenedSealer, SealSettings } from "./sealing.ts
 export { ProofUnavailableError, buildEntryProof } from "./proof.ts";
 export { PurgeGapError } from "./retention.ts";
 export { ExportFormatError, verifyExportFile } from "./export-verify.ts";
+export { DEAD_LETTER_LINE_KEY, deadLetterLines } from "./export-lines.ts";
+export { AUDIT_COLUMNS, AUDIT_COLUMN_KINDS } from "./audit-rows.ts";
 export { DEMO_STAFF, patientSearchKey, seedDemoData } from "./seed.ts";
 export type { SeedReport } from "./seed.ts";
 export {

@@ -8,6 +8,7 @@
 import type { ChainedEntry } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { AUDIT_COLUMNS } from "./audit-rows.ts";
 import { sqlitePath } from "./sqlite-sink.ts";
 import { providerOf } from "./url.ts";
 
@@ -49,13 +50,17 @@ export interface TrailRows {
   withAction(action: string): Promise<StoredRow[]>;
   deadLetters(): Promise<StoredDeadLetter[]>;
   seals(): Promise<StoredSeal[]>;
+  /** The trails the seal table holds seals of. */
+  sealTrails(): Promise<string[]>;
+  /** Seals of `trail` numbered above `after`, ascending, at most `limit` (without their text). */
+  sealIds(trail: string, after: number, limit: number): Promise<Omit<StoredSeal, "note">[]>;
   close(): Promise<void>;
 }
 
-const COLUMNS = [
-  "id", "occurredAt", "actorId", "actorRole", "action", "entity", "entityId", "outcome", "path", "durationMs",
-  "before", "after", "diff", "metadata", "requestId", "ip", "userAgent", "streamId", "seq", "prevHash", "hash",
-] as const;
+const COLUMNS = AUDIT_COLUMNS;
+
+/** Each column's position in a row read in COLUMNS order. */
+const AT = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<(typeof COLUMNS)[number], number>;
 
 const STREAMS_SQL = `WITH RECURSIVE s(id) AS (
   SELECT min("streamId") FROM "AuditEntry"
@@ -71,29 +76,35 @@ export async function openTrailRows(url: string): Promise<TrailRows> {
 /** A row as the drivers return it in array mode: values in COLUMNS order (no per-row key lookups). */
 type RawRow = readonly unknown[];
 
-function toRow(r: RawRow, time: (v: unknown) => string, json: (v: unknown) => Json): StoredRow {
+/**
+ * A row from its values in COLUMNS order. Written out (typed StoredRow, so every field must be
+ * there) rather than looped over COLUMNS: verify builds a million of these. `streamId`, when
+ * given, is the stream a page was read for (the page does not read that column again).
+ */
+function toRow(r: RawRow, time: (v: unknown) => string, json: (v: unknown) => Json, streamId?: string): StoredRow {
+  const seq = r[AT.seq] as number | string | null;
   return {
-    id: r[0] as string,
-    occurredAt: time(r[1]),
-    actorId: r[2] as string | null,
-    actorRole: r[3] as string | null,
-    action: r[4] as string,
-    entity: r[5] as string,
-    entityId: r[6] as string | null,
-    outcome: r[7] as string,
-    path: r[8] as string | null,
-    durationMs: r[9] as number | null,
-    before: json(r[10]),
-    after: json(r[11]),
-    diff: json(r[12]),
-    metadata: json(r[13]),
-    requestId: r[14] as string | null,
-    ip: r[15] as string | null,
-    userAgent: r[16] as string | null,
-    streamId: r[17] as string | null,
-    seq: r[18] === null ? null : Number(r[18]),
-    prevHash: r[19] as string | null,
-    hash: r[20] as string | null,
+    id: r[AT.id] as string,
+    occurredAt: time(r[AT.occurredAt]),
+    actorId: r[AT.actorId] as string | null,
+    actorRole: r[AT.actorRole] as string | null,
+    action: r[AT.action] as string,
+    entity: r[AT.entity] as string,
+    entityId: r[AT.entityId] as string | null,
+    outcome: r[AT.outcome] as string,
+    path: r[AT.path] as string | null,
+    durationMs: r[AT.durationMs] as number | null,
+    before: json(r[AT.before]),
+    after: json(r[AT.after]),
+    diff: json(r[AT.diff]),
+    metadata: json(r[AT.metadata]),
+    requestId: r[AT.requestId] as string | null,
+    ip: r[AT.ip] as string | null,
+    userAgent: r[AT.userAgent] as string | null,
+    streamId: streamId ?? (r[AT.streamId] as string | null),
+    seq: seq === null ? null : Number(seq),
+    prevHash: r[AT.prevHash] as string | null,
+    hash: r[AT.hash] as string | null,
   };
 }
 
@@ -104,7 +115,9 @@ const parseText = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v
 function sqliteRows(url: string): TrailRows {
   const db = new Database(sqlitePath(url), { readonly: true, fileMustExist: true });
   const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
-  const page = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = @stream AND "seq" >= @seq AND ("seq" > @seq OR "id" > @id) ORDER BY "seq", "id" LIMIT @limit`);
+  // A page is one stream's: its rows' streamId is known, not read again (a string per row less).
+  const pageCols = COLUMNS.map((c) => (c === "streamId" ? `NULL AS "streamId"` : `"${c}"`)).join(", ");
+  const page = db.prepare(`SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = @stream AND "seq" >= @seq AND ("seq" > @seq OR "id" > @id) ORDER BY "seq", "id" LIMIT @limit`);
   const range = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = ? AND "seq" BETWEEN ? AND ? ORDER BY "seq", "id"`);
   const unchained = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" IS NULL LIMIT ?`);
   const countUnchained = db.prepare(`SELECT count(*) AS n FROM "AuditEntry" WHERE "streamId" IS NULL`);
@@ -119,7 +132,8 @@ function sqliteRows(url: string): TrailRows {
   for (const statement of [page, range, unchained, withAction, byIds]) statement.raw(true);
   return {
     streams: async () => (db.prepare(STREAMS_SQL).all() as { id: string }[]).map((r) => r.id),
-    page: async (streamId, after, limit) => rows(page.all({ stream: streamId, seq: after.seq, id: after.id, limit })),
+    page: async (streamId, after, limit) =>
+      (page.all({ stream: streamId, seq: after.seq, id: after.id, limit }) as RawRow[]).map((r) => toRow(r, time, json, streamId)),
     byIds: async (ids) => rows(byIds.all(JSON.stringify(ids))),
     range: async (streamId, from, to) => rows(range.all(streamId, from, to)),
     unchained: async (limit) => ({ rows: rows(unchained.all(limit)), count: (countUnchained.get() as { n: number }).n }),
@@ -130,6 +144,9 @@ function sqliteRows(url: string): TrailRows {
         entry: parseText(r.entry),
       })),
     seals: async () => db.prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`).all() as StoredSeal[],
+    sealTrails: async () => (db.prepare(`SELECT DISTINCT "trail" FROM "AuditSeal"`).all() as { trail: string }[]).map((r) => r.trail),
+    sealIds: async (trail, after, limit) =>
+      db.prepare(`SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`).all(trail, after, limit) as Omit<StoredSeal, "note">[],
     close: async () => {
       db.close();
     },
@@ -140,19 +157,22 @@ async function postgresRows(url: string): Promise<TrailRows> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   // timestamp(3) without zone holds UTC wall time: format it as the writer did, whatever the TZ.
-  const cols = COLUMNS.map((c) => (c === "occurredAt" ? `to_char("occurredAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt"` : `"${c}"`)).join(", ");
+  const column = (c: string) => (c === "occurredAt" ? `to_char("occurredAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt"` : `"${c}"`);
+  const cols = COLUMNS.map(column).join(", ");
+  const pageCols = COLUMNS.map((c) => (c === "streamId" ? `NULL AS "streamId"` : column(c))).join(", ");
   const time = (v: unknown) => v as string;
   const json = (v: unknown) => v as Json;
-  const query = async (text: string, values: unknown[] = [], name?: string) =>
-    (await client.query<unknown[]>({ text, values, rowMode: "array", ...(name ? { name } : {}) })).rows.map((r) => toRow(r, time, json));
+  const query = async (text: string, values: unknown[] = [], name?: string, streamId?: string) =>
+    (await client.query<unknown[]>({ text, values, rowMode: "array", ...(name ? { name } : {}) })).rows.map((r) => toRow(r, time, json, streamId));
   return {
     streams: async () => (await client.query<{ id: string }>(STREAMS_SQL)).rows.map((r) => r.id),
     page: (streamId, after, limit) =>
       query(
         // "seq" >= $2 first, so the (streamId, seq) index bounds the scan; the id breaks ties.
-        `SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" >= $2 AND ("seq" > $2 OR "id" > $3) ORDER BY "seq", "id" LIMIT $4`,
+        `SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" >= $2 AND ("seq" > $2 OR "id" > $3) ORDER BY "seq", "id" LIMIT $4`,
         [streamId, after.seq, after.id, limit],
         "auditrail_verify_page",
+        streamId,
       ),
     byIds: (ids) => query(`SELECT ${cols} FROM "AuditEntry" WHERE "id" = ANY($1::text[])`, [ids]),
     range: (streamId, from, to) =>
@@ -169,6 +189,14 @@ async function postgresRows(url: string): Promise<TrailRows> {
       })),
     seals: async () =>
       (await client.query<StoredSeal>(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`)).rows,
+    sealTrails: async () => (await client.query<{ trail: string }>(`SELECT DISTINCT "trail" FROM "AuditSeal"`)).rows.map((r) => r.trail),
+    sealIds: async (trail, after, limit) =>
+      (
+        await client.query<Omit<StoredSeal, "note">>(
+          `SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = $1 AND "number" > $2 ORDER BY "number" LIMIT $3`,
+          [trail, after, limit],
+        )
+      ).rows,
     close: () => client.end(),
   };
 }

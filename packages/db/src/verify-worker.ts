@@ -4,11 +4,11 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { publicKeyFromPem } from "@auditrail/audit-core";
-import { readAnchoredSeals } from "./anchors.ts";
+import { anchoredSealTexts } from "./anchors.ts";
 import { verifyAuditTrail } from "./verify.ts";
 import type { VerifyJob } from "./verify-thread.ts";
 
 const job = workerData as VerifyJob;
 const { publicKeyPem, anchors, ...options } = job;
-const report = await verifyAuditTrail({ ...options, publicKey: publicKeyFromPem(publicKeyPem), anchoredSeals: await readAnchoredSeals(anchors) });
+const report = await verifyAuditTrail({ ...options, publicKey: publicKeyFromPem(publicKeyPem), anchoredSeals: anchoredSealTexts(anchors) });
 parentPort?.postMessage(report);

@@ -6,8 +6,8 @@
  *
  * Every stream is walked once, in pages by (seq, id), in bounded memory: each row's content must
  * still give its chain hash (else modified) and link to the row before (else reordered); its leaf
- * goes into the stream's Merkle log, whose root must equal the root every anchored seal signed at
- * that size (else rewritten: rows replaced by a recomputed chain). A sealed stream must hold every
+ * goes into the stream's Merkle log, whose root must equal the root the stream's newest anchored
+ * seal signed at its size (else rewritten: rows replaced by a recomputed chain). A sealed stream must hold every
  * seq from the `start` its newest seal signed up to the sealed size (else deleted / truncated);
  * dead-lettered entries fill their own seq from the dead-letter table. A stream whose rows begin
  * above the signed start was cut without a signed purge. Rows beyond the newest seal are younger
@@ -15,8 +15,9 @@
  * than `graceMs` (the writer seals every entry within one interval). Every break is reported, up
  * to `maxProblems` (the total is counted).
  *
- * Memory: one page of rows, the dead letters (poison entries, few), the purge entries, and the
- * anchored seals' per-stream heads.
+ * Memory: two pages of rows (the next is read while this one is hashed), the dead letters (poison
+ * entries, few), the purge entries, and per trail its newest seal, per stream its newest head: the
+ * anchored seals are read one at a time, the seal table in pages beside them.
  */
 import type { KeyObject } from "node:crypto";
 import { Worker } from "node:worker_threads";
@@ -27,13 +28,13 @@ import {
   PURGE_ACTION,
   type SignedSeal,
   chainHash,
-  entryLeaf,
+  entryLeafHex,
   messageOf,
   readDeadLetterFile,
   sealHash,
   verifySeal,
 } from "@auditrail/audit-core";
-import { type StoredRow, type TrailRows, openTrailRows } from "./trail-rows.ts";
+import { type StoredRow, type StoredSeal, type TrailRows, openTrailRows } from "./trail-rows.ts";
 
 export type BreakKind =
   | "modified"
@@ -79,8 +80,11 @@ export interface VerifyTrailOptions {
   readonly url: string;
   /** The seal signer's Ed25519 public key, from outside the database. */
   readonly publicKey: KeyObject;
-  /** Every signed seal from the anchors (directory, witness), as text, any order. */
-  readonly anchoredSeals: readonly string[];
+  /**
+   * Every signed seal from the anchors (directory, witness), as text: each trail's in ascending
+   * number order, as `anchoredSealTexts` yields them (read one at a time: memory stays bounded).
+   */
+  readonly anchoredSeals: Iterable<string> | AsyncIterable<string>;
   /** Breaks listed at most (default 100); all are counted. */
   readonly maxProblems?: number;
   /** Rows read per page (default 5,000). */
@@ -135,15 +139,13 @@ export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<Tra
   const pageSize = options.pageSize ?? 5_000;
   const graceMs = options.graceMs ?? 60_000;
 
-  const seals = checkAnchoredSeals(options.anchoredSeals, options.publicKey, problems);
-  const newest = newestPerTrail(seals);
-  const newestTime = Math.max(...newest.map((s) => Date.parse(s.seal.time)), Number.NEGATIVE_INFINITY);
-  const sealedBefore = newestTime - graceMs;
-  const heads = headsByStream(seals);
-
   const rows = await openTrailRows(options.url);
   try {
-    if (options.sealTable !== false) compareSealTable(await rows.seals(), seals, problems);
+    const anchored = await readSeals(options.anchoredSeals, options.publicKey, problems, options.sealTable === false ? null : rows);
+    const newest = [...anchored.newest.values()].sort((a, b) => a.seal.trail.localeCompare(b.seal.trail));
+    const newestTime = Math.max(...newest.map((s) => Date.parse(s.seal.time)), Number.NEGATIVE_INFINITY);
+    const sealedBefore = newestTime - graceMs;
+    const heads = anchored.heads;
     const purges = purgeRecords(await rows.withAction(PURGE_ACTION));
     const fromFile = options.spoolDir ? await readDeadLetterFile(options.spoolDir) : [];
     const letters = deadLettersByStream([...(await rows.deadLetters()), ...fromFile.map((l) => ({ id: l.entry.id, entry: l.entry }))]);
@@ -169,7 +171,7 @@ export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<Tra
       for (const p of r.problems) problems.add(p.kind, p.streamId, p.seq, p.id, p.detail);
       problems.count += r.problemCount - r.problems.length;
     }
-    if (seals.length === 0 && entries + looseCount > 0) {
+    if (anchored.count === 0 && entries + looseCount > 0) {
       problems.add("seal-missing", null, null, null, "no anchored seal verifies with this public key: nothing in the database is covered");
     }
     return {
@@ -189,76 +191,119 @@ export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<Tra
 
 // ── seals ─────────────────────────────────────────────────────────────────────────────────────
 
-/** Parses and checks every anchored seal; per trail, numbers 1..n without gaps, each naming the one before. */
-function checkAnchoredSeals(texts: readonly string[], publicKey: KeyObject, problems: Problems): SignedSeal[] {
-  const byHash = new Map<string, SignedSeal>();
-  for (const text of texts) {
+/** What verify keeps of the anchored seals: per trail the newest, per stream the newest head. */
+interface AnchoredState {
+  readonly newest: Map<string, SignedSeal>;
+  /** Per stream, the head its newest seal signed (one element: the walk checks that root). */
+  readonly heads: Map<string, Head[]>;
+  /** Seals that verified. */
+  count: number;
+}
+
+/**
+ * Reads the anchored seals one at a time, in bounded memory whatever their number: checks each
+ * signature; per trail, numbers 1..n without gaps, each naming the one before (a copy of a seal
+ * already seen — the witness's — counts once; two different seals of one number are a fork);
+ * and, given the seal table, that it holds exactly these seals (it is a copy, never the
+ * authority), read in pages beside them. Each trail's seals must come in ascending number order
+ * (as `anchoredSealTexts` yields them).
+ *
+ * Kept: the newest seal per trail and the newest head per stream. That root commits to every
+ * entry up to its size; an older seal's root over a prefix can only differ from it if the signer
+ * itself signed a fork, which is the witness's to refuse (it checks consistency proofs).
+ */
+async function readSeals(
+  texts: Iterable<string> | AsyncIterable<string>,
+  publicKey: KeyObject,
+  problems: Problems,
+  table: TrailRows | null,
+): Promise<AnchoredState> {
+  const state: AnchoredState = { newest: new Map(), heads: new Map(), count: 0 };
+  const last = new Map<string, { number: number; hash: string }>();
+  const tables = new Map<string, SealTableCursor>();
+  for await (const text of texts) {
+    let signed: SignedSeal;
     try {
-      const signed = verifySeal(text, publicKey);
-      byHash.set(sealHash(signed), signed); // the same seal from two anchors counts once
+      signed = verifySeal(text, publicKey);
     } catch (error) {
       problems.add("seal-invalid", null, null, null, `an anchored seal does not verify with the public key: ${messageOf(error)}`);
+      continue;
+    }
+    const { trail, number } = signed.seal;
+    const hash = sealHash(signed);
+    const previous = last.get(trail);
+    if (previous && number === previous.number) {
+      // The same seal from two anchors counts once; two different ones are a fork.
+      if (hash !== previous.hash) problems.add("seal-invalid", null, number, hash, `trail ${trail}: two different seals numbered ${number} (a fork)`);
+      continue;
+    }
+    if (previous && number < previous.number) {
+      problems.add("seal-invalid", null, number, hash, `trail ${trail}: seal ${number} came after seal ${previous.number}: the anchors must give each trail's seals in order`);
+      continue;
+    }
+    const expected = (previous?.number ?? 0) + 1;
+    if (number !== expected) {
+      problems.add("seal-missing", null, expected, null, `trail ${trail}: seal${number - 1 > expected ? `s ${expected}–${number - 1}` : ` ${expected}`} missing from the anchors`);
+    } else if (previous && signed.seal.prev !== previous.hash) {
+      problems.add("seal-invalid", null, number, hash, `trail ${trail}: seal ${number} does not name seal ${previous.number} as its predecessor`);
+    }
+    last.set(trail, { number, hash });
+    state.count++;
+    state.newest.set(trail, signed);
+    for (const h of signed.seal.streams) {
+      const known = state.heads.get(h.streamId)?.[0];
+      if (!known || h.size >= known.size) state.heads.set(h.streamId, [{ size: h.size, root: h.root, start: h.start, label: `seal ${trail}#${number}` }]);
+    }
+    if (table) {
+      let cursor = tables.get(trail);
+      if (!cursor) tables.set(trail, (cursor = new SealTableCursor(table, trail, problems)));
+      await cursor.match(number, hash);
     }
   }
-  const byTrail = new Map<string, SignedSeal[]>();
-  for (const s of byHash.values()) byTrail.set(s.seal.trail, [...(byTrail.get(s.seal.trail) ?? []), s]);
-  const kept: SignedSeal[] = [];
-  for (const [trail, list] of byTrail) {
-    list.sort((a, b) => a.seal.number - b.seal.number);
-    let previous: SignedSeal | undefined;
-    for (const s of list) {
-      const number = s.seal.number;
-      const expected = (previous?.seal.number ?? 0) + 1;
-      if (previous && number === previous.seal.number) {
-        problems.add("seal-invalid", null, number, sealHash(s), `trail ${trail}: two different seals numbered ${number} (a fork)`);
-        continue;
-      }
-      if (number !== expected) {
-        problems.add("seal-missing", null, expected, null, `trail ${trail}: seal${number - 1 > expected ? `s ${expected}–${number - 1}` : ` ${expected}`} missing from the anchors`);
-      } else if (previous && s.seal.prev !== sealHash(previous)) {
-        problems.add("seal-invalid", null, number, sealHash(s), `trail ${trail}: seal ${number} does not name seal ${previous.seal.number} as its predecessor`);
-      }
-      kept.push(s);
-      previous = s;
+  if (table) {
+    for (const cursor of tables.values()) await cursor.match(Number.POSITIVE_INFINITY, null);
+    for (const trail of await table.sealTrails()) {
+      if (!tables.has(trail)) await new SealTableCursor(table, trail, problems).match(Number.POSITIVE_INFINITY, null);
     }
   }
-  return kept;
+  return state;
 }
 
-function newestPerTrail(seals: readonly SignedSeal[]): SignedSeal[] {
-  const newest = new Map<string, SignedSeal>();
-  for (const s of seals) {
-    const known = newest.get(s.seal.trail);
-    if (!known || s.seal.number > known.seal.number) newest.set(s.seal.trail, s);
-  }
-  return [...newest.values()].sort((a, b) => a.seal.trail.localeCompare(b.seal.trail));
-}
+/** The seal table's seals of one trail, read in pages as the anchored ones come (ascending). */
+class SealTableCursor {
+  private page: Omit<StoredSeal, "note">[] = [];
+  private at = 0;
+  private after = 0;
+  private done = false;
 
-/** Every anchored (size, root) per stream, ascending by size: the walk checks each. */
-function headsByStream(seals: readonly SignedSeal[]): Map<string, Head[]> {
-  const heads = new Map<string, Head[]>();
-  for (const s of seals) {
-    for (const h of s.seal.streams) {
-      const list = heads.get(h.streamId) ?? [];
-      list.push({ size: h.size, root: h.root, start: h.start, label: `seal ${s.seal.trail}#${s.seal.number}` });
-      heads.set(h.streamId, list);
+  constructor(
+    private readonly rows: TrailRows,
+    private readonly trail: string,
+    private readonly problems: Problems,
+  ) {}
+
+  /** The table's next seal, or undefined at its end. */
+  private async peek(): Promise<Omit<StoredSeal, "note"> | undefined> {
+    if (this.at === this.page.length && !this.done) {
+      this.page = await this.rows.sealIds(this.trail, this.after, 1_000);
+      this.at = 0;
+      this.done = this.page.length < 1_000;
+      this.after = this.page.at(-1)?.number ?? this.after;
     }
+    return this.page[this.at];
   }
-  for (const list of heads.values()) list.sort((a, b) => a.size - b.size);
-  return heads;
-}
 
-/** The seal table must hold exactly the anchored seals (it is a copy, never the authority). */
-function compareSealTable(stored: readonly { id: string; trail: string; number: number }[], anchored: readonly SignedSeal[], problems: Problems): void {
-  const inTable = new Map(stored.map((s) => [`${s.trail}#${s.number}`, s]));
-  for (const s of anchored) {
-    const key = `${s.seal.trail}#${s.seal.number}`;
-    const row = inTable.get(key);
-    if (!row) problems.add("seal-missing", null, null, sealHash(s), `seal ${key} is anchored but missing from the seal table`);
-    else if (row.id !== sealHash(s)) problems.add("seal-unanchored", null, null, row.id, `the seal table's ${key} differs from the anchored one`);
-    inTable.delete(key);
+  /** Anchored seal `number` (hash `hash`; null: past the last) against the table: every seal the table holds below it is unanchored. */
+  async match(number: number, hash: string | null): Promise<void> {
+    for (let row = await this.peek(); row && row.number <= number; row = await this.peek()) {
+      this.at++;
+      const key = `${this.trail}#${row.number}`;
+      if (row.number < number) this.problems.add("seal-unanchored", null, null, row.id, `the seal table holds ${key}, which no anchor has`);
+      else if (row.id !== hash) this.problems.add("seal-unanchored", null, null, row.id, `the seal table's ${key} differs from the anchored one`);
+      if (row.number === number) return;
+    }
+    if (hash !== null) this.problems.add("seal-missing", null, null, hash, `seal ${this.trail}#${number} is anchored but missing from the seal table`);
   }
-  for (const [key, row] of inTable) problems.add("seal-unanchored", null, null, row.id, `the seal table holds ${key}, which no anchor has`);
 }
 
 // ── purges and dead letters ───────────────────────────────────────────────────────────────────
@@ -418,7 +463,7 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
     linkKnown = true;
     if (log) {
       try {
-        log.append(entryLeaf(row.hash));
+        log.appendHex(entryLeafHex(row.hash));
       } catch {
         problems.add("modified", streamId, row.seq, id, `${where}'s chain hash is not a hash`);
         log = null;
@@ -427,7 +472,7 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
     while (log && headIndex < heads.length && (heads[headIndex] as Head).size <= log.size) {
       const head = heads[headIndex++] as Head;
       if (head.size < log.size) continue;
-      if (log.root().toString("hex") !== head.root) {
+      if (log.rootHex() !== head.root) {
         problems.add("rewritten", streamId, head.size, null, `seqs ${start}–${head.size} no longer give the root ${head.label} signed: rows were replaced (content and chain recomputed) or removed`);
         log = null;
       }
@@ -464,9 +509,13 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
     }
   };
 
-  let after = { seq: 0, id: "" };
-  for (;;) {
-    const page = await rows.page(streamId, after, input.pageSize);
+  // The next page is asked for as soon as this one arrived (its keyset is this page's last row),
+  // so the database reads it while this thread hashes: two pages in memory at most.
+  let next: Promise<StoredRow[]> | null = rows.page(streamId, { seq: 0, id: "" }, input.pageSize);
+  while (next) {
+    const page: StoredRow[] = await next;
+    const last = page.at(-1);
+    next = last && page.length === input.pageSize ? rows.page(streamId, { seq: last.seq as number, id: last.id }, input.pageSize) : null;
     for (const row of page) {
       const seq = row.seq as number;
       if (seq < start) continue; // below a signed purge's start: purged meanwhile, or left by it
@@ -482,9 +531,6 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
       }
       check(chained, row.id, false);
     }
-    const last = page.at(-1);
-    if (!last || page.length < input.pageSize) break;
-    after = { seq: last.seq as number, id: last.id };
   }
   // Trailing dead letters, then whatever the seals promise beyond the last row.
   gap(sealedSize + 1, null, "truncated");

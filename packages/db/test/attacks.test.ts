@@ -245,6 +245,17 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     expect(report.ok).toBe(false);
   });
 
+  it("anchored seals read out of order are named, and the newest still covers the trail", async () => {
+    const { verifyAuditTrail } = await import("../src/verify.ts");
+    await t.seal();
+    await t.seal();
+    const shuffled = [t.anchored.at(-1) as string, ...t.anchored.slice(0, -1)];
+    const report = await verifyAuditTrail({ url: t.db.url, publicKey: t.publicKey, anchoredSeals: shuffled, graceMs: 0 });
+    // The ones out of order are refused (so the table's copies of them are unanchored); no row breaks.
+    expect(kinds(report)).toEqual(new Set(["seal-invalid", "seal-missing", "seal-unanchored"]));
+    expect(report.problems.find((p) => p.kind === "seal-invalid")?.detail).toMatch(/must give each trail's seals in order/);
+  });
+
   it("a seal forged with another key in the anchors is refused and covers nothing", async () => {
     const { privateKey } = generateKeyPairSync("ed25519");
     const seal: Seal = { trail: "clinic-test", number: 2, time: new Date().toISOString(), prev: "00".repeat(32), streams: [] };

@@ -6,7 +6,7 @@
  */
 import type { AuditActor } from "../context.ts";
 import { type AuditChange, type Json, type JsonObject, diffJson, toJson } from "../diff.ts";
-import type { AuditEvent } from "../event.ts";
+import { type AuditEvent, LIMITS } from "../event.ts";
 import type { Redactor } from "../redact.ts";
 import type { AuditCall, AuditIdSelector, AuditRequestInfo, AuditRow, AuditSpec } from "./spec.ts";
 
@@ -37,7 +37,7 @@ export function kindOf<TContext>(spec: AuditSpec<TContext>, type: string): "chan
 
 /** A usable entity id: a non-empty string (≤ 256 characters) or a finite number, as a string. */
 export function entityIdOf(value: unknown): string | undefined {
-  if (typeof value === "string") return value.length > 0 && value.length <= 256 ? value : undefined;
+  if (typeof value === "string") return value.length > 0 && value.length <= LIMITS.entityId ? value : undefined;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   return undefined;
 }
@@ -60,7 +60,7 @@ export function buildEvents<TContext>(call: AuditCall<TContext>, record: CallRec
     entity: spec.entity,
     outcome: call.outcome,
     ...(actor ? { actor } : {}),
-    path: cut(call.path, 256),
+    path: cut(call.path, LIMITS.path),
     durationMs: Math.max(0, call.durationMs),
     ...fitRequest(o.request),
   };
@@ -199,14 +199,14 @@ function errorOf<TContext>(call: AuditCall<TContext>): JsonObject {
 function fitActor(actor: AuditActor | undefined): AuditActor | undefined {
   const id = entityIdOf(actor?.id);
   if (!actor || id === undefined) return undefined;
-  return actor.role ? { id: cut(id, 128) as string, role: cut(actor.role, 64) } : { id: cut(id, 128) as string };
+  return actor.role ? { id: cut(id, LIMITS.actorId) as string, role: cut(actor.role, LIMITS.actorRole) } : { id: cut(id, LIMITS.actorId) as string };
 }
 
 function fitRequest(request: AuditRequestInfo): Pick<AuditEvent, "requestId" | "ip" | "userAgent"> {
   const out: Pick<AuditEvent, "requestId" | "ip" | "userAgent"> = {};
-  if (request.requestId) out.requestId = cut(request.requestId, 128);
-  if (request.ip) out.ip = cut(request.ip, 64);
-  if (request.userAgent) out.userAgent = cut(request.userAgent, 512);
+  if (request.requestId) out.requestId = cut(request.requestId, LIMITS.requestId);
+  if (request.ip) out.ip = cut(request.ip, LIMITS.ip);
+  if (request.userAgent) out.userAgent = cut(request.userAgent, LIMITS.userAgent);
   return out;
 }
 
