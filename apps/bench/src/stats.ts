@@ -18,6 +18,13 @@ export function summarize(samples: readonly number[] | Float64Array): Summary {
   return { n, mean: sum / n, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[n - 1] as number };
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** Rounds for reports: 3 significant digits is what noisy shared machines can support. */
 export function round(value: number): number {
   if (!Number.isFinite(value) || value === 0) return value;

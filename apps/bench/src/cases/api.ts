@@ -6,8 +6,10 @@
  * keep-alive from a separate load process (load.ts). Every round starts the API once per mode, in
  * turn (each round beginning with the next mode), so drift on a shared machine hits all modes
  * alike; each start gets unmeasured warm-up calls.
- * Reports p50/p95/p99 per mode and each audited mode's p50 relative to unaudited, and checks that
- * every audited call's entry was written (each process drains its writers when stopped).
+ * Reports p50/p95/p99 per mode (all rounds pooled) and each audited mode's overhead: the median
+ * over rounds of that round's p50 relative to the same round's unaudited p50, so a burst of load
+ * from elsewhere that hits one round moves one ratio, not the result. Checks that every audited
+ * call's entry was written (each process drains its writers when stopped).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -17,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { generateSealKeyPair } from "@auditrail/audit-core";
 import { DEMO_STAFF } from "@auditrail/db";
-import { type Summary, summarize } from "../stats.ts";
+import { type Summary, median, summarize } from "../stats.ts";
 import type { Target } from "../target.ts";
 
 const run = promisify(execFile);
@@ -39,10 +41,12 @@ export interface ApiResult {
   readonly async: Summary;
   /** AUDIT_MODE=sync. */
   readonly sync: Summary;
-  /** p50 async / p50 unaudited. */
+  /** Median over rounds of the round's p50 async / p50 unaudited. */
   readonly asyncOverhead: number;
-  /** p50 sync / p50 unaudited. */
+  /** Median over rounds of the round's p50 sync / p50 unaudited. */
   readonly syncOverhead: number;
+  /** Each round's p50 async / p50 unaudited, in round order. */
+  readonly asyncOverheadRounds: readonly number[];
   /** Audit entries found for the audited (async, sync) calls / audited calls made. */
   readonly persisted: number;
 }
@@ -113,17 +117,28 @@ export async function api(target: Target, requests: number): Promise<ApiResult> 
     const bodies = patients.map((p, i) => ({ id: p.id, phone: `+1 555 01${String(i).padStart(2, "0")}` }));
     const before = await target.db.prisma.auditEntry.count({ where: { action: PROCEDURE, outcome: "ok" } });
 
-    const latencies = new Map<Mode, number[]>(MODES.map((m) => [m, []]));
+    const rounds: Map<Mode, number[]>[] = [];
     const perRound = Math.ceil(requests / ROUNDS);
     for (let round = 0; round < ROUNDS; round++) {
+      const latencies = new Map<Mode, number[]>();
+      rounds.push(latencies);
       // Each round starts with the next mode (off, async, sync; async, sync, off; …): no mode always
       // follows the same one, or always runs first after the previous round.
       for (const mode of MODES.map((_, i) => MODES[(i + round) % MODES.length] as Mode)) {
         const server = await startApi(envOf(mode));
         try {
           const token = await login(server.base);
-          const { stdout } = await run(process.execPath, [LOAD, server.base, token, PROCEDURE, JSON.stringify(bodies), String(perRound), "1", String(WARMUP)]);
-          latencies.get(mode)?.push(...(JSON.parse(stdout) as { latencies: number[] }).latencies);
+          const { stdout } = await run(process.execPath, [
+            LOAD,
+            server.base,
+            token,
+            PROCEDURE,
+            JSON.stringify(bodies),
+            String(perRound),
+            "1",
+            String(WARMUP),
+          ]);
+          latencies.set(mode, (JSON.parse(stdout) as { latencies: number[] }).latencies);
         } finally {
           await server.stop();
         }
@@ -132,16 +147,19 @@ export async function api(target: Target, requests: number): Promise<ApiResult> 
     const audited = ROUNDS * (perRound + WARMUP) * 2; // async and sync
     const found = (await target.db.prisma.auditEntry.count({ where: { action: PROCEDURE, outcome: "ok" } })) - before;
 
-    const s = (m: Mode) => summarize(latencies.get(m) ?? []);
+    const s = (m: Mode) => summarize(rounds.flatMap((r) => r.get(m) ?? []));
     const [unaudited, asyncS, syncS] = [s("off"), s("async"), s("sync")];
+    const ratios = (m: Mode) => rounds.map((r) => summarize(r.get(m) ?? []).p50 / summarize(r.get("off") ?? []).p50);
+    const asyncRounds = ratios("async");
     return {
       procedure: PROCEDURE,
       requestsPerMode: perRound * ROUNDS,
       unaudited,
       async: asyncS,
       sync: syncS,
-      asyncOverhead: asyncS.p50 / unaudited.p50,
-      syncOverhead: syncS.p50 / unaudited.p50,
+      asyncOverhead: median(asyncRounds),
+      syncOverhead: median(ratios("sync")),
+      asyncOverheadRounds: asyncRounds,
       persisted: found / audited,
     };
   } finally {

@@ -18,6 +18,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { type Target, patientUpdate, tagFor } from "../target.ts";
+import { median } from "../stats.ts";
 
 export interface CurvePoint {
   readonly maxWorkers: number;
@@ -97,8 +98,17 @@ export async function throughput(
   for (const maxWorkers of curveSpec.maxWorkers) {
     for (const maxBatchSize of curveSpec.maxBatchSize) {
       const point = await writerThroughput(target, curveSpec.entries, { maxWorkers, maxBatchSize });
-      curve[`workers${maxWorkers}.batch${maxBatchSize}`] = { maxWorkers, maxBatchSize, rowsPerSec: point.rate, ratioToCeiling: point.rate / ceiling, cpuUsPerRow: point.cpuUsPerRow, persisted: point.persisted };
-      log(`curve workers ${maxWorkers} batch ${maxBatchSize}: ${Math.round(point.rate)} rows/s, ratio ${(point.rate / ceiling).toFixed(3)}`);
+      curve[`workers${maxWorkers}.batch${maxBatchSize}`] = {
+        maxWorkers,
+        maxBatchSize,
+        rowsPerSec: point.rate,
+        ratioToCeiling: point.rate / ceiling,
+        cpuUsPerRow: point.cpuUsPerRow,
+        persisted: point.persisted,
+      };
+      log(
+        `curve workers ${maxWorkers} batch ${maxBatchSize}: ${Math.round(point.rate)} rows/s, ratio ${(point.rate / ceiling).toFixed(3)}`,
+      );
     }
   }
   return {
@@ -119,12 +129,6 @@ export async function throughput(
 /** Writer/ceiling pairs per run. */
 const ROUNDS = 3;
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
 type WriterKnobs = Pick<AuditWriterOptions, "maxWorkers" | "maxBatchSize">;
 
 const cpuUsSince = (start: NodeJS.CpuUsage) => {
@@ -132,7 +136,11 @@ const cpuUsSince = (start: NodeJS.CpuUsage) => {
   return used.user + used.system;
 };
 
-async function writerThroughput(target: Target, n: number, knobs: WriterKnobs): Promise<{ rate: number; cpuUsPerRow: number; persisted: number }> {
+async function writerThroughput(
+  target: Target,
+  n: number,
+  knobs: WriterKnobs,
+): Promise<{ rate: number; cpuUsPerRow: number; persisted: number }> {
   const writer = await target.openWriter({ ...knobs, maxQueueSize: n + 1_000 });
   for (let i = 0; i < 1_000; i++) await writer.record(patientUpdate("bench.warmup"));
   await writer.flush();
