@@ -8,7 +8,10 @@ import { parseArgs } from "node:util";
 import { scriptArgs } from "./args.ts";
 import { generateSealKeyPair } from "@auditrail/audit-core";
 
-const { values } = parseArgs({ args: scriptArgs(), options: { out: { type: "string", default: ".auditrail/keys" }, name: { type: "string", default: "seal" } } });
+const { values } = parseArgs({
+  args: scriptArgs(),
+  options: { out: { type: "string", default: ".auditrail/keys" }, name: { type: "string", default: "seal" } },
+});
 if (!/^[\w.-]{1,64}$/.test(values.name)) {
   console.error("usage: audit:keygen [--out DIR] [--name NAME]   (NAME: letters, digits, . _ -)");
   process.exit(2);

@@ -22,7 +22,10 @@ hold the database it retries for up to ${RETRY_LIMITS.budgetMs / 1000} s.`;
 const args = scriptArgs();
 let values: { "older-than-days"?: string | undefined; reason?: string | undefined; help?: boolean | undefined };
 try {
-  ({ values } = parseArgs({ args, options: { "older-than-days": { type: "string" }, reason: { type: "string" }, help: { type: "boolean", short: "h" } } }));
+  ({ values } = parseArgs({
+    args,
+    options: { "older-than-days": { type: "string" }, reason: { type: "string" }, help: { type: "boolean", short: "h" } },
+  }));
 } catch (error) {
   console.error(`${messageOf(error)}\n\n${USAGE}`);
   process.exit(2);
@@ -50,9 +53,15 @@ const sealing = await openSealing(config.seal, url, (err) => console.error(`seal
 const db = createDatabase(url);
 try {
   const olderThan = new Date(Date.now() - days * 86_400_000);
-  const report = await retryConflicts(() => purgeAuditEntries(db, { olderThan, reason, actor: { id: "cli", role: "admin" } }), RETRY_LIMITS, "The purge");
+  const report = await retryConflicts(
+    () => purgeAuditEntries(db, { olderThan, reason, actor: { id: "cli", role: "admin" } }),
+    RETRY_LIMITS,
+    "The purge",
+  );
   const signed = report.streams.length > 0 ? await sealing.sealer.notePurge(report.streams) : await sealing.sealer.seal();
-  console.log(`${redactUrl(url)}: purged ${report.deleted} entries older than ${olderThan.toISOString()} (purge entry ${report.entryId}${signed ? `, signed in seal ${signed.seal.trail}#${signed.seal.number}` : ""}).`);
+  console.log(
+    `${redactUrl(url)}: purged ${report.deleted} entries older than ${olderThan.toISOString()} (purge entry ${report.entryId}${signed ? `, signed in seal ${signed.seal.trail}#${signed.seal.number}` : ""}).`,
+  );
 } catch (error) {
   console.error(`audit:purge failed: ${messageOf(error)}`);
   process.exitCode = 1;

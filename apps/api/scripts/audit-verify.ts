@@ -18,7 +18,8 @@ const USAGE = `usage:
   audit:verify --export FILE --anchors DIR --public-key FILE
   audit:verify --proof FILE --public-key FILE`;
 
-const { values } = parseArgs({ args: scriptArgs(),
+const { values } = parseArgs({
+  args: scriptArgs(),
   options: {
     "public-key": { type: "string" },
     anchors: { type: "string" },
@@ -33,7 +34,14 @@ const { values } = parseArgs({ args: scriptArgs(),
 const maxProblems = Number(values["max-problems"]);
 const graceMs = Number(values["grace-ms"]);
 const threads = Number(values.threads);
-if (!values["public-key"] || (!values.proof && !values.anchors) || !(maxProblems >= 1) || !(graceMs >= 0) || !Number.isInteger(threads) || threads < 1) {
+if (
+  !values["public-key"] ||
+  (!values.proof && !values.anchors) ||
+  !(maxProblems >= 1) ||
+  !(graceMs >= 0) ||
+  !Number.isInteger(threads) ||
+  threads < 1
+) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -42,10 +50,13 @@ try {
   const publicKey = await loadPublicKey(values["public-key"]);
   if (values.proof) {
     const parsed = EntryProofSchema.safeParse(JSON.parse(await readFile(values.proof, "utf8")));
-    if (!parsed.success) throw new Error(`${values.proof} is not an entry proof: ${formatIssues(parsed.error.issues, "(proof)").join("; ")}`);
+    if (!parsed.success)
+      throw new Error(`${values.proof} is not an entry proof: ${formatIssues(parsed.error.issues, "(proof)").join("; ")}`);
     const verdict = verifyProof(parsed.data, publicKey);
     if (verdict.ok) {
-      console.log(`OK: entry ${parsed.data.entry.id} is seq ${parsed.data.entry.seq} of stream ${verdict.stream.streamId}, in seal ${verdict.seal.trail}#${verdict.seal.number} (${verdict.seal.time}) signed by this key.`);
+      console.log(
+        `OK: entry ${parsed.data.entry.id} is seq ${parsed.data.entry.seq} of stream ${verdict.stream.streamId}, in seal ${verdict.seal.trail}#${verdict.seal.number} (${verdict.seal.time}) signed by this key.`,
+      );
     } else {
       console.log(`BROKEN: ${verdict.reason}`);
       process.exitCode = 1;
@@ -55,7 +66,9 @@ try {
     const anchoredSeals = anchoredSealTexts({ dir: values.anchors as string, witnessUrl: values.witness });
     const options = { publicKey, anchoredSeals, maxProblems, graceMs, threads };
     const source = values.export ?? redactUrl(databaseUrlFromEnv());
-    const report = values.export ? await verifyExportFile(values.export, options) : await verifyAuditTrail({ ...options, url: databaseUrlFromEnv() });
+    const report = values.export
+      ? await verifyExportFile(values.export, options)
+      : await verifyAuditTrail({ ...options, url: databaseUrlFromEnv() });
     print(source, report);
     if (!report.ok) process.exitCode = 1;
   }
@@ -66,7 +79,9 @@ try {
 
 function print(source: string, report: TrailReport): void {
   const seals = report.seals.map((s) => `${s.trail}#${s.number} (${s.time})`).join(", ") || "none";
-  console.log(`${source}: ${report.entries} entries in ${report.streams} stream(s); newest seals: ${seals}; ${Math.round(report.elapsedMs)} ms.`);
+  console.log(
+    `${source}: ${report.entries} entries in ${report.streams} stream(s); newest seals: ${seals}; ${Math.round(report.elapsedMs)} ms.`,
+  );
   if (report.unsealed > 0) console.log(`${report.unsealed} entries are younger than the newest seal (not covered yet).`);
   if (report.ok) {
     console.log("OK: every stream matches its signed seals.");
@@ -76,5 +91,6 @@ function print(source: string, report: TrailReport): void {
     const where = [p.streamId && `stream ${p.streamId}`, p.seq !== null && `seq ${p.seq}`, p.id && `(${p.id})`].filter(Boolean).join(" ");
     console.log(`BROKEN (${p.kind})${where ? ` ${where}` : ""}: ${p.detail}`);
   }
-  if (report.problemCount > report.problems.length) console.log(`… and ${report.problemCount - report.problems.length} more (raise --max-problems).`);
+  if (report.problemCount > report.problems.length)
+    console.log(`… and ${report.problemCount - report.problems.length} more (raise --max-problems).`);
 }

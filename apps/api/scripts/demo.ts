@@ -83,10 +83,22 @@ async function main(): Promise<void> {
 
   const [s1, s2, s3, ...later] = await freeSlots(rita.client, dana.id, day, 6);
   if (!s1 || !s2 || !s3) throw new Error("no slots");
-  const first = await rita.client.appointment.schedule.mutate({ patientId: alice.id, dentistId: dana.id, ...s1, reason: "Six-month check-up" });
-  const second = await rita.client.appointment.schedule.mutate({ patientId: walkIn.id, dentistId: dana.id, ...s2, reason: "Toothache, lower left" });
+  const first = await rita.client.appointment.schedule.mutate({
+    patientId: alice.id,
+    dentistId: dana.id,
+    ...s1,
+    reason: "Six-month check-up",
+  });
+  const second = await rita.client.appointment.schedule.mutate({
+    patientId: walkIn.id,
+    dentistId: dana.id,
+    ...s2,
+    reason: "Toothache, lower left",
+  });
   say("reception", `books ${alice.firstName} at ${s1.startsAt.slice(11, 16)} and ${walkIn.firstName} at ${s2.startsAt.slice(11, 16)}`);
-  const clash = await refused(rita.client.appointment.schedule.mutate({ patientId: walkIn.id, dentistId: dana.id, ...s1, reason: "Double" }));
+  const clash = await refused(
+    rita.client.appointment.schedule.mutate({ patientId: walkIn.id, dentistId: dana.id, ...s1, reason: "Double" }),
+  );
   say("reception", `tries to double-book the ${s1.startsAt.slice(11, 16)} slot → ${clash}`);
   await rita.client.appointment.reschedule.mutate({ id: second.id, ...s3 });
   say("reception", `moves ${walkIn.firstName} to ${s3.startsAt.slice(11, 16)}`);
@@ -103,7 +115,9 @@ async function main(): Promise<void> {
   say("dentist", `reviews ${alice.firstName}'s file and chart`);
   await dana.client.record.create.mutate({ patientId: alice.id, toothNumber: 3, procedureCode: "D1110", notes: "Prophylaxis, adult" });
   say("dentist", `charts a cleaning for ${alice.firstName}`);
-  const typo = await refused(dana.client.record.create.mutate({ patientId: walkIn.id, toothNumber: 33, procedureCode: "D2391", notes: "" }));
+  const typo = await refused(
+    dana.client.record.create.mutate({ patientId: walkIn.id, toothNumber: 33, procedureCode: "D2391", notes: "" }),
+  );
   say("dentist", `charts tooth 33 for ${walkIn.firstName} → ${typo} (teeth are 1–32)`);
   const filling = await dana.client.record.create.mutate({
     patientId: walkIn.id,
@@ -144,8 +158,9 @@ async function main(): Promise<void> {
   const leaked = JSON.stringify(entries).includes(WALK_IN_SSN);
   const stats = await otto.client.audit.stats.query({ from: started.toISOString() });
   console.log(
-    `\nOutcomes: ${Object.entries(stats.byOutcome).map(([k, v]) => `${k} ${v}`).join(", ")}.` +
-      ` The walk-in's SSN appears in the trail: ${leaked ? "YES (bug!)" : "no"}.`,
+    `\nOutcomes: ${Object.entries(stats.byOutcome)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}.` + ` The walk-in's SSN appears in the trail: ${leaked ? "YES (bug!)" : "no"}.`,
   );
   console.log(`Export it: curl -H "authorization: Bearer <token>" "${API}/audit/export?format=csv&from=${started.toISOString()}"\n`);
   await otto.client.auth.logout.mutate();
@@ -163,7 +178,8 @@ function printTable(entries: readonly Entry[]): void {
   ]);
   const header = ["time (UTC)", "actor", "action", "entity", "id", "outcome", "what changed / noted"];
   const widths = header.map((h, i) => Math.min(i === 6 ? 60 : 24, Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length))));
-  const line = (cells: string[]) => cells.map((c, i) => (c.length > (widths[i] ?? 0) ? `${c.slice(0, (widths[i] ?? 1) - 1)}…` : c.padEnd(widths[i] ?? 0))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (c.length > (widths[i] ?? 0) ? `${c.slice(0, (widths[i] ?? 1) - 1)}…` : c.padEnd(widths[i] ?? 0))).join("  ");
   console.log(line(header));
   console.log(widths.map((w) => "─".repeat(w)).join("  "));
   for (const r of rows) console.log(line(r));

@@ -86,7 +86,10 @@ export type EntryOut = ReturnType<typeof entryOut>;
 
 /** An entry as exported: with its chain fields, so an export can be verified offline (audit:verify --export). */
 export function exportedOut(row: AuditEntryRow) {
-  return { ...entryOut(row), streamId: row.streamId, seq: row.seq, prevHash: row.prevHash, hash: row.hash } satisfies Record<keyof ChainedEntry, unknown>;
+  return { ...entryOut(row), streamId: row.streamId, seq: row.seq, prevHash: row.prevHash, hash: row.hash } satisfies Record<
+    keyof ChainedEntry,
+    unknown
+  >;
 }
 export type ExportedEntry = ReturnType<typeof exportedOut>;
 

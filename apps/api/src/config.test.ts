@@ -141,20 +141,26 @@ describe("the API's configuration", () => {
   });
 
   it("refuses AUDIT_MODE=off in production unless AUDIT_ALLOW_OFF=1", () => {
-    expect(errorOf({ AUDIT_MODE: "off", NODE_ENV: "production" }).message).toMatch(/AUDIT_MODE=off: refused with NODE_ENV=production.*AUDIT_ALLOW_OFF=1/);
+    expect(errorOf({ AUDIT_MODE: "off", NODE_ENV: "production" }).message).toMatch(
+      /AUDIT_MODE=off: refused with NODE_ENV=production.*AUDIT_ALLOW_OFF=1/,
+    );
     expect(loadConfig({ AUDIT_MODE: "off", NODE_ENV: "production", AUDIT_ALLOW_OFF: "1" }).audit.defaultMode).toBe("off");
     expect(loadConfig({ AUDIT_MODE: "off" }).audit.defaultMode).toBe("off");
   });
 
   it("refuses AUDIT_TRANSPORT=jetstream without NATS_URL", () => {
-    expect(errorOf({ AUDIT_TRANSPORT: "jetstream" }).message).toContain("NATS_URL: required with AUDIT_TRANSPORT=jetstream (expected comma-separated NATS servers");
+    expect(errorOf({ AUDIT_TRANSPORT: "jetstream" }).message).toContain(
+      "NATS_URL: required with AUDIT_TRANSPORT=jetstream (expected comma-separated NATS servers",
+    );
   });
 
   /** Every variable the API reads: the writers', the seals' and the transport's are rows of the one table. */
   const everyName = VARIABLE_NAMES;
 
   it("turbo passes every variable to the start task (turbo drops unlisted ones)", async () => {
-    const turbo = JSON.parse(await readFile(new URL("../../../turbo.json", import.meta.url), "utf8")) as { tasks: { start: { env: string[] } } };
+    const turbo = JSON.parse(await readFile(new URL("../../../turbo.json", import.meta.url), "utf8")) as {
+      tasks: { start: { env: string[] } };
+    };
     expect([...turbo.tasks.start.env].sort()).toEqual([...everyName].sort());
   });
 
@@ -168,7 +174,10 @@ describe("the API's configuration", () => {
   it("both READMEs list every variable", async () => {
     for (const readme of ["../README.md", "../../../README.md"]) {
       const text = await readFile(new URL(readme, import.meta.url), "utf8");
-      expect(everyName.filter((name) => !text.includes(`\`${name}\``)), readme).toEqual([]);
+      expect(
+        everyName.filter((name) => !text.includes(`\`${name}\``)),
+        readme,
+      ).toEqual([]);
     }
   });
 });

@@ -48,12 +48,7 @@ const optional = <T>(accepts: string, fallback: string, schema: z.ZodType<T, str
   unset: () => undefined,
 });
 
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/)
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+const integer = (min: number, max: number) => z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values);
 const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
 
@@ -97,7 +92,11 @@ export const VARIABLES = {
     z.string().min(1),
   ),
   AUDIT_PUBLIC_KEY_FILE: optional("a PEM Ed25519 public key file", "the signing key's public half", z.string().min(1)),
-  AUDIT_ANCHOR_DIR: variable("a directory path (another volume than the database's in production)", ".auditrail/anchors", z.string().min(1)),
+  AUDIT_ANCHOR_DIR: variable(
+    "a directory path (another volume than the database's in production)",
+    ".auditrail/anchors",
+    z.string().min(1),
+  ),
   AUDIT_SEAL_EVERY_MS: variable("an integer from 10 to 86400000", "1000", integer(10, 86_400_000)),
   AUDIT_TRAIL: variable("1–128 of A-Z a-z 0-9 . _ -, starting with a letter or digit", "clinic", z.string().regex(TRAIL_NAME)),
   AUDIT_WITNESS_URL: optional("an http(s) URL of a witness that cosigns each seal", "no witness", z.url({ protocol: /^https?$/ })),

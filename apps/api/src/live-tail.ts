@@ -32,7 +32,13 @@ const ASCENDING = [{ occurredAt: "asc" }, { id: "asc" }] satisfies Prisma.AuditE
  * Yields every entry matching `filter` that lands in the table after the call, until `signal`
  * aborts. Entries already stored when it starts are not yielded.
  */
-export async function* tailEntries(prisma: Database, provider: Provider, filter: AuditFilter, signal: AbortSignal, options: TailOptions = {}): AsyncGenerator<EntryOut> {
+export async function* tailEntries(
+  prisma: Database,
+  provider: Provider,
+  filter: AuditFilter,
+  signal: AbortSignal,
+  options: TailOptions = {},
+): AsyncGenerator<EntryOut> {
   const { intervalMs = 500, lagMs = 10_000, maxPerPoll = 500, now = Date.now } = options;
   /** Ids emitted (or present at the start), with their time, for entries inside the window. */
   const seen = new Map<string, number>();

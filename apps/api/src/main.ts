@@ -63,7 +63,10 @@ if (sealKey.development) {
   );
 }
 const { sealer } = sealing;
-const writers = await openWriters({ sink, spoolDir, closeDeadlineMs, onError, sealer }, { maxWorkers, maxQueueSize, overflow, maxBatchSize });
+const writers = await openWriters(
+  { sink, spoolDir, closeDeadlineMs, onError, sealer },
+  { maxWorkers, maxQueueSize, overflow, maxBatchSize },
+);
 audit.verify(appRouter, writers);
 
 // The viewer (apps/web), built next to this app by `turbo run build`.
@@ -87,7 +90,8 @@ const base = await app.listen(config.port, config.host);
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });
 console.log(`\nauditrail clinic API on ${base} (${db.provider}: ${redactUrl(url)})`);
 console.log(`  audit viewer: ${base}/ (sign in as the auditor or the admin)`);
-if (transport.transport === "jetstream") console.log(`  audit entries: published to JetStream at ${transport.servers.join(",")} (written by apps/ingest)`);
+if (transport.transport === "jetstream")
+  console.log(`  audit entries: published to JetStream at ${transport.servers.join(",")} (written by apps/ingest)`);
 console.log(`  health: ${base}/health   metrics: ${base}/metrics   tRPC: ${base}/trpc   export: ${base}/audit/export`);
 if (demo > 0) {
   console.log("  demo logins (email / password):");

@@ -5,9 +5,19 @@ import { ApiMetrics } from "./metrics.ts";
 
 const summary = (p: number, count: number, sum: number) => ({ p50: p, p95: p, p99: p, max: p, count, sum });
 const stats = (n: number): WriterStats => ({
-  recorded: n, queued: n + 1, inFlight: n + 2, written: n + 3, retried: n + 4, deadLettered: n + 5, spilled: n + 6,
-  replayed: n + 7, dropped: n + 8, errors: n + 9, spoolBacklog: n + 10,
-  enqueueUs: summary(250, 4, 1_000), writeMs: summary(12, 2, 30),
+  recorded: n,
+  queued: n + 1,
+  inFlight: n + 2,
+  written: n + 3,
+  retried: n + 4,
+  deadLettered: n + 5,
+  spilled: n + 6,
+  replayed: n + 7,
+  dropped: n + 8,
+  errors: n + 9,
+  spoolBacklog: n + 10,
+  enqueueUs: summary(250, 4, 1_000),
+  writeMs: summary(12, 2, 30),
 });
 const writer = (mode: AuditWriter["mode"], n: number): AuditWriter => ({
   mode,
@@ -17,8 +27,16 @@ const writer = (mode: AuditWriter["mode"], n: number): AuditWriter => ({
   stats: () => stats(n),
 });
 const config: WriterConfigInEffect = {
-  defaultMode: "async", allowOff: false, maxWorkers: 2, maxQueueSize: 10_000, overflow: "spill", maxBatchSize: 500,
-  closeDeadlineMs: 10_000, spoolDir: '/var/spool/"audit"\\x\nnext', sealEveryMs: 1_000, sealKeyFile: "keys/seal.pem",
+  defaultMode: "async",
+  allowOff: false,
+  maxWorkers: 2,
+  maxQueueSize: 10_000,
+  overflow: "spill",
+  maxBatchSize: 500,
+  closeDeadlineMs: 10_000,
+  spoolDir: '/var/spool/"audit"\\x\nnext',
+  sealEveryMs: 1_000,
+  sealKeyFile: "keys/seal.pem",
 };
 const sealer: SealerStats = { seals: 4, lastNumber: 42, storePending: 1, witnessPending: 2, witnessed: 3, errors: 5 };
 
@@ -45,7 +63,7 @@ describe("ApiMetrics", () => {
       expect(lines).toContain(line);
     }
     expect(lines.filter((l) => l.startsWith("# TYPE auditrail_entries_recorded_total"))).toHaveLength(1);
-    expect(lines.some((l) => l.startsWith("auditrail_entries_recorded_total{mode=\"durable\"}"))).toBe(false);
+    expect(lines.some((l) => l.startsWith('auditrail_entries_recorded_total{mode="durable"}'))).toBe(false);
   });
 
   it("exposes the writers' latencies as summaries in seconds, with _sum and _count", async () => {

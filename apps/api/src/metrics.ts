@@ -50,7 +50,11 @@ const WRITER_GAUGES: ReadonlyArray<[Count, string, string]> = [
   ["inFlight", "in_flight_entries", "Audit entries being written (async, durable: by workers; sync: by record() calls)."],
   ["spoolBacklog", "spool_backlog_entries", "Audit entries in the spool waiting for replay."],
 ];
-const QUANTILES = [["0.5", "p50"], ["0.95", "p95"], ["0.99", "p99"]] as const;
+const QUANTILES = [
+  ["0.5", "p50"],
+  ["0.95", "p95"],
+  ["0.99", "p99"],
+] as const;
 
 /**
  * A summary whose quantiles, count and sum are computed elsewhere (the writer's latency windows)
@@ -85,7 +89,12 @@ class ReadSummary extends Summary<Mode | "quantile"> {
 
 export class ApiMetrics {
   private readonly registry = new Registry();
-  private readonly requests = new Counter({ name: "http_requests_total", help: "HTTP requests by route and status.", labelNames: ["route", "status"], registers: [this.registry] });
+  private readonly requests = new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests by route and status.",
+    labelNames: ["route", "status"],
+    registers: [this.registry],
+  });
   private readonly latency = new Histogram({
     name: "http_request_duration_seconds",
     help: "HTTP request latency by route.",
@@ -93,11 +102,26 @@ export class ApiMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  private readonly auditEvents = new Counter({ name: "auditrail_api_audit_events_total", help: "Audit events produced by the tRPC plugin, by outcome.", labelNames: ["outcome"], registers: [this.registry] });
-  private readonly writerCounters = WRITER_COUNTERS.map(([field, name, help]) => [field, new Counter<Mode>({ name: `auditrail_${name}`, help, labelNames: ["mode"], registers: [this.registry] })] as const);
-  private readonly writerGauges = WRITER_GAUGES.map(([field, name, help]) => [field, new Gauge<Mode>({ name: `auditrail_${name}`, help, labelNames: ["mode"], registers: [this.registry] })] as const);
+  private readonly auditEvents = new Counter({
+    name: "auditrail_api_audit_events_total",
+    help: "Audit events produced by the tRPC plugin, by outcome.",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  private readonly writerCounters = WRITER_COUNTERS.map(
+    ([field, name, help]) =>
+      [field, new Counter<Mode>({ name: `auditrail_${name}`, help, labelNames: ["mode"], registers: [this.registry] })] as const,
+  );
+  private readonly writerGauges = WRITER_GAUGES.map(
+    ([field, name, help]) =>
+      [field, new Gauge<Mode>({ name: `auditrail_${name}`, help, labelNames: ["mode"], registers: [this.registry] })] as const,
+  );
   private readonly enqueue = new ReadSummary("auditrail_enqueue_seconds", "Time inside record() per entry.", 1e-6);
-  private readonly batchWrite = new ReadSummary("auditrail_batch_write_seconds", "Time from hand-off to acknowledgement per batch (sync: per entry).", 1e-3);
+  private readonly batchWrite = new ReadSummary(
+    "auditrail_batch_write_seconds",
+    "Time from hand-off to acknowledgement per batch (sync: per entry).",
+    1e-3,
+  );
   /** The sealer's, when there is one. */
   private readonly seals: Record<keyof SealerStats, Counter | Gauge> | undefined;
 
@@ -107,10 +131,22 @@ export class ApiMetrics {
       ? {
           seals: new Counter({ name: "auditrail_seals_total", help: "Seals signed and anchored by this process.", registers }),
           lastNumber: new Gauge({ name: "auditrail_seal_number", help: "The newest seal's number in the trail.", registers }),
-          storePending: new Gauge({ name: "auditrail_seals_store_pending", help: "Anchored seals not yet stored in the database.", registers }),
-          witnessPending: new Gauge({ name: "auditrail_seals_witness_pending", help: "Anchored seals not yet cosigned by the witness.", registers }),
+          storePending: new Gauge({
+            name: "auditrail_seals_store_pending",
+            help: "Anchored seals not yet stored in the database.",
+            registers,
+          }),
+          witnessPending: new Gauge({
+            name: "auditrail_seals_witness_pending",
+            help: "Anchored seals not yet cosigned by the witness.",
+            registers,
+          }),
           witnessed: new Counter({ name: "auditrail_seals_witnessed_total", help: "Seals the witness cosigned.", registers }),
-          errors: new Counter({ name: "auditrail_seal_errors_total", help: "Anchor, database and witness failures the sealer handled.", registers }),
+          errors: new Counter({
+            name: "auditrail_seal_errors_total",
+            help: "Anchor, database and witness failures the sealer handled.",
+            registers,
+          }),
         }
       : undefined;
     this.registry.registerMetric(this.enqueue);

@@ -57,7 +57,8 @@ export function createApp(services: Services, db: DatabaseHandle, options: AppOp
     createContext: ({ req }) => createContext(services, serverInfo, metrics, req, requestIds.get(req) ?? requestIdOf(req)),
     onError: ({ error, path, req }) => {
       // The client got "internal error" and this request id; the details are here.
-      if (error.code === "INTERNAL_SERVER_ERROR") services.logger.error({ err: error, path, reqId: requestIds.get(req) }, "procedure failed");
+      if (error.code === "INTERNAL_SERVER_ERROR")
+        services.logger.error({ err: error, path, reqId: requestIds.get(req) }, "procedure failed");
     },
   });
 
@@ -106,7 +107,8 @@ export function createApp(services: Services, db: DatabaseHandle, options: AppOp
     } else if (web && (req.method === "GET" || req.method === "HEAD")) {
       web(req, res).catch((err: unknown) => {
         services.logger.error({ err, reqId: requestId }, "static file failed");
-        if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: { code: "INTERNAL_SERVER_ERROR", message: "internal error" } }));
+        if (!res.headersSent)
+          send(res, 500, "application/json", JSON.stringify({ error: { code: "INTERNAL_SERVER_ERROR", message: "internal error" } }));
         else res.destroy();
       });
     } else {
@@ -123,7 +125,11 @@ export function createApp(services: Services, db: DatabaseHandle, options: AppOp
     }
     const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
     const [status, code, message] = tooLarge
-      ? [431, "REQUEST_HEADER_FIELDS_TOO_LARGE", `URL and headers exceed ${MAX_HEADER_BYTES} bytes: send large tRPC query input by POST (the typed client does).`]
+      ? [
+          431,
+          "REQUEST_HEADER_FIELDS_TOO_LARGE",
+          `URL and headers exceed ${MAX_HEADER_BYTES} bytes: send large tRPC query input by POST (the typed client does).`,
+        ]
       : [400, "BAD_REQUEST", "Malformed HTTP request."];
     const body = JSON.stringify({ error: { code, message } });
     socket.end(
@@ -133,7 +139,13 @@ export function createApp(services: Services, db: DatabaseHandle, options: AppOp
     metrics.observe("other", status, 0);
     const ip = (socket as Partial<Socket>).remoteAddress;
     services.writers.async
-      .record({ action: "http.reject", entity: "Request", outcome: code, metadata: { status, reason: err.code ?? "unknown" }, ...(ip ? { ip } : {}) })
+      .record({
+        action: "http.reject",
+        entity: "Request",
+        outcome: code,
+        metadata: { status, reason: err.code ?? "unknown" },
+        ...(ip ? { ip } : {}),
+      })
       .catch((error: unknown) => services.logger.warn({ err: error }, "audit"));
   });
 

@@ -68,7 +68,10 @@ function sendFile(req: IncomingMessage, res: ServerResponse, file: string, size:
     return Promise.resolve();
   }
   return new Promise((done, fail) => {
-    createReadStream(file).on("error", fail).pipe(res).on("finish", () => done());
+    createReadStream(file)
+      .on("error", fail)
+      .pipe(res)
+      .on("finish", () => done());
   });
 }
 

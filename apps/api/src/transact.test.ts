@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { isSerializationFailure, retryConflicts } from "./transact.ts";
 
 /** What adapter-pg throws from a raw statement in a transaction aborted by a serialization failure. */
-const writeConflict = () => Object.assign(new Error("TransactionWriteConflict"), { name: "DriverAdapterError", cause: { kind: "TransactionWriteConflict" } });
+const writeConflict = () =>
+  Object.assign(new Error("TransactionWriteConflict"), { name: "DriverAdapterError", cause: { kind: "TransactionWriteConflict" } });
 const limits = { attempts: 4, budgetMs: 60_000, baseMs: 1, capMs: 2 };
 
 describe("retrying transactions that collide", () => {
@@ -29,22 +30,32 @@ describe("retrying transactions that collide", () => {
 
   it("gives up after the bounded attempts with CONFLICT, the last failure as its cause", async () => {
     let calls = 0;
-    const error = await retryConflicts(async () => {
-      calls++;
-      throw writeConflict();
-    }, limits, "The amendment").catch((e: unknown) => e);
+    const error = await retryConflicts(
+      async () => {
+        calls++;
+        throw writeConflict();
+      },
+      limits,
+      "The amendment",
+    ).catch((e: unknown) => e);
     expect(calls).toBe(4);
     expect(error).toBeInstanceOf(TRPCError);
-    expect(error).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^The amendment collided with concurrent writes 4 times in [\d.]+ s and was not made: try again\.$/) });
+    expect(error).toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(/^The amendment collided with concurrent writes 4 times in [\d.]+ s and was not made: try again\.$/),
+    });
     expect((error as TRPCError).cause?.message).toBe("TransactionWriteConflict");
   });
 
   it("gives up when the next wait would pass the time budget", async () => {
     let calls = 0;
-    const error = await retryConflicts(async () => {
-      calls++;
-      throw writeConflict();
-    }, { attempts: 1000, budgetMs: 0, baseMs: 1, capMs: 2 }).catch((e: unknown) => e);
+    const error = await retryConflicts(
+      async () => {
+        calls++;
+        throw writeConflict();
+      },
+      { attempts: 1000, budgetMs: 0, baseMs: 1, capMs: 2 },
+    ).catch((e: unknown) => e);
     expect(calls).toBe(1);
     expect(error).toMatchObject({ code: "CONFLICT" });
   });

@@ -25,7 +25,11 @@ export const t = initTRPC
       // An internal error's message may quote SQL, Prisma or the data: clients get the request id,
       // the server log has the details (server.ts logs them under the same id).
       if (error.code === "INTERNAL_SERVER_ERROR") {
-        return { ...shape, message: `internal error (request id ${requestId ?? "unknown"})`, data: { ...shape.data, requestId, zodError: null } };
+        return {
+          ...shape,
+          message: `internal error (request id ${requestId ?? "unknown"})`,
+          data: { ...shape.data, requestId, zodError: null },
+        };
       }
       // BAD_REQUEST from input validation: a readable message, and zod's issues flattened.
       if (error.cause instanceof z.ZodError) {

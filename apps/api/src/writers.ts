@@ -19,7 +19,11 @@ export interface ModeWriters {
   readonly durable: AuditWriter;
 }
 
-export async function openWriters(shared: SharedWriterOptions, pooled: PooledWriterOptions = {}, durable: PooledWriterOptions = {}): Promise<ModeWriters> {
+export async function openWriters(
+  shared: SharedWriterOptions,
+  pooled: PooledWriterOptions = {},
+  durable: PooledWriterOptions = {},
+): Promise<ModeWriters> {
   return {
     async: await createAuditWriter({ ...shared, ...pooled }),
     sync: await createAuditWriter({ ...shared, mode: "sync" }),

@@ -24,6 +24,8 @@ describe("audit transport from the environment", () => {
     expect(() => loadConfig({ AUDIT_TRANSPORT: "kafka" })).toThrow(ConfigError);
     expect(() => loadConfig({ AUDIT_TRANSPORT: "kafka" })).toThrow(/AUDIT_TRANSPORT="kafka": expected direct \| jetstream/);
     expect(() => loadConfig({ AUDIT_TRANSPORT: "jetstream" })).toThrow(/NATS_URL: required with AUDIT_TRANSPORT=jetstream/);
-    expect(() => loadConfig({ AUDIT_TRANSPORT: "jetstream", NATS_URL: " , " })).toThrow(/NATS_URL=" , ": expected comma-separated NATS servers/);
+    expect(() => loadConfig({ AUDIT_TRANSPORT: "jetstream", NATS_URL: " , " })).toThrow(
+      /NATS_URL=" , ": expected comma-separated NATS servers/,
+    );
   });
 });

@@ -159,7 +159,8 @@ describe.each(testProviders())("audit procedures and export over HTTP on %s", (p
     const lines = (await res.text()).split("\n").filter(Boolean);
     const exported = lines.map((l) => JSON.parse(l) as Entry & Chain);
     // Each carries its chain fields (for audit:verify --export); the rest is what audit.list gives.
-    for (const e of exported) expect(e).toMatchObject({ streamId: expect.any(String), seq: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    for (const e of exported)
+      expect(e).toMatchObject({ streamId: expect.any(String), seq: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(exported.map(withoutChain)).toEqual(listed);
   });
 
@@ -201,7 +202,9 @@ describe.each(testProviders())("audit procedures and export over HTTP on %s", (p
   });
 
   it("an export is itself audited, with its format, filter and row count", async () => {
-    const res = await fetch(`${h.base}/audit/export?format=ndjson&entity=Filtered`, { headers: { authorization: `Bearer ${auditorToken}` } });
+    const res = await fetch(`${h.base}/audit/export?format=ndjson&entity=Filtered`, {
+      headers: { authorization: `Bearer ${auditorToken}` },
+    });
     const n = (await res.text()).split("\n").filter(Boolean).length;
     const entry = (await h.entries({ action: "audit.export", outcome: "ok" })).at(-1);
     expect(entry).toMatchObject({ actorRole: "auditor", metadata: { format: "ndjson", filter: { entity: "Filtered" }, count: n } });

@@ -76,7 +76,11 @@ describe.each(testProviders())("auth over HTTP on %s", (provider) => {
 
   it("an expired session is UNAUTHORIZED", async () => {
     const { token, user } = await h.client().auth.login.mutate({ email: "admin@clinic.test", password: "admin-demo-pass" });
-    expect(new Date((await h.db.prisma.session.findFirstOrThrow({ where: { userId: user.id }, orderBy: { createdAt: "desc" } })).expiresAt).getTime()).toBeGreaterThan(Date.now());
+    expect(
+      new Date(
+        (await h.db.prisma.session.findFirstOrThrow({ where: { userId: user.id }, orderBy: { createdAt: "desc" } })).expiresAt,
+      ).getTime(),
+    ).toBeGreaterThan(Date.now());
     await h.db.prisma.session.updateMany({ where: { userId: user.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
     expect((await errorOf(h.client(token).auth.me.query())).data?.code).toBe("UNAUTHORIZED");
   });

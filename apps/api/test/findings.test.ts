@@ -70,7 +70,8 @@ describe.each(testProviders())("issue 11's findings, over HTTP on %s", (provider
   });
   afterAll(() => h?.close());
 
-  const patient = (firstName: string, lastName = "Literal") => reception.patient.create.mutate({ firstName, lastName, dateOfBirth: "1980-02-03" });
+  const patient = (firstName: string, lastName = "Literal") =>
+    reception.patient.create.mutate({ firstName, lastName, dateOfBirth: "1980-02-03" });
 
   it("internals: a database error reaches the client as 'internal error' + request id, with no stack, SQL or Prisma text; the log has the details", async () => {
     const restore = await refusePatientInserts(h, "Boom");
@@ -140,7 +141,10 @@ describe.each(testProviders())("issue 11's findings, over HTTP on %s", (provider
   const nulCalls: [string, () => Promise<unknown>][] = [
     ["patient.create firstName", () => reception.patient.create.mutate({ firstName: NUL, lastName: "X", dateOfBirth: "1980-01-01" })],
     ["patient.list search", () => reception.patient.list.query({ search: NUL })],
-    ["record.create notes", async () => dentist.record.create.mutate({ patientId: await anyPatientId(), toothNumber: 3, procedureCode: "D2391", notes: NUL })],
+    [
+      "record.create notes",
+      async () => dentist.record.create.mutate({ patientId: await anyPatientId(), toothNumber: 3, procedureCode: "D2391", notes: NUL }),
+    ],
     ["record.amend reason", async () => dentist.record.amend.mutate({ id: await anyRecordId(), reason: NUL, notes: "n" })],
     ["appointment.cancel reason", () => reception.appointment.cancel.mutate({ id: UNKNOWN, reason: NUL })],
     ["audit.list action", () => auditor.audit.list.query({ action: NUL })],
@@ -165,27 +169,39 @@ describe.each(testProviders())("issue 11's findings, over HTTP on %s", (provider
   it("concurrent amends (20 clients, each its own record): every call ok or CONFLICT, never a 5xx; one entry per amendment", async () => {
     const clients = await Promise.all(Array.from({ length: 20 }, () => h.as("dentist")));
     const patientId = await anyPatientId();
-    const records = await Promise.all(clients.map((c, i) => c.record.create.mutate({ patientId, toothNumber: (i % 32) + 1, procedureCode: "D1110" })));
+    const records = await Promise.all(
+      clients.map((c, i) => c.record.create.mutate({ patientId, toothNumber: (i % 32) + 1, procedureCode: "D1110" })),
+    );
     const outcomes = await Promise.all(
       clients.map(async (c, i) => {
         const mine: string[] = [];
-        for (let n = 0; n < 12; n++) mine.push(await outcomeOf(c.record.amend.mutate({ id: records[i]?.id ?? "", reason: "concurrency", notes: `v${n}` })));
+        for (let n = 0; n < 12; n++)
+          mine.push(await outcomeOf(c.record.amend.mutate({ id: records[i]?.id ?? "", reason: "concurrency", notes: `v${n}` })));
         return mine;
       }),
     );
     const all = outcomes.flat();
     const failures = logs.filter((l) => l.msg === "procedure failed").map((l) => l.err);
-    expect(all.filter((o) => o !== "ok" && o !== "CONFLICT"), JSON.stringify(failures)).toEqual([]);
+    expect(
+      all.filter((o) => o !== "ok" && o !== "CONFLICT"),
+      JSON.stringify(failures),
+    ).toEqual([]);
     const ok = all.filter((o) => o === "ok").length;
-    const written = await h.db.prisma.auditEntry.count({ where: { action: "record.amend", outcome: "ok", entityId: { in: records.map((r) => r.id) } } });
+    const written = await h.db.prisma.auditEntry.count({
+      where: { action: "record.amend", outcome: "ok", entityId: { in: records.map((r) => r.id) } },
+    });
     expect(written).toBe(ok);
-    const versions = await h.db.prisma.dentalRecord.findMany({ where: { id: { in: records.map((r) => r.id) } }, select: { version: true } });
+    const versions = await h.db.prisma.dentalRecord.findMany({
+      where: { id: { in: records.map((r) => r.id) } },
+      select: { version: true },
+    });
     expect(versions.reduce((sum, r) => sum + r.version - 1, 0)).toBe(ok);
   });
 
   it("audit.purge while the writers are busy: ok or a clear CONFLICT within the bound, never a 5xx", async () => {
     const load = (async () => {
-      for (let round = 0; round < 15; round++) await Promise.all(Array.from({ length: 10 }, (_, i) => patient(`Busy${round}x${i}`, "Load")));
+      for (let round = 0; round < 15; round++)
+        await Promise.all(Array.from({ length: 10 }, (_, i) => patient(`Busy${round}x${i}`, "Load")));
     })();
     const purges: string[] = [];
     const messages: string[] = [];
@@ -206,7 +222,9 @@ describe.each(testProviders())("issue 11's findings, over HTTP on %s", (provider
     }
     await load;
     expect(purges.filter((o) => o !== "ok" && o !== "CONFLICT")).toEqual([]);
-    expect(messages.every((m) => /The purge collided with concurrent writes \d+ times in [\d.]+ s and was not made: try again\./.test(m))).toBe(true);
+    expect(
+      messages.every((m) => /The purge collided with concurrent writes \d+ times in [\d.]+ s and was not made: try again\./.test(m)),
+    ).toBe(true);
     const recorded = await h.entries({ action: "audit.purge.request" });
     expect(recorded.filter((e) => e.outcome === "ok")).toHaveLength(purges.filter((o) => o === "ok").length);
   });
@@ -272,10 +290,12 @@ describe.each(testProviders())("issue 11's findings, over HTTP on %s", (provider
         headers: { "content-type": "application/json", authorization: `Bearer ${receptionToken}`, ...headers },
         body: "{}",
       });
-    for (const ua of ["=HYPERLINK(\"http://evil\")", "+1+cmd", "@SUM(A1)"]) expect((await call({ "user-agent": ua })).status).toBe(200);
+    for (const ua of ['=HYPERLINK("http://evil")', "+1+cmd", "@SUM(A1)"]) expect((await call({ "user-agent": ua })).status).toBe(200);
     expect((await call({ "x-request-id": "-2-csv" })).status).toBe(200);
     await h.flush();
-    const csv = await (await fetch(`${h.base}/audit/export?format=csv&action=patient.list`, { headers: { authorization: `Bearer ${auditorToken}` } })).text();
+    const csv = await (
+      await fetch(`${h.base}/audit/export?format=csv&action=patient.list`, { headers: { authorization: `Bearer ${auditorToken}` } })
+    ).text();
     expect(csv).toContain(`"'=HYPERLINK(""http://evil"")"`);
     expect(csv).toContain(`"'+1+cmd"`);
     expect(csv).toContain(`"'@SUM(A1)"`);
@@ -284,10 +304,14 @@ describe.each(testProviders())("issue 11's findings, over HTTP on %s", (provider
   });
 
   it("audit:purge -- --older-than-days 45 works as README writes it, and records the purge", async () => {
-    const { stdout } = await run("npx", ["-y", "pnpm@12.4.2", "--filter", "@auditrail/api", "audit:purge", "--", "--older-than-days", "45"], {
-      cwd: REPO,
-      env: { ...process.env, DATABASE_URL: h.db.url },
-    });
+    const { stdout } = await run(
+      "npx",
+      ["-y", "pnpm@12.4.2", "--filter", "@auditrail/api", "audit:purge", "--", "--older-than-days", "45"],
+      {
+        cwd: REPO,
+        env: { ...process.env, DATABASE_URL: h.db.url },
+      },
+    );
     const id = /purged \d+ entries older than .* \(purge entry ([\w-]+)[,)]/.exec(stdout)?.[1];
     expect(id).toBeDefined();
     const entry = await auditor.audit.get.query({ id: id ?? "" });

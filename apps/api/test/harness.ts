@@ -41,11 +41,19 @@ export interface Harness {
   /** Waits until every entry recorded so far is in the AuditEntry table. */
   flush(): Promise<void>;
   /** Flushes, then the AuditEntry rows matching `where`, oldest first. */
-  entries(where?: Partial<Pick<AuditEntryRow, "action" | "entity" | "entityId" | "outcome" | "actorId" | "requestId">>): Promise<AuditEntryRow[]>;
+  entries(
+    where?: Partial<Pick<AuditEntryRow, "action" | "entity" | "entityId" | "outcome" | "actorId" | "requestId">>,
+  ): Promise<AuditEntryRow[]>;
   /** Runs `fn` and counts the SQL statements the app's client sent meanwhile. */
   statements<T>(fn: () => Promise<T>): Promise<{ result: T; count: number; sql: string[] }>;
   /** The seals: the sealer (seal() to cover everything written so far), key files, anchor dir, its env. */
-  readonly seals: { readonly sealer: Sealer; readonly keyFile: string; readonly publicKeyFile: string; readonly anchorDir: string; readonly env: Record<string, string> };
+  readonly seals: {
+    readonly sealer: Sealer;
+    readonly keyFile: string;
+    readonly publicKeyFile: string;
+    readonly anchorDir: string;
+    readonly env: Record<string, string>;
+  };
   /** Makes the database refuse inserts of `ok` audit entries with this action (a fault to inject). */
   refuseAuditInserts(action: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -79,7 +87,11 @@ export async function startHarness(provider: Provider, options: HarnessOptions =
   const writers = await openWriters({ sink, spoolDir, sealer }, { maxBatchWaitMs: 5 }, { maxWorkers: 1 });
   audit.verify(appRouter, writers);
   const logger = options.logger ?? pino({ level: "silent" });
-  const app = createApp({ prisma: db.prisma, writers, logger, sessionTtlMs: options.sessionTtlMs ?? 60_000, seals: sealing.services }, db, options.webRoot === undefined ? {} : { webRoot: options.webRoot });
+  const app = createApp(
+    { prisma: db.prisma, writers, logger, sessionTtlMs: options.sessionTtlMs ?? 60_000, seals: sealing.services },
+    db,
+    options.webRoot === undefined ? {} : { webRoot: options.webRoot },
+  );
   const base = await app.listen(0, "127.0.0.1");
   const client = (token?: string) => createClinicClient(base, token);
   const flush = async () => {

@@ -27,7 +27,12 @@ describe.each(testProviders())("dental record procedures over HTTP on %s", (prov
     expect(h.writers.durable.stats().recorded).toBe(spooledBefore + 1);
     const [entry] = await h.entries({ action: "record.create", entityId: r.id });
     expect(entry).toMatchObject({ entity: "DentalRecord", outcome: "ok", actorId: dentistId, actorRole: "dentist" });
-    expect(entry?.diff).toEqual(expect.arrayContaining([{ path: "toothNumber", to: 3 }, { path: "procedureCode", to: "D0150" }]));
+    expect(entry?.diff).toEqual(
+      expect.arrayContaining([
+        { path: "toothNumber", to: 3 },
+        { path: "procedureCode", to: "D0150" },
+      ]),
+    );
   });
 
   it("get returns the record with its amendments and is audited as record.read", async () => {
@@ -57,7 +62,12 @@ describe.each(testProviders())("dental record procedures over HTTP on %s", (prov
 
   it("amend keeps the previous values, bumps the version, and its entry commits with it (transactional)", async () => {
     const r = await newRecord(14, "D2391");
-    const amended = await dentist.record.amend.mutate({ id: r.id, reason: "Charted on the wrong tooth", toothNumber: 15, expectedVersion: 1 });
+    const amended = await dentist.record.amend.mutate({
+      id: r.id,
+      reason: "Charted on the wrong tooth",
+      toothNumber: 15,
+      expectedVersion: 1,
+    });
     expect(amended).toMatchObject({ toothNumber: 15, procedureCode: "D2391", version: 2 });
     // No flush: in transactional mode the entry was inserted by the amendment's own transaction.
     const rows = await h.db.prisma.auditEntry.findMany({ where: { action: "record.amend", entityId: r.id } });
@@ -71,7 +81,11 @@ describe.each(testProviders())("dental record procedures over HTTP on %s", (prov
     );
     const got = await dentist.record.get.query({ id: r.id });
     expect(got.amendments).toEqual([
-      expect.objectContaining({ version: 1, reason: "Charted on the wrong tooth", previous: { toothNumber: 14, procedureCode: "D2391", notes: "MO composite" } }),
+      expect.objectContaining({
+        version: 1,
+        reason: "Charted on the wrong tooth",
+        previous: { toothNumber: 14, procedureCode: "D2391", notes: "MO composite" },
+      }),
     ]);
   });
 

@@ -171,7 +171,9 @@ describe.each(testProviders())("staff, passwords and sessions over HTTP on %s", 
     expect(await admin.staff.reactivate.mutate({ id: member.id })).toMatchObject({ active: true });
     expect((await errorOf(h.client(tokens[0]).auth.me.query())).data?.code).toBe("UNAUTHORIZED");
     expect(await h.client(await login(input.email, input.password)).auth.me.query()).toMatchObject({ id: member.id });
-    expect((await h.entries({ action: "staff.reactivate", entityId: member.id }))[0]?.diff).toEqual([{ path: "active", from: false, to: true }]);
+    expect((await h.entries({ action: "staff.reactivate", entityId: member.id }))[0]?.diff).toEqual([
+      { path: "active", from: false, to: true },
+    ]);
   });
 
   it("staff procedures on an unknown id are NOT_FOUND naming it", async () => {
@@ -213,7 +215,9 @@ describe.each(testProviders())("staff, passwords and sessions over HTTP on %s", 
     await errorOf(c.auth.changePassword.mutate({ currentPassword: "a-wrong-guess-77", newPassword: "second-password-2" }));
     await c.auth.changePassword.mutate({ currentPassword: "first-password-1", newPassword: "second-password-2" });
     // No flush: the successful change's entry was committed before the answer (sync mode).
-    const committed = await h.db.prisma.auditEntry.findMany({ where: { action: "auth.changePassword", entityId: member.id, outcome: "ok" } });
+    const committed = await h.db.prisma.auditEntry.findMany({
+      where: { action: "auth.changePassword", entityId: member.id, outcome: "ok" },
+    });
     expect(committed).toHaveLength(1);
     expect(committed[0]).toMatchObject({ entity: "User", actorId: member.id, actorRole: "auditor", metadata: { revokedSessions: 0 } });
     expect((await h.entries({ action: "auth.changePassword", entityId: member.id, outcome: "FORBIDDEN" })).length).toBe(1);
@@ -269,7 +273,9 @@ describe.each(testProviders())("staff, passwords and sessions over HTTP on %s", 
     await admin.staff.deactivate.mutate({ id: member.id });
     // What a sign-in racing the deactivation leaves behind: an open session of an inactive member.
     const token = "raced-sign-in-token-0123456789abcdefghijklmnop";
-    await h.db.prisma.session.create({ data: { userId: member.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + 60_000) } });
+    await h.db.prisma.session.create({
+      data: { userId: member.id, tokenHash: hashToken(token), expiresAt: new Date(Date.now() + 60_000) },
+    });
     expect((await errorOf(h.client(token).auth.me.query())).data?.code).toBe("UNAUTHORIZED");
     await admin.staff.reactivate.mutate({ id: member.id });
     expect((await errorOf(h.client(token).auth.me.query())).data?.code).toBe("UNAUTHORIZED");
@@ -297,10 +303,18 @@ describe.each(testProviders())("staff, passwords and sessions over HTTP on %s", 
       admin.staff.setRole.mutate({ id: second.id, role: "dentist" }),
       other.staff.setRole.mutate({ id: adminId, role: "dentist" }),
     ]);
-    const codes = await Promise.all(results.map(async (r) => (r.status === "fulfilled" ? "ok" : (await errorOf(Promise.reject(r.reason))).data?.code)));
-    expect(codes.filter((c) => c === "ok"), codes.join()).toHaveLength(1);
+    const codes = await Promise.all(
+      results.map(async (r) => (r.status === "fulfilled" ? "ok" : (await errorOf(Promise.reject(r.reason))).data?.code)),
+    );
+    expect(
+      codes.filter((c) => c === "ok"),
+      codes.join(),
+    ).toHaveLength(1);
     // The loser either saw the winner's change (CONFLICT) or had lost the role already (FORBIDDEN).
-    expect(codes.filter((c) => c !== "ok").every((c) => c === "CONFLICT" || c === "FORBIDDEN"), codes.join()).toBe(true);
+    expect(
+      codes.filter((c) => c !== "ok").every((c) => c === "CONFLICT" || c === "FORBIDDEN"),
+      codes.join(),
+    ).toBe(true);
     expect(await h.db.prisma.user.count({ where: { role: "admin", active: true } })).toBe(1);
   });
 });

@@ -35,7 +35,11 @@ function envWith(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 function spawnApi(env: Record<string, string>): { child: ChildProcess; out: string[]; err: string[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: API_DIR, env: envWith(env), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: API_DIR,
+    env: envWith(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const out: string[] = [];
   const err: string[] = [];
   child.stdout?.on("data", (c: Buffer) => out.push(c.toString()));
@@ -107,7 +111,10 @@ async function createPatientDelta(base: string) {
   const before = await recorded(base);
   const p = await client.patient.create.mutate({ firstName: "Env", lastName: "Check", dateOfBirth: "1977-07-07" });
   const after = await recorded(base);
-  return { patient: p, delta: { async: after.async - before.async, sync: after.sync - before.sync, durable: after.durable - before.durable } };
+  return {
+    patient: p,
+    delta: { async: after.async - before.async, sync: after.sync - before.sync, durable: after.durable - before.durable },
+  };
 }
 
 describe("starting the API with bad settings", () => {
@@ -215,7 +222,9 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
         },
       });
       expect(api.stdout()).not.toContain("PRIVATE KEY");
-      expect(api.stdout()).toContain(`try the demo (another terminal): API_URL=${api.base} npx -y pnpm@12.4.2 --filter @auditrail/api demo`);
+      expect(api.stdout()).toContain(
+        `try the demo (another terminal): API_URL=${api.base} npx -y pnpm@12.4.2 --filter @auditrail/api demo`,
+      );
     } finally {
       expect(await api.stop()).toBe(0);
     }
@@ -252,7 +261,11 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       // before the answer; TRUST_PROXY=1: its IP is the one X-Forwarded-For names.
       const res = await fetch(`${api.base}/trpc/patient.create`, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${session.token}`, "x-forwarded-for": "203.0.113.7, 10.0.0.1" },
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${session.token}`,
+          "x-forwarded-for": "203.0.113.7, 10.0.0.1",
+        },
         body: JSON.stringify({ firstName: "Proxy", lastName: "Sync", dateOfBirth: "1970-01-01" }),
       });
       const { result } = (await res.json()) as { result: { data: { id: string } } };
@@ -275,7 +288,16 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
           logLevel: "info",
           trustProxy: true,
           sessionTtlMs: 15 * 60_000,
-          audit: { defaultMode: "sync", allowOff: false, maxWorkers: 3, maxQueueSize: 1234, overflow: "block", maxBatchSize: 77, closeDeadlineMs: 4321, spoolDir },
+          audit: {
+            defaultMode: "sync",
+            allowOff: false,
+            maxWorkers: 3,
+            maxQueueSize: 1234,
+            overflow: "block",
+            maxBatchSize: 77,
+            closeDeadlineMs: 4321,
+            spoolDir,
+          },
         },
       });
     } finally {
@@ -373,7 +395,11 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
         expect(report).toMatchObject({ ok: true, problems: [] });
         expect(report.seals.map((x) => x.trail)).toEqual(["startup-seals"]);
         const [configLine] = api.logs().filter((l) => l.msg === "config");
-        expect(configLine).toMatchObject({ config: { seal: { signingKeyFile: keyFile, publicKeyFile, anchorDir, sealEveryMs: 50, trail: "startup-seals", witnessUrl: witness.url } } });
+        expect(configLine).toMatchObject({
+          config: {
+            seal: { signingKeyFile: keyFile, publicKeyFile, anchorDir, sealEveryMs: 50, trail: "startup-seals", witnessUrl: witness.url },
+          },
+        });
         expect(api.logs().some((l) => /DEVELOPMENT key/.test(l.msg))).toBe(false);
       } finally {
         expect(await api.stop()).toBe(0);

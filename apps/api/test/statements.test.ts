@@ -33,7 +33,13 @@ describe.each(testProviders())("SQL statements per call on %s", (provider) => {
     patientIds = (await h.db.prisma.patient.findMany({ where: { lastName: "Statement" }, orderBy: { firstName: "asc" } })).map((p) => p.id);
     chartId = patientIds[0] as string;
     await h.db.prisma.dentalRecord.createMany({
-      data: Array.from({ length: 120 }, (_, i) => ({ patientId: chartId, authorId: dentistId, toothNumber: (i % 32) + 1, procedureCode: "D0120", notes: "" })),
+      data: Array.from({ length: 120 }, (_, i) => ({
+        patientId: chartId,
+        authorId: dentistId,
+        toothNumber: (i % 32) + 1,
+        procedureCode: "D0120",
+        notes: "",
+      })),
     });
     await h.db.prisma.appointment.createMany({
       data: Array.from({ length: 120 }, (_, i) => ({
@@ -44,7 +50,9 @@ describe.each(testProviders())("SQL statements per call on %s", (provider) => {
         reason: "r",
       })),
     });
-    await Promise.all(Array.from({ length: 150 }, (_, i) => h.writer.record({ action: "seed.event", entity: "Seed", entityId: String(i) })));
+    await Promise.all(
+      Array.from({ length: 150 }, (_, i) => h.writer.record({ action: "seed.event", entity: "Seed", entityId: String(i) })),
+    );
     await h.flush();
   });
   afterAll(() => h?.close());

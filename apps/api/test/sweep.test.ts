@@ -64,28 +64,56 @@ const TARGETS: Record<string, Target> = {
   "patient.create": {
     as: "receptionist",
     denied: "hygienist",
-    input: () => ({ firstName: "Sweep", lastName: "Patient", dateOfBirth: "1990-01-01", email: "sweep@clinic.test", phone: "+1 555 0199", ssn: "123-45-6789", insuranceNumber: "INS-9" }),
+    input: () => ({
+      firstName: "Sweep",
+      lastName: "Patient",
+      dateOfBirth: "1990-01-01",
+      email: "sweep@clinic.test",
+      phone: "+1 555 0199",
+      ssn: "123-45-6789",
+      insuranceNumber: "INS-9",
+    }),
   },
   "patient.get": { as: "hygienist", denied: "auditor", input: (f) => ({ id: f.patientId }) },
   "patient.list": { as: "receptionist", denied: "auditor", input: () => ({ search: "nguyen", includeArchived: true, limit: 5 }) },
-  "patient.update": { as: "dentist", denied: "hygienist", input: (f) => ({ id: f.patientId, lastName: "Updated", email: "updated@clinic.test" }) },
+  "patient.update": {
+    as: "dentist",
+    denied: "hygienist",
+    input: (f) => ({ id: f.patientId, lastName: "Updated", email: "updated@clinic.test" }),
+  },
   "patient.archive": { as: "receptionist", denied: "hygienist", input: async (f) => ({ id: await f.newPatient() }) },
   "patient.unarchive": { as: "receptionist", denied: "auditor", input: (f) => ({ id: f.patientId }) },
   "patient.archiveMany": { as: "admin", denied: "hygienist", input: async (f) => ({ ids: [await f.newPatient()] }) },
-  "record.create": { as: "dentist", denied: "receptionist", input: (f) => ({ patientId: f.patientId, toothNumber: 14, procedureCode: "D2391", notes: "sweep" }) },
+  "record.create": {
+    as: "dentist",
+    denied: "receptionist",
+    input: (f) => ({ patientId: f.patientId, toothNumber: 14, procedureCode: "D2391", notes: "sweep" }),
+  },
   "record.get": { as: "hygienist", denied: "receptionist", input: (f) => ({ id: f.recordId }) },
   "record.listByPatient": { as: "dentist", denied: "auditor", input: (f) => ({ patientId: f.patientId, limit: 5 }) },
   "record.amend": { as: "dentist", denied: "receptionist", input: (f) => ({ id: f.recordId, reason: "sweep", notes: "amended" }) },
-  "appointment.schedule": { as: "receptionist", denied: "hygienist", input: (f) => ({ patientId: f.patientId, dentistId: f.dentistId, ...slot(f.next()), reason: "check-up" }) },
+  "appointment.schedule": {
+    as: "receptionist",
+    denied: "hygienist",
+    input: (f) => ({ patientId: f.patientId, dentistId: f.dentistId, ...slot(f.next()), reason: "check-up" }),
+  },
   "appointment.reschedule": { as: "receptionist", denied: "auditor", input: (f) => ({ id: f.appointmentId, ...slot(f.next()) }) },
   "appointment.cancel": { as: "dentist", denied: "hygienist", input: (f) => ({ id: f.appointmentId, reason: "patient called" }) },
-  "appointment.list": { as: "hygienist", denied: "auditor", input: (f) => ({ day: "2033-01-03", dentistId: f.dentistId, includeCancelled: true, limit: 10 }) },
+  "appointment.list": {
+    as: "hygienist",
+    denied: "auditor",
+    input: (f) => ({ day: "2033-01-03", dentistId: f.dentistId, includeCancelled: true, limit: 10 }),
+  },
   "appointment.import": {
     as: "receptionist",
     denied: "hygienist",
     input: (f) => ({ appointments: [{ patientId: f.patientId, dentistId: f.dentistId, ...slot(f.next()), reason: "imported" }] }),
   },
-  "audit.list": { as: "auditor", denied: "dentist", input: (f) => ({ actorId: f.staffId, entity: "Patient", entityId: f.patientId, action: "patient.*", outcome: "failed", limit: 5 }) },
+  "audit.list": {
+    as: "auditor",
+    denied: "dentist",
+    input: (f) => ({ actorId: f.staffId, entity: "Patient", entityId: f.patientId, action: "patient.*", outcome: "failed", limit: 5 }),
+  },
   "audit.get": { as: "admin", denied: "receptionist", input: (f) => ({ id: f.auditEntryId }) },
   "audit.verify": { as: "auditor", denied: "admin", input: () => undefined },
   "audit.purge": { as: "admin", denied: "auditor", input: () => ({ olderThan: longAgo(), reason: "sweep retention" }) },
@@ -96,7 +124,11 @@ const TARGETS: Record<string, Target> = {
   "audit.health": { as: "auditor", denied: "receptionist", input: () => undefined },
   "audit.deadLetters": { as: "admin", denied: "auditor", input: () => ({ pending: true, limit: 5 }) },
   "audit.replayDeadLetters": { as: "admin", denied: "auditor", input: (f) => ({ ids: [f.auditEntryId] }) },
-  "staff.create": { as: "admin", denied: "auditor", input: (f) => ({ name: "Sweep Staff", email: `sweep.${f.next()}@clinic.test`, role: "dentist", password: "sweep-initial-pass" }) },
+  "staff.create": {
+    as: "admin",
+    denied: "auditor",
+    input: (f) => ({ name: "Sweep Staff", email: `sweep.${f.next()}@clinic.test`, role: "dentist", password: "sweep-initial-pass" }),
+  },
   "staff.list": { as: "admin", denied: "dentist", input: () => ({ includeInactive: true, limit: 5 }) },
   "staff.setRole": { as: "admin", denied: "dentist", input: (f) => ({ id: f.staffId, role: "hygienist" }) },
   "staff.deactivate": { as: "admin", denied: "receptionist", input: (f) => ({ id: f.staffId }) },
@@ -152,7 +184,10 @@ interface Call {
  */
 function casesOf(target: Target): Record<string, (sample: unknown) => Call[]> {
   const valid = (credential: Credential = "valid"): Call => ({ input: target.input, credential });
-  const derived = (change: (input: unknown) => unknown): Call => ({ input: async (f) => change(await target.input(f)), credential: "valid" });
+  const derived = (change: (input: unknown) => unknown): Call => ({
+    input: async (f) => change(await target.input(f)),
+    credential: "valid",
+  });
   const perLeaf = (text: string) => (sample: unknown) => {
     const leaves = stringPaths(sample);
     return leaves.length > 0 ? leaves.map((path) => derived((input) => replaceAt(input, path, text))) : [derived(() => text)];
@@ -213,7 +248,13 @@ describe.each(testProviders())("the sweep: every procedure, hostile inputs, over
   const send = async (path: string, type: "query" | "mutation", input: unknown, token: string | undefined): Promise<Outcome> => {
     const requestId = `sweep-${provider}-${++serial}`;
     const client = createTRPCUntypedClient<AppRouter>({
-      links: [httpLink({ url: `${h.base}/trpc`, methodOverride: "POST", headers: () => ({ "x-request-id": requestId, ...(token ? { authorization: `Bearer ${token}` } : {}) }) })],
+      links: [
+        httpLink({
+          url: `${h.base}/trpc`,
+          methodOverride: "POST",
+          headers: () => ({ "x-request-id": requestId, ...(token ? { authorization: `Bearer ${token}` } : {}) }),
+        }),
+      ],
     });
     try {
       await (type === "query" ? client.query(path, input) : client.mutation(path, input));
@@ -242,18 +283,46 @@ describe.each(testProviders())("the sweep: every procedure, hostile inputs, over
     h = await startHarness(provider, { sessionTtlMs: 3_600_000 });
     for (const s of DEMO_STAFF) tokens.set(s.role, await login(s.role));
     const prisma = h.db.prisma;
-    const patient = await prisma.patient.create({ data: { firstName: "Fix", lastName: "Ture", dateOfBirth: new Date("1980-01-01T00:00:00Z"), searchKey: "fix ture" } });
-    const dentistId = (await h.staff("dentist")).id;
-    const record = await prisma.dentalRecord.create({ data: { patientId: patient.id, authorId: dentistId, toothNumber: 3, procedureCode: "D0120", notes: "" } });
-    const appointment = await prisma.appointment.create({
-      data: { patientId: patient.id, dentistId, startsAt: new Date("2034-01-01T09:00:00Z"), endsAt: new Date("2034-01-01T09:30:00Z"), reason: "fixture" },
+    const patient = await prisma.patient.create({
+      data: { firstName: "Fix", lastName: "Ture", dateOfBirth: new Date("1980-01-01T00:00:00Z"), searchKey: "fix ture" },
     });
-    const staff = await prisma.user.create({ data: { email: "sweep.target@clinic.test", name: "Sweep Target", role: "dentist", passwordHash: await hashPassword("sweep-target-pass") } });
-    const session = await prisma.session.create({ data: { userId: staff.id, tokenHash: hashToken(randomBytes(32).toString("base64url")), expiresAt: new Date(Date.now() + 3_600_000) } });
-    const member = await prisma.user.create({ data: { email: "sweep.member@clinic.test", name: "Sweep Member", role: "hygienist", passwordHash: await hashPassword(MEMBER_PASSWORD) } });
+    const dentistId = (await h.staff("dentist")).id;
+    const record = await prisma.dentalRecord.create({
+      data: { patientId: patient.id, authorId: dentistId, toothNumber: 3, procedureCode: "D0120", notes: "" },
+    });
+    const appointment = await prisma.appointment.create({
+      data: {
+        patientId: patient.id,
+        dentistId,
+        startsAt: new Date("2034-01-01T09:00:00Z"),
+        endsAt: new Date("2034-01-01T09:30:00Z"),
+        reason: "fixture",
+      },
+    });
+    const staff = await prisma.user.create({
+      data: {
+        email: "sweep.target@clinic.test",
+        name: "Sweep Target",
+        role: "dentist",
+        passwordHash: await hashPassword("sweep-target-pass"),
+      },
+    });
+    const session = await prisma.session.create({
+      data: { userId: staff.id, tokenHash: hashToken(randomBytes(32).toString("base64url")), expiresAt: new Date(Date.now() + 3_600_000) },
+    });
+    const member = await prisma.user.create({
+      data: {
+        email: "sweep.member@clinic.test",
+        name: "Sweep Member",
+        role: "hygienist",
+        passwordHash: await hashPassword(MEMBER_PASSWORD),
+      },
+    });
     tokens.set("member", (await h.client().auth.login.mutate({ email: member.email, password: MEMBER_PASSWORD })).token);
     const expired = randomBytes(32).toString("base64url");
-    await prisma.session.create({ data: { userId: (await h.staff("admin")).id, tokenHash: hashToken(expired), expiresAt: new Date(Date.now() - 60_000) } });
+    await prisma.session.create({
+      data: { userId: (await h.staff("admin")).id, tokenHash: hashToken(expired), expiresAt: new Date(Date.now() - 60_000) },
+    });
     tokens.set("expired", expired);
     const auditEntry = await prisma.auditEntry.findFirstOrThrow({ where: { action: "auth.login" } });
     let n = 0;
@@ -267,7 +336,11 @@ describe.each(testProviders())("the sweep: every procedure, hostile inputs, over
       sessionId: session.id,
       next: () => ++n,
       newPatient: async () =>
-        (await prisma.patient.create({ data: { firstName: "New", lastName: `Patient ${++n}`, dateOfBirth: new Date("1999-09-09T00:00:00Z"), searchKey: "new patient" } })).id,
+        (
+          await prisma.patient.create({
+            data: { firstName: "New", lastName: `Patient ${++n}`, dateOfBirth: new Date("1999-09-09T00:00:00Z"), searchKey: "new patient" },
+          })
+        ).id,
     };
   });
   afterAll(() => h?.close());
@@ -304,7 +377,10 @@ describe.each(testProviders())("the sweep: every procedure, hostile inputs, over
           outcomes.push(await send(path, type, await call.input(fixtures), token));
         }
         await h.flush();
-        const rows = await h.db.prisma.auditEntry.findMany({ where: { requestId: { in: outcomes.map((o) => o.requestId) } }, select: { requestId: true } });
+        const rows = await h.db.prisma.auditEntry.findMany({
+          where: { requestId: { in: outcomes.map((o) => o.requestId) } },
+          select: { requestId: true },
+        });
         const perCall = outcomes.map((o) => ({ code: o.code, entries: rows.filter((r) => r.requestId === o.requestId).length }));
         for (const o of outcomes) {
           expect(o.code).not.toBe("INTERNAL_SERVER_ERROR");

@@ -26,7 +26,10 @@ const DAY = 86_400_000;
 /** Runs an api script with tsx; its exit code and output. */
 async function script(name: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await run(`${apiRoot}/node_modules/.bin/tsx`, [`scripts/${name}.ts`, ...args], { cwd: apiRoot, env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(`${apiRoot}/node_modules/.bin/tsx`, [`scripts/${name}.ts`, ...args], {
+      cwd: apiRoot,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, out: stdout + stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -47,7 +50,10 @@ describe.each(testProviders())("seals through the API on %s", (provider) => {
     await h.flush();
     await h.seals.sealer.seal();
   };
-  const cli = () => script("audit-verify", ["--public-key", h.seals.publicKeyFile, "--anchors", h.seals.anchorDir, "--grace-ms", "0"], { DATABASE_URL: h.db.url });
+  const cli = () =>
+    script("audit-verify", ["--public-key", h.seals.publicKeyFile, "--anchors", h.seals.anchorDir, "--grace-ms", "0"], {
+      DATABASE_URL: h.db.url,
+    });
 
   it("lets auditors verify the trail against the anchored seals, and no one else", async () => {
     await (await h.as("receptionist")).patient.list.query({});
@@ -95,7 +101,9 @@ describe.each(testProviders())("seals through the API on %s", (provider) => {
     expect(forged.code).toBe(1);
     expect(forged.out).toMatch(/BROKEN: .*modified/);
     expect((await errorOf((await h.as("receptionist")).audit.proof.query({ id: entry.id }))).data?.code).toBe("FORBIDDEN");
-    expect((await errorOf((await h.as("auditor")).audit.proof.query({ id: "01990000-0000-7000-8000-000000000000" }))).data?.code).toBe("NOT_FOUND");
+    expect((await errorOf((await h.as("auditor")).audit.proof.query({ id: "01990000-0000-7000-8000-000000000000" }))).data?.code).toBe(
+      "NOT_FOUND",
+    );
   });
 
   it("exports NDJSON with the chain fields, which verifies offline against the anchors", async () => {
@@ -146,7 +154,11 @@ describe.each(testProviders())("seals through the API on %s", (provider) => {
 
   it("purges old entries for admins only, signs the purge at once, and the trail still verifies", async () => {
     const old = Date.now() - 400 * DAY;
-    const importer = await createAuditWriter({ sink: sqlSinkSpec({ url: h.db.url }), spoolDir: await mkdtemp(join(tmpdir(), "import-")), sealer: h.seals.sealer });
+    const importer = await createAuditWriter({
+      sink: sqlSinkSpec({ url: h.db.url }),
+      spoolDir: await mkdtemp(join(tmpdir(), "import-")),
+      sealer: h.seals.sealer,
+    });
     for (let i = 0; i < 20; i++) {
       await importer.record({ action: "patient.read", entity: "Patient", entityId: `old-${i}`, occurredAt: new Date(old + i) });
     }
@@ -155,7 +167,9 @@ describe.each(testProviders())("seals through the API on %s", (provider) => {
     const tooRecent = await errorOf(admin.audit.purge.mutate({ olderThan: new Date(Date.now() - 10 * DAY).toISOString(), reason: "oops" }));
     expect(tooRecent.data?.code).toBe("BAD_REQUEST");
     expect(tooRecent.message).toMatch(/at least 30 days ago/);
-    const forbidden = await errorOf((await h.as("auditor")).audit.purge.mutate({ olderThan: new Date(old + DAY).toISOString(), reason: "x" }));
+    const forbidden = await errorOf(
+      (await h.as("auditor")).audit.purge.mutate({ olderThan: new Date(old + DAY).toISOString(), reason: "x" }),
+    );
     expect(forbidden.data?.code).toBe("FORBIDDEN");
 
     const result = await admin.audit.purge.mutate({ olderThan: new Date(old + DAY).toISOString(), reason: "retention: 1 year" });

@@ -30,7 +30,12 @@ function rawGet(base: string, path: string, method = "GET"): Promise<{ status: n
 }
 
 /** Collects the tail's entries until `until` holds or `ms` pass; resolves with what arrived and when. */
-function collectTail(client: Client, input: Parameters<Client["audit"]["tail"]["subscribe"]>[0], until: (seen: Entry[]) => boolean, ms: number) {
+function collectTail(
+  client: Client,
+  input: Parameters<Client["audit"]["tail"]["subscribe"]>[0],
+  until: (seen: Entry[]) => boolean,
+  ms: number,
+) {
   return new Promise<{ entries: Entry[]; arrivals: number[]; error?: unknown }>((resolve) => {
     const entries: Entry[] = [];
     const arrivals: number[] = [];
@@ -114,7 +119,10 @@ describe.each(testProviders())("the viewer's API on %s", (provider) => {
     await h.writer.record({ action: "appointment.cancel", entity: "Appointment", entityId: "other" });
     const { entries, arrivals, error } = await started;
     expect(error).toBeUndefined();
-    expect(entries.map((e) => [e.action, e.entityId]).sort()).toEqual([["patient.archive", "late"], ["patient.update", patient.id]]);
+    expect(entries.map((e) => [e.action, e.entityId]).sort()).toEqual([
+      ["patient.archive", "late"],
+      ["patient.update", patient.id],
+    ]);
     expect(Math.max(...arrivals) - sent).toBeLessThan(2_000);
   });
 
@@ -151,7 +159,10 @@ describe.each(testProviders())("the viewer's API on %s", (provider) => {
     expect((await errorOf(auditor.audit.deadLetters.query())).data?.code).toBe("FORBIDDEN");
     expect((await errorOf(auditor.audit.replayDeadLetters.mutate({}))).data?.code).toBe("FORBIDDEN");
 
-    expect(await admin.audit.replayDeadLetters.mutate({})).toEqual({ replayed: 0, failed: [{ id: receipt.id, error: expect.any(String) }] });
+    expect(await admin.audit.replayDeadLetters.mutate({})).toEqual({
+      replayed: 0,
+      failed: [{ id: receipt.id, error: expect.any(String) }],
+    });
     await poison.restore();
     expect(await admin.audit.replayDeadLetters.mutate({ ids: [receipt.id] })).toEqual({ replayed: 1, failed: [] });
     expect(await admin.audit.deadLetters.query()).toEqual([]);
@@ -184,7 +195,15 @@ describe.each(testProviders())("the viewer's API on %s", (provider) => {
     expect(await rawGet(h.base, "/assets/app-1a2b.css")).toMatchObject({ status: 200, type: "text/css; charset=utf-8" });
     expect(await rawGet(h.base, "/assets/app-1a2b.js", "HEAD")).toMatchObject({ status: 200, body: "" });
     expect((await rawGet(h.base, "/assets/missing.js")).status).toBe(404);
-    for (const path of ["/../package.json", "/assets/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd", "/a%5c..%5c..%5cetc", "/x%00.js", "/%E0%A4%A"]) {
+    for (const path of [
+      "/../package.json",
+      "/assets/../../etc/passwd",
+      "/%2e%2e/%2e%2e/etc/passwd",
+      "/..%2f..%2fetc%2fpasswd",
+      "/a%5c..%5c..%5cetc",
+      "/x%00.js",
+      "/%E0%A4%A",
+    ]) {
       const res = await rawGet(h.base, path);
       expect([path, res.status]).toEqual([path, 400]);
       expect(res.body).not.toContain("root:");

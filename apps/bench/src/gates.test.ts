@@ -8,7 +8,11 @@ const passing = {
   api: { asyncOverhead: 1.05 },
 };
 /** PostgreSQL also runs the jetstream case. */
-const passingPg = { ...passing, jetstream: { persisted: 1, lagAfter: 0 }, peers: { auditrail: { persisted: 1, loops10: { persisted: 1 } } } };
+const passingPg = {
+  ...passing,
+  jetstream: { persisted: 1, lagAfter: 0 },
+  peers: { auditrail: { persisted: 1, loops10: { persisted: 1 } } },
+};
 
 describe("bench gates", () => {
   it("pass when every ratio is within its rule", () => {
@@ -33,12 +37,17 @@ describe("bench gates", () => {
   it("apply the peers gates to PostgreSQL only, and fail PostgreSQL when auditrail lost an entry there", () => {
     expect(evaluateGates({ sqlite: passing }).map((o) => o.key)).not.toContain("peers.auditrail.persisted");
     const lossy = { ...passingPg, peers: { auditrail: { persisted: 0.999, loops10: { persisted: 1 } } } };
-    expect(evaluateGates({ postgresql: lossy }).filter((o) => !o.passed).map((o) => o.key)).toEqual(["peers.auditrail.persisted"]);
+    expect(
+      evaluateGates({ postgresql: lossy })
+        .filter((o) => !o.passed)
+        .map((o) => o.key),
+    ).toEqual(["peers.auditrail.persisted"]);
     const { peers: _peers, ...withoutPeers } = passingPg;
-    expect(evaluateGates({ postgresql: withoutPeers }).filter((o) => !o.passed).map((o) => o.key)).toEqual([
-      "peers.auditrail.persisted",
-      "peers.auditrail.loops10.persisted",
-    ]);
+    expect(
+      evaluateGates({ postgresql: withoutPeers })
+        .filter((o) => !o.passed)
+        .map((o) => o.key),
+    ).toEqual(["peers.auditrail.persisted", "peers.auditrail.loops10.persisted"]);
   });
 
   it("fail a gate whose value is missing or not a number", () => {
@@ -50,7 +59,11 @@ describe("bench gates", () => {
   it("check a one-provider gate (the PostgreSQL-only jetstream case) on that provider only", () => {
     expect(evaluateGates({ sqlite: passing }).map((o) => o.key)).not.toContain("jetstream.persisted");
     const { jetstream: _jetstream, ...withoutJetstream } = passingPg;
-    expect(evaluateGates({ postgresql: withoutJetstream }).filter((o) => !o.passed).map((o) => o.key)).toEqual(["jetstream.persisted", "jetstream.lagAfter"]);
+    expect(
+      evaluateGates({ postgresql: withoutJetstream })
+        .filter((o) => !o.passed)
+        .map((o) => o.key),
+    ).toEqual(["jetstream.persisted", "jetstream.lagAfter"]);
   });
 
   it("read dotted paths and nothing else", () => {

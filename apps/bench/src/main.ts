@@ -64,7 +64,8 @@ await writeFile(new URL("latest.json", resultsDir), `${JSON.stringify(report, nu
 await writeFile(new URL("latest.md", resultsDir), markdown(report));
 
 console.log("\ngates:");
-for (const g of gates) console.log(`  ${g.passed ? "pass" : "FAIL"}  ${g.provider.padEnd(10)} ${g.key} ${g.rule} (${g.value ?? "missing"})`);
+for (const g of gates)
+  console.log(`  ${g.passed ? "pass" : "FAIL"}  ${g.provider.padEnd(10)} ${g.key} ${g.rule} (${g.value ?? "missing"})`);
 console.log(`\nresults: apps/bench/results/latest.json, latest.md`);
 const failed = gates.filter((g) => !g.passed);
 if (failed.length > 0 && profile.name === "quick") {
@@ -86,47 +87,133 @@ async function runProvider(provider: Provider): Promise<Record<string, unknown>>
   try {
     const seed50 = await syncVsAsync(target, 50);
     results.seed50 = seed50;
-    console.log(line(provider, "seed50", { syncMs: seed50.sync.totalMs, asyncMs: seed50.async.totalMs, speedup: seed50.speedup, persisted: seed50.persisted }));
+    console.log(
+      line(provider, "seed50", {
+        syncMs: seed50.sync.totalMs,
+        asyncMs: seed50.async.totalMs,
+        speedup: seed50.speedup,
+        persisted: seed50.persisted,
+      }),
+    );
 
     const seed100 = await syncVsAsync(target, 100);
-    results.seed100 = { ...seed100, async: { ...seed100.async, p99Ms: seed100.async.p99 }, sync: { ...seed100.sync, p99Ms: seed100.sync.p99 } };
-    console.log(line(provider, "seed100", { syncMeanMs: seed100.sync.mean, syncP99Ms: seed100.sync.p99, asyncMeanMs: seed100.async.mean, asyncP99Ms: seed100.async.p99, persisted: seed100.persisted }));
+    results.seed100 = {
+      ...seed100,
+      async: { ...seed100.async, p99Ms: seed100.async.p99 },
+      sync: { ...seed100.sync, p99Ms: seed100.sync.p99 },
+    };
+    console.log(
+      line(provider, "seed100", {
+        syncMeanMs: seed100.sync.mean,
+        syncP99Ms: seed100.sync.p99,
+        asyncMeanMs: seed100.async.mean,
+        asyncP99Ms: seed100.async.p99,
+        persisted: seed100.persisted,
+      }),
+    );
 
     const enq = await enqueue(target, profile.enqueue);
     results.enqueue = enq;
-    console.log(line(provider, "enqueue", { entries: enq.entries, p50Us: enq.us.p50, p99Us: enq.p99Us, loopDelayP99Ms: enq.loopDelayP99Ms, persisted: enq.persisted }));
+    console.log(
+      line(provider, "enqueue", {
+        entries: enq.entries,
+        p50Us: enq.us.p50,
+        p99Us: enq.p99Us,
+        loopDelayP99Ms: enq.loopDelayP99Ms,
+        persisted: enq.persisted,
+      }),
+    );
 
-    const tp = await throughput(target, profile.throughput, profile.singleRow, profile.curve, (text) => console.log(`${provider.padEnd(10)} ${text}`));
+    const tp = await throughput(target, profile.throughput, profile.singleRow, profile.curve, (text) =>
+      console.log(`${provider.padEnd(10)} ${text}`),
+    );
     results.throughput = tp;
-    console.log(line(provider, "throughput", { writer: tp.writerRowsPerSec, singleRow: tp.singleRowRowsPerSec, ceiling: tp.ceilingRowsPerSec, ratioToCeiling: tp.ratioToCeiling, persisted: tp.persisted }));
+    console.log(
+      line(provider, "throughput", {
+        writer: tp.writerRowsPerSec,
+        singleRow: tp.singleRowRowsPerSec,
+        ceiling: tp.ceilingRowsPerSec,
+        ratioToCeiling: tp.ratioToCeiling,
+        persisted: tp.persisted,
+      }),
+    );
 
     if (provider === "postgresql") {
       const js = await jetstream(target, profile.jetstream, { rowsPerSec: tp.writerRowsPerSec, ceilingRowsPerSec: tp.ceilingRowsPerSec });
       results.jetstream = js;
-      console.log(line(provider, "jetstream", { enqueueP99Us: js.enqueueP99Us, ingest1: js.ingest1.endToEndRowsPerSec, ingest2: js.ingest2.endToEndRowsPerSec, ratioToDirect: js.ratioToDirect, ratioToCeiling: js.ratioToCeiling, lagAfter: js.lagAfter, persisted: js.persisted }));
+      console.log(
+        line(provider, "jetstream", {
+          enqueueP99Us: js.enqueueP99Us,
+          ingest1: js.ingest1.endToEndRowsPerSec,
+          ingest2: js.ingest2.endToEndRowsPerSec,
+          ratioToDirect: js.ratioToDirect,
+          ratioToCeiling: js.ratioToCeiling,
+          lagAfter: js.lagAfter,
+          persisted: js.persisted,
+        }),
+      );
     }
 
     const bi = await batchInsert(target, 1_000, 5);
     results.batchInsert = bi;
-    console.log(line(provider, "batchInsert", { batch: bi.batch, createManyMs: bi.createManyMs, sinkMs: bi.sinkMs, sinkSpeedup: bi.sinkSpeedup }));
+    console.log(
+      line(provider, "batchInsert", { batch: bi.batch, createManyMs: bi.createManyMs, sinkMs: bi.sinkMs, sinkSpeedup: bi.sinkSpeedup }),
+    );
 
     const mem = await memoryInChild(provider, profile.memory);
     results.memory = mem;
-    console.log(line(provider, "memory", { entries: mem.entries, rssGrowthMb: mem.rssGrowthMb, maxQueued: mem.maxQueuedSeen, bound: mem.maxQueueSize, rssAfterFlushMb: mem.rssAfterFlushMb, persisted: mem.persisted }));
+    console.log(
+      line(provider, "memory", {
+        entries: mem.entries,
+        rssGrowthMb: mem.rssGrowthMb,
+        maxQueued: mem.maxQueuedSeen,
+        bound: mem.maxQueueSize,
+        rssAfterFlushMb: mem.rssAfterFlushMb,
+        persisted: mem.persisted,
+      }),
+    );
 
     const v = await verifyCase(provider, profile.verify);
     results.verify = v;
-    console.log(line(provider, "verify", { rows: v.rows, ok: v.ok && v.parallel.ok ? 1 : 0, rowsPerSec: v.rowsPerSec, rowsPerCpuSec: v.rowsPerCpuSec, rssMb: v.rssMb, parallelRowsPerSec: v.parallel.rowsPerSec, parallelRssMb: v.parallel.rssMb }));
+    console.log(
+      line(provider, "verify", {
+        rows: v.rows,
+        ok: v.ok && v.parallel.ok ? 1 : 0,
+        rowsPerSec: v.rowsPerSec,
+        rowsPerCpuSec: v.rowsPerCpuSec,
+        rssMb: v.rssMb,
+        parallelRowsPerSec: v.parallel.rowsPerSec,
+        parallelRssMb: v.parallel.rssMb,
+      }),
+    );
 
     const clinic = await openClinic(target);
     try {
       const a = await api(target, profile.apiRequests);
       results.api = a;
-      console.log(line(provider, "api", { unauditedP50Ms: a.unaudited.p50, asyncP50Ms: a.async.p50, syncP50Ms: a.sync.p50, asyncOverhead: a.asyncOverhead, syncOverhead: a.syncOverhead, persisted: a.persisted }));
+      console.log(
+        line(provider, "api", {
+          unauditedP50Ms: a.unaudited.p50,
+          asyncP50Ms: a.async.p50,
+          syncP50Ms: a.sync.p50,
+          asyncOverhead: a.asyncOverhead,
+          syncOverhead: a.syncOverhead,
+          persisted: a.persisted,
+        }),
+      );
 
       const n = await nplus1(clinic);
       results.nplus1 = n;
-      console.log(line(provider, "nplus1", { page10: n.page10, page100: n.page100, auditList10: n.auditList10, auditList100: n.auditList100, import10: n.importRows10, import100: n.importRows100 }));
+      console.log(
+        line(provider, "nplus1", {
+          page10: n.page10,
+          page100: n.page100,
+          auditList10: n.auditList10,
+          auditList100: n.auditList100,
+          import10: n.importRows10,
+          import100: n.importRows100,
+        }),
+      );
 
       const b = await bulk(clinic, profile.bulk);
       results.bulk = b;

@@ -16,7 +16,6 @@ import { type ContenderName, PEERS_ACTION, type Place, REDIS, isContender, openC
 import { type ConsumerMessage, type ProducerMessage, ProcessMeter, type Stop } from "./peers/messages.ts";
 import { patientUpdate } from "./target.ts";
 
-
 const [role, name = "", url = "", queueUrl = "", queue = "", entries = "0", loops = "1"] = process.argv.slice(2);
 if ((role !== "producer" && role !== "consumer") || !isContender(name) || !url || !queueUrl || !queue || !process.send) {
   console.error("usage (forked): peers-run.js producer|consumer <contender> <url> <queueUrl> <queue> [entries loops]");

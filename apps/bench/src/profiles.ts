@@ -27,11 +27,29 @@ export interface Profile {
 
 export const PROFILES: Record<Profile["name"], Profile> = {
   quick: {
-    name: "quick", enqueue: 100_000, throughput: 20_000, curve: { entries: 0, maxWorkers: [], maxBatchSize: [] }, singleRow: 1_000,
-    memory: 200_000, apiRequests: 300, bulk: 1_000, peers: 1_000, verify: 200_000, jetstream: 20_000,
+    name: "quick",
+    enqueue: 100_000,
+    throughput: 20_000,
+    curve: { entries: 0, maxWorkers: [], maxBatchSize: [] },
+    singleRow: 1_000,
+    memory: 200_000,
+    apiRequests: 300,
+    bulk: 1_000,
+    peers: 1_000,
+    verify: 200_000,
+    jetstream: 20_000,
   },
   full: {
-    name: "full", enqueue: 100_000, throughput: 100_000, curve: { entries: 50_000, maxWorkers: [1, 2], maxBatchSize: [500, 2_000, 5_000] },
-    singleRow: 5_000, memory: 1_000_000, apiRequests: 2_000, bulk: 1_000, peers: 10_000, verify: 1_000_000, jetstream: 100_000,
+    name: "full",
+    enqueue: 100_000,
+    throughput: 100_000,
+    curve: { entries: 50_000, maxWorkers: [1, 2], maxBatchSize: [500, 2_000, 5_000] },
+    singleRow: 5_000,
+    memory: 1_000_000,
+    apiRequests: 2_000,
+    bulk: 1_000,
+    peers: 10_000,
+    verify: 1_000_000,
+    jetstream: 100_000,
   },
 };

@@ -3,10 +3,22 @@ import type { PeerResult, PeerRun } from "./cases/peers.ts";
 import { peersTable } from "./report.ts";
 
 const run = (rowsPerSec: number, consumer: boolean): PeerRun => ({
-  entries: 1_000, loops: 1, producerP50Us: 2, producerP99Us: 40, loopDelayP99Ms: 12, rowsPerSec, persisted: 1,
-  rssMb: 120, cpuS: 1.5, spilled: 0, ...(consumer ? { consumerRssMb: 90, consumerCpuS: 2 } : {}),
+  entries: 1_000,
+  loops: 1,
+  producerP50Us: 2,
+  producerP99Us: 40,
+  loopDelayP99Ms: 12,
+  rowsPerSec,
+  persisted: 1,
+  rssMb: 120,
+  cpuS: 1.5,
+  spilled: 0,
+  ...(consumer ? { consumerRssMb: 90, consumerCpuS: 2 } : {}),
 });
-const peer = (rowsPerSec: number, consumer: boolean): PeerResult => ({ ...run(rowsPerSec, consumer), loops10: { ...run(rowsPerSec * 2, consumer), loops: 10 } });
+const peer = (rowsPerSec: number, consumer: boolean): PeerResult => ({
+  ...run(rowsPerSec, consumer),
+  loops10: { ...run(rowsPerSec * 2, consumer), loops: 10 },
+});
 
 describe("the peers table", () => {
   it("lists every contender once, fastest end-to-end first, with — where a contender has no consumer", () => {

@@ -37,7 +37,8 @@ export function markdown(report: RunReport): string {
   if (typeof peers === "object" && peers !== null) out.push("", ...peersTable(peers as Record<string, PeerResult>));
   if (report.gates) {
     out.push("", "## Gates", "", "| provider | key | rule | value | |", "|---|---|---|---:|---|");
-    for (const g of report.gates) out.push(`| ${g.provider} | ${g.key} | ${g.rule} | ${fmt(g.value)} | ${g.passed ? "pass" : "**FAIL**"} |`);
+    for (const g of report.gates)
+      out.push(`| ${g.provider} | ${g.key} | ${g.rule} | ${fmt(g.value)} | ${g.passed ? "pass" : "**FAIL**"} |`);
   }
   return `${out.join("\n")}\n`;
 }
@@ -51,8 +52,9 @@ export function peersTable(peers: Readonly<Record<string, PeerResult>>): string[
     "",
     "| contender | hand-off p50 µs | p99 µs | loop delay p99 ms | rows/s | persisted | producer RSS MB | consumer RSS MB | producer CPU s | consumer CPU s | 10 loops: p99 µs | 10 loops: loop delay p99 ms | 10 loops: rows/s |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map(([name, r]) =>
-      `| ${name} | ${[r.producerP50Us, r.producerP99Us, r.loopDelayP99Ms, r.rowsPerSec, r.persisted, r.rssMb, r.consumerRssMb, r.cpuS, r.consumerCpuS, r.loops10.producerP99Us, r.loops10.loopDelayP99Ms, r.loops10.rowsPerSec].map(fmt).join(" | ")} |`,
+    ...rows.map(
+      ([name, r]) =>
+        `| ${name} | ${[r.producerP50Us, r.producerP99Us, r.loopDelayP99Ms, r.rowsPerSec, r.persisted, r.rssMb, r.consumerRssMb, r.cpuS, r.consumerCpuS, r.loops10.producerP99Us, r.loops10.loopDelayP99Ms, r.loops10.rowsPerSec].map(fmt).join(" | ")} |`,
     ),
   ];
 }

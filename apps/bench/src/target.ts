@@ -62,7 +62,12 @@ export function patientUpdate(action: string): AuditEvent {
     path: "patient.update",
     durationMs: 3.2,
     before: { firstName: "Alice", lastName: "Nguyen", phone: "+1 555 0101", email: "alice@example.test" },
-    after: { firstName: "Alice", lastName: "Nguyen", phone: `+1 555 ${String(seq % 10_000).padStart(4, "0")}`, email: "alice@example.test" },
+    after: {
+      firstName: "Alice",
+      lastName: "Nguyen",
+      phone: `+1 555 ${String(seq % 10_000).padStart(4, "0")}`,
+      email: "alice@example.test",
+    },
     diff: { phone: { from: "+1 555 0101", to: `+1 555 ${String(seq % 10_000).padStart(4, "0")}` } },
     requestId: `req-${seq}`,
     ip: "10.0.0.12",

@@ -22,7 +22,12 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 10);
 const cpu = process.cpuUsage();
-const report = await verifyAuditTrail({ url, publicKey: await loadPublicKey(publicKeyFile), anchoredSeals: [await readFile(sealFile, "utf8")], threads });
+const report = await verifyAuditTrail({
+  url,
+  publicKey: await loadPublicKey(publicKeyFile),
+  anchoredSeals: [await readFile(sealFile, "utf8")],
+  threads,
+});
 clearInterval(sampler);
 console.log(
   JSON.stringify({

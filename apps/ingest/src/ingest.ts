@@ -273,7 +273,10 @@ export class Ingest {
     this.hooks.onBatch?.({ phase: "writing", messages: batch.length, written: this.counters.written });
 
     const ids = [...entries.keys()];
-    const stored = ids.length > 0 && this.sink.existing ? await retryRetryable(() => (this.sink.existing as NonNullable<AuditSink["existing"]>).call(this.sink, ids), this.policy, control) : new Set<string>();
+    const stored =
+      ids.length > 0 && this.sink.existing
+        ? await retryRetryable(() => (this.sink.existing as NonNullable<AuditSink["existing"]>).call(this.sink, ids), this.policy, control)
+        : new Set<string>();
     const fresh = [...entries.values()].filter((e) => !stored.has(e.id));
     const outcome = await writeWithRetry(this.sink, this.chain.link(fresh), this.policy, control);
     const unstored = await keepDeadLetters(this.sink, [...outcome.deadLetters, ...letters], this.policy, control);
@@ -318,7 +321,9 @@ function safeJson<S extends z.ZodType>(text: string, schema: S): { ok: true; val
     return { ok: false, error: `not JSON: ${messageOf(error)}` };
   }
   const parsed = schema.safeParse(value);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: formatIssues(parsed.error.issues, "(message)").join("; ") };
+  return parsed.success
+    ? { ok: true, value: parsed.data }
+    : { ok: false, error: formatIssues(parsed.error.issues, "(message)").join("; ") };
 }
 
 function asError(error: unknown): Error {

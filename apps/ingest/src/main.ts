@@ -11,14 +11,26 @@ import { ingestConfigFromEnv, parseIngestConfig } from "./config.ts";
 import { Ingest } from "./ingest.ts";
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
-const config = process.argv[2] ? parseIngestConfig(JSON.parse(process.argv[2]) as Parameters<typeof parseIngestConfig>[0]) : ingestConfigFromEnv();
+const config = process.argv[2]
+  ? parseIngestConfig(JSON.parse(process.argv[2]) as Parameters<typeof parseIngestConfig>[0])
+  : ingestConfigFromEnv();
 
 const ingest = await Ingest.start(config, {
   onError: (err) => logger.warn({ err }, "ingest"),
   onBatch: (event) => logger.debug(event, "batch"),
 });
-if (ingest.developmentKey) logger.warn({ keyFile: ingest.developmentKey }, "sealing with the development key: set AUDIT_SEAL_KEY_FILE in production");
-logger.info({ stream: config.stream.name, consumer: config.consumer.durable, servers: config.servers, trail: ingest.trail, anchorDir: config.seal.anchorDir }, "ingesting");
+if (ingest.developmentKey)
+  logger.warn({ keyFile: ingest.developmentKey }, "sealing with the development key: set AUDIT_SEAL_KEY_FILE in production");
+logger.info(
+  {
+    stream: config.stream.name,
+    consumer: config.consumer.durable,
+    servers: config.servers,
+    trail: ingest.trail,
+    anchorDir: config.seal.anchorDir,
+  },
+  "ingesting",
+);
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

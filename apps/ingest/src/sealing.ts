@@ -13,11 +13,17 @@ import type { ResolvedIngestConfig } from "./config.ts";
 
 /** The default trail: unique per running process, so any number of them can share an anchor folder. */
 export function defaultTrail(): string {
-  const host = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 100);
+  const host = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .slice(0, 100);
   return `ingest-${host || "host"}-${process.pid}`;
 }
 
 /** Opens this process's sealer; seals are stored in `databaseUrl`'s seal table too. */
-export function openIngestSealing(config: ResolvedIngestConfig["seal"], databaseUrl: string, onError: (error: Error) => void): Promise<OpenedSealer> {
+export function openIngestSealing(
+  config: ResolvedIngestConfig["seal"],
+  databaseUrl: string,
+  onError: (error: Error) => void,
+): Promise<OpenedSealer> {
   return openSealer({ ...config, trail: config.trail ?? defaultTrail() }, databaseUrl, { onError, sealDatabaseStream: false });
 }

@@ -43,16 +43,34 @@ describe("API with AUDIT_TRANSPORT=jetstream", () => {
     const stream = { replicas: 1 as const, maxBytes: 16 * 1024 ** 2 };
     // Ingest first: it creates the stream (the API's writers only publish).
     // No signing key configured: ingest seals with the development key (the API's, under .auditrail/keys).
-    ingest = await Ingest.start({ servers: server.urls, databaseUrl: db.url, stream, deadLetterDir: join(dir, "ingest"), seal: { anchorDir: join(dir, "anchors") } });
+    ingest = await Ingest.start({
+      servers: server.urls,
+      databaseUrl: db.url,
+      stream,
+      deadLetterDir: join(dir, "ingest"),
+      seal: { anchorDir: join(dir, "anchors") },
+    });
     expect(ingest.developmentKey).toMatch(/dev-seal\.pem$/);
     let output = "";
     api = spawn(process.execPath, [API_MAIN], {
-      env: { ...process.env, DATABASE_URL: db.url, PORT: "0", AUDIT_TRANSPORT: "jetstream", NATS_URL: server.natsUrl, AUDIT_SPOOL_DIR: join(dir, "spool"), LOG_LEVEL: "warn" },
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        PORT: "0",
+        AUDIT_TRANSPORT: "jetstream",
+        NATS_URL: server.natsUrl,
+        AUDIT_SPOOL_DIR: join(dir, "spool"),
+        LOG_LEVEL: "warn",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     api.stdout?.setEncoding("utf8").on("data", (c: string) => (output += c));
     api.stderr?.setEncoding("utf8").on("data", (c: string) => (output += c));
-    await until(() => /clinic API on (http:\/\/\S+)/.test(output), 30_000, () => output);
+    await until(
+      () => /clinic API on (http:\/\/\S+)/.test(output),
+      30_000,
+      () => output,
+    );
     const base = (/clinic API on (http:\/\/\S+)/.exec(output) as RegExpExecArray)[1] as string;
     expect(output).toMatch(/published to JetStream/);
 
@@ -63,7 +81,11 @@ describe("API with AUDIT_TRANSPORT=jetstream", () => {
       body: JSON.stringify({ email: "nobody@clinic.test", password: "wrong-password" }),
     });
     expect(response.status).toBe(401);
-    await until(async () => (await handle.prisma.auditEntry.count({ where: { action: "auth.login" } })) === 1, 30_000, () => JSON.stringify(ingest?.stats()));
+    await until(
+      async () => (await handle.prisma.auditEntry.count({ where: { action: "auth.login" } })) === 1,
+      30_000,
+      () => JSON.stringify(ingest?.stats()),
+    );
     const row = await handle.prisma.auditEntry.findFirstOrThrow({ where: { action: "auth.login" } });
     expect(row.outcome).toBe("UNAUTHORIZED");
     // Written by ingest, linked into ingest's chain (the API's writers forwarded it unlinked).

@@ -12,7 +12,11 @@ export default function setup(): void {
   const root = fileURLToPath(new URL("..", import.meta.url));
   const require = createRequire(import.meta.url);
   execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
-  for (const built of ["../../packages/jetstream/dist/sink.js", "../../packages/db/dist/sink.js", "../../tooling/fault-harness/dist/writer-child.js"]) {
+  for (const built of [
+    "../../packages/jetstream/dist/sink.js",
+    "../../packages/db/dist/sink.js",
+    "../../tooling/fault-harness/dist/writer-child.js",
+  ]) {
     const file = fileURLToPath(new URL(built, new URL("../", import.meta.url)));
     if (!existsSync(file)) throw new Error(`${file} is missing: build the workspace first (npx -y pnpm@12.4.2 build)`);
   }

@@ -26,7 +26,11 @@ export const hasPostgres = testProviders().includes("postgresql");
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string | Promise<string>): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  describe: () => string | Promise<string>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${await describe()}`);
@@ -78,7 +82,11 @@ export class IngestProcess {
 
   /** Resolves once it has started writing `batches` batches. */
   async writingBatch(batches: number, timeoutMs = 60_000): Promise<void> {
-    await until(() => this.writing >= batches, timeoutMs, () => `ingest wrote ${this.writing} batches: ${this.log}`);
+    await until(
+      () => this.writing >= batches,
+      timeoutMs,
+      () => `ingest wrote ${this.writing} batches: ${this.log}`,
+    );
   }
 
   async kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -186,7 +194,11 @@ export async function scenario(cluster: NatsCluster): Promise<Scenario> {
 }
 
 /** Consumer backlog: messages not yet delivered plus delivered and not acknowledged. */
-export async function consumerLag(cluster: NatsCluster, stream: string, durable = "ingest"): Promise<{ pending: number; ackPending: number }> {
+export async function consumerLag(
+  cluster: NatsCluster,
+  stream: string,
+  durable = "ingest",
+): Promise<{ pending: number; ackPending: number }> {
   const nc = await connect({ servers: cluster.urls });
   try {
     const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
@@ -248,7 +260,8 @@ export async function account(
   await until(
     async () => (await stored()).length + (await dead()).length >= recordedSet.size,
     90_000,
-    async () => `ingest stored ${(await stored()).length} of ${recordedSet.size}; lag ${JSON.stringify(await consumerLag(cluster, s.stream.name))}`,
+    async () =>
+      `ingest stored ${(await stored()).length} of ${recordedSet.size}; lag ${JSON.stringify(await consumerLag(cluster, s.stream.name))}`,
   ).catch(() => undefined); // what is missing is reported as lost below
   const r = reconcile({ recorded: writers.recorded, stored: await stored(), deadLettered: await dead() });
   if (r.lost.length > 0) for (const i of s.ingests) console.log(`ingest log (lost ${r.lost.length}):\n${i.log}`);
@@ -306,7 +319,9 @@ async function verifySealed(s: Scenario): Promise<{ ok: boolean; streams: number
 
 /** Prints the scenario's accounting line (CI logs keep stdout). */
 export function printScaleOut(name: string, a: ScaleOutAccounting): void {
-  const extra = Object.entries(a.extra).map(([k, v]) => ` ${k}=${v}`).join("");
+  const extra = Object.entries(a.extra)
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join("");
   console.log(
     `[jetstream:${name}] recorded=${a.recorded} acknowledged=${a.acknowledged} written=${a.written} ` +
       `dead-lettered=${a.deadLettered} lost=${a.lost} duplicated=${a.duplicated} chain=${a.chainOk ? "ok" : "BROKEN"}${extra}`,

@@ -33,7 +33,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const entry = (action: string, n: number): AuditEntry => stampEvent({ action, entity: "Patient", entityId: String(n), metadata: { n } }, undefined);
+const entry = (action: string, n: number): AuditEntry =>
+  stampEvent({ action, entity: "Patient", entityId: String(n), metadata: { n } }, undefined);
 
 describe.each(testProviders())("ingest on %s", (provider) => {
   let db: TestDatabase;
@@ -61,7 +62,13 @@ describe.each(testProviders())("ingest on %s", (provider) => {
 
   /** Verifies with the public key and the anchored seals only; grace 0: every row must be sealed. */
   async function verify(): Promise<TrailReport> {
-    return verifyAuditTrail({ url: db.url, publicKey, anchoredSeals: await readAnchoredSeals({ dir: join(sealDir, "anchors") }), graceMs: 0, spoolDir: dir });
+    return verifyAuditTrail({
+      url: db.url,
+      publicKey,
+      anchoredSeals: await readAnchoredSeals({ dir: join(sealDir, "anchors") }),
+      graceMs: 0,
+      spoolDir: dir,
+    });
   }
   afterEach(async () => {
     await ingest?.stop();
@@ -75,7 +82,12 @@ describe.each(testProviders())("ingest on %s", (provider) => {
     const config = parseIngestConfig({
       servers: server.natsUrl,
       databaseUrl: db.url,
-      stream: { name: `I${streams}`, subjects: { entries: `i${streams}.entries`, deadLetters: `i${streams}.dead` }, replicas: 1, maxBytes: 16 * 1024 ** 2 },
+      stream: {
+        name: `I${streams}`,
+        subjects: { entries: `i${streams}.entries`, deadLetters: `i${streams}.dead` },
+        replicas: 1,
+        maxBytes: 16 * 1024 ** 2,
+      },
       consumer: { ackWaitMs: 2_000 },
       batchSize: 100,
       deadLetterDir: dir,
@@ -100,7 +112,11 @@ describe.each(testProviders())("ingest on %s", (provider) => {
     // Each entry twice: as a replay published again after the duplicate window would arrive.
     await Promise.all(batch.map((e) => js.publish(config.stream.subjects.entries, JSON.stringify(e))));
     await Promise.all(batch.slice(0, 50).map((e) => js.publish(config.stream.subjects.entries, JSON.stringify(e))));
-    await until(async () => (await rowsOf(batch.map((e) => e.id))).length === 250 && (await lag(config)) === 0, 30_000, () => JSON.stringify(ingest.stats()));
+    await until(
+      async () => (await rowsOf(batch.map((e) => e.id))).length === 250 && (await lag(config)) === 0,
+      30_000,
+      () => JSON.stringify(ingest.stats()),
+    );
     const rows = await rowsOf(batch.map((e) => e.id));
     expect(new Set(rows.map((r) => r.streamId)).size).toBe(1);
     expect(rows.map((r) => r.seq).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
@@ -110,14 +126,21 @@ describe.each(testProviders())("ingest on %s", (provider) => {
     await ingest.seal();
     expect(ingest.stats().seals).toBe(1);
     const report = await verify();
-    expect(report).toMatchObject({ ok: true, problems: [], unsealed: 0, entries: 250, seals: [expect.objectContaining({ trail: ingest.trail, number: 1 })] });
+    expect(report).toMatchObject({
+      ok: true,
+      problems: [],
+      unsealed: 0,
+      entries: 250,
+      seals: [expect.objectContaining({ trail: ingest.trail, number: 1 })],
+    });
     const seal = await handle.prisma.auditSeal.findFirst({ where: { trail: ingest.trail }, orderBy: { number: "desc" } });
     expect(seal?.note).toContain(`stream ${rows[0]?.streamId} 250 `);
   });
 
   it("dead-letters an entry the database refuses, writes its neighbours, and keeps dead letters published by writers", async () => {
     // On PostgreSQL as the database's owner: the application's role may not alter the audit tables.
-    const sql = (text: string) => (provider === "sqlite" ? handle.prisma.$executeRawUnsafe(text).then(() => undefined) : runRawSql(db.url, text));
+    const sql = (text: string) =>
+      provider === "sqlite" ? handle.prisma.$executeRawUnsafe(text).then(() => undefined) : runRawSql(db.url, text);
     if (provider === "sqlite") {
       await sql(`CREATE TRIGGER reject_action BEFORE INSERT ON "AuditEntry" WHEN NEW."action" = 'poison.rejected'
                  BEGIN SELECT RAISE(ABORT, 'poison entry rejected'); END`);
@@ -132,7 +155,11 @@ describe.each(testProviders())("ingest on %s", (provider) => {
       const letter = { entry: fromWriter, error: "refused by the writer", attempts: 1, failedAt: new Date().toISOString() };
       for (const e of [good[0], poison, good[1]]) await js.publish(config.stream.subjects.entries, JSON.stringify(e));
       await js.publish(config.stream.subjects.deadLetters, JSON.stringify(letter));
-      await until(async () => (await lag(config)) === 0 && ingest.stats().deadLettered === 2, 30_000, () => JSON.stringify(ingest.stats()));
+      await until(
+        async () => (await lag(config)) === 0 && ingest.stats().deadLettered === 2,
+        30_000,
+        () => JSON.stringify(ingest.stats()),
+      );
       expect((await rowsOf(good.map((e) => e.id))).length).toBe(2);
       const kept = await handle.prisma.deadLetter.findMany({ where: { id: { in: [poison.id, fromWriter.id] } } });
       expect(Object.fromEntries(kept.map((k) => [k.id, k.error]))).toEqual({
@@ -154,8 +181,15 @@ describe.each(testProviders())("ingest on %s", (provider) => {
     await js.publish(config.stream.subjects.entries, "not json");
     await js.publish(config.stream.subjects.entries, JSON.stringify({ id: "x" }));
     await js.publish(config.stream.subjects.entries, JSON.stringify(good));
-    await until(async () => (await lag(config)) === 0 && ingest.stats().rejected === 2, 30_000, () => JSON.stringify(ingest.stats()));
-    const kept = (await readFile(join(dir, REJECTED_FILE), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { payload: string; error: string });
+    await until(
+      async () => (await lag(config)) === 0 && ingest.stats().rejected === 2,
+      30_000,
+      () => JSON.stringify(ingest.stats()),
+    );
+    const kept = (await readFile(join(dir, REJECTED_FILE), "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { payload: string; error: string });
     expect(kept.map((k) => k.payload)).toEqual(["not json", JSON.stringify({ id: "x" })]);
     expect(kept[0]?.error).toMatch(/^not JSON/);
     expect((await rowsOf([good.id])).length).toBe(1);
@@ -166,7 +200,12 @@ describe("ingest configuration", () => {
   it("is validated up front with a named error listing each problem", () => {
     let error: InvalidJetStreamConfigError | undefined;
     try {
-      parseIngestConfig({ servers: "", databaseUrl: "", batchSize: 5_000, consumer: { maxAckPending: 100, ackWaitMs: 5_000, backoffMs: [1_000] } });
+      parseIngestConfig({
+        servers: "",
+        databaseUrl: "",
+        batchSize: 5_000,
+        consumer: { maxAckPending: 100, ackWaitMs: 5_000, backoffMs: [1_000] },
+      });
     } catch (e) {
       error = e as InvalidJetStreamConfigError;
     }
@@ -193,7 +232,9 @@ describe("ingest configuration", () => {
       AUDIT_TRAIL: "ingest-a",
     });
     expect(sealed.seal).toEqual({ signingKeyFile: "/keys/seal.pem", anchorDir: "/mnt/anchors", sealEveryMs: 250, trail: "ingest-a" });
-    expect(() => ingestConfigFromEnv({ NATS_URL: "nats://a:4222", DATABASE_URL: "file:x.db", AUDIT_TRAIL: "-bad name" })).toThrow(/seal\.trail/);
+    expect(() => ingestConfigFromEnv({ NATS_URL: "nats://a:4222", DATABASE_URL: "file:x.db", AUDIT_TRAIL: "-bad name" })).toThrow(
+      /seal\.trail/,
+    );
     expect(config.stream).toMatchObject({ name: "AUDIT", replicas: 3 });
     expect(() => ingestConfigFromEnv({ DATABASE_URL: "file:x.db" })).toThrow(/servers: at least one server/);
   });

@@ -40,7 +40,11 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
     const first = s.startIngest();
     const second = s.startIngest();
     await Promise.all([s.startWriter(), s.startWriter()]);
-    await until(() => first.writing + second.writing >= 3, 30_000, () => "the ingest processes wrote fewer than 3 batches");
+    await until(
+      () => first.writing + second.writing >= 3,
+      30_000,
+      () => "the ingest processes wrote fewer than 3 batches",
+    );
     // Which process the server hands a pull to is its choice: stop the busier one cleanly (SIGTERM,
     // exit 0) mid-load; the other must take over the rest from the shared durable consumer.
     const [busier, other] = first.writing >= second.writing ? [first, second] : [second, first];
@@ -87,7 +91,10 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
     const writers = await stopWriters(s);
     const a = await account(s, cluster, writers);
     await survivor.kill("SIGTERM");
-    printScaleOut("ingest-killed", { ...a, extra: { ...a.extra, redelivered: survivor.stats?.redelivered ?? 0, alreadyStored: survivor.stats?.alreadyStored ?? 0 } });
+    printScaleOut("ingest-killed", {
+      ...a,
+      extra: { ...a.extra, redelivered: survivor.stats?.redelivered ?? 0, alreadyStored: survivor.stats?.alreadyStored ?? 0 },
+    });
     expectExact(a);
     // The survivor received what the victim held (redelivered after the ack wait) and wrote it once.
     expect(survivor.stats?.redelivered).toBeGreaterThan(0);

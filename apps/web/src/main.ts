@@ -26,7 +26,9 @@ function navigate(path: string, options: { replace?: boolean; state?: unknown } 
 }
 
 function signOut(session: Session): void {
-  createApi(session.token).auth.logout.mutate().catch(() => undefined);
+  createApi(session.token)
+    .auth.logout.mutate()
+    .catch(() => undefined);
   saveSession(undefined);
   navigate("/signin", { replace: true });
 }

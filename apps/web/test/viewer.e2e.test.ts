@@ -36,9 +36,9 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
   };
   /** Entry ids of the table's rows, top to bottom. */
   const tableIds = async () =>
-    (await page.locator("table.trail tbody tr td:first-child a").evaluateAll((links) => links.map((a) => a.getAttribute("href") ?? ""))).map((href) =>
-      decodeURIComponent(href.replace("/entry/", "")),
-    );
+    (
+      await page.locator("table.trail tbody tr td:first-child a").evaluateAll((links) => links.map((a) => a.getAttribute("href") ?? ""))
+    ).map((href) => decodeURIComponent(href.replace("/entry/", "")));
 
   beforeAll(async () => {
     server = await startServer(provider);
@@ -49,7 +49,9 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
     await dentist.patient.update.mutate({ id: p.id, lastName: "Hansen-Berg", ssn: "321-54-0000" });
     // Some refusals for the trail to show: a role without audit access, a malformed input.
     await (await server.as("hygienist")).audit.list.query({}).catch(() => undefined);
-    await dentist.patient.create.mutate({ firstName: "Bad", lastName: "Input", dateOfBirth: "1980-01-01", ssn: "12-34" }).catch(() => undefined);
+    await dentist.patient.create
+      .mutate({ firstName: "Bad", lastName: "Input", dateOfBirth: "1980-01-01", ssn: "12-34" })
+      .catch(() => undefined);
     await server.flush();
     browser = await launchBrowser();
     page = await browser.context.newPage();
@@ -67,7 +69,10 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
     await page.getByLabel("Actor id").fill(dentistId);
     await page.getByRole("button", { name: "Apply filters" }).click();
     await page.waitForURL((url) => url.searchParams.get("actorId") === dentistId);
-    await page.getByRole("status").filter({ hasText: /entries/ }).waitFor();
+    await page
+      .getByRole("status")
+      .filter({ hasText: /entries/ })
+      .waitFor();
     const actors = await page.locator("table.trail tbody td[data-label=Actor]").allTextContents();
     expect(actors.length).toBeGreaterThanOrEqual(3);
     expect(actors.every((a) => a.includes(dentistId))).toBe(true);
@@ -96,7 +101,10 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
     expect(await page.content()).not.toContain("321-54");
     if (provider === "sqlite") await page.screenshot({ path: SCREENSHOT.replace(".png", "-entry.png"), fullPage: true });
     await page.locator("#request-entries li").filter({ hasText: "this entry" }).waitFor();
-    await page.getByRole("link", { name: /^[\w-]{20,}$/ }).first().click(); // the request id
+    await page
+      .getByRole("link", { name: /^[\w-]{20,}$/ })
+      .first()
+      .click(); // the request id
     await page.waitForURL((url) => url.searchParams.has("requestId"));
     await page.locator("table.trail tbody tr").first().waitFor();
     expect(await page.locator("table.trail tbody td[data-label=Action]").allTextContents()).toContain("patient.update");
@@ -247,7 +255,12 @@ describe.each(testProviders())("the audit viewer in Chromium on %s", (provider) 
       await p.getByRole("button", { name: "Sign in" }).click();
       await p.locator("table.trail tbody tr").first().waitFor();
       expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-      expect(await p.locator("table.trail tbody tr").first().evaluate((tr) => getComputedStyle(tr).display)).toBe("block");
+      expect(
+        await p
+          .locator("table.trail tbody tr")
+          .first()
+          .evaluate((tr) => getComputedStyle(tr).display),
+      ).toBe("block");
       if (provider === "sqlite") await p.screenshot({ path: SCREENSHOT.replace(".png", "-390.png") });
       await p.getByRole("link", { name: "Dead letters" }).click();
       await p.getByText("No dead letters are waiting.").waitFor();

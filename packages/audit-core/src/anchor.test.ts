@@ -16,7 +16,13 @@ function chainOfSeals(n: number, trail = "clinic"): SignedSeal[] {
     const prev = seals.at(-1);
     seals.push(
       signSeal(
-        { trail, number: i, time: new Date(Date.UTC(2026, 11, 1, 6, 0, i)).toISOString(), prev: prev ? sealHash(prev) : null, streams: [{ streamId: "s1", size: 0, root: EMPTY_ROOT.toString("hex"), start: 1 }] },
+        {
+          trail,
+          number: i,
+          time: new Date(Date.UTC(2026, 11, 1, 6, 0, i)).toISOString(),
+          prev: prev ? sealHash(prev) : null,
+          streams: [{ streamId: "s1", size: 0, root: EMPTY_ROOT.toString("hex"), start: 1 }],
+        },
         signer,
       ),
     );

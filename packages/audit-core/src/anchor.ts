@@ -63,7 +63,8 @@ export class DirectoryAnchor {
         this.locked = true;
         return;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new AnchorError(this.dir, `cannot lock ${file} (${messageOf(error)})`, error);
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST")
+          throw new AnchorError(this.dir, `cannot lock ${file} (${messageOf(error)})`, error);
         const holder = Number(readFileSync(file, "utf8"));
         if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
           throw new AnchorError(this.dir, `trail "${this.trail}" is sealed by process ${holder} (${file}); one process seals a trail`);
@@ -87,7 +88,8 @@ export class DirectoryAnchor {
 
   /** Appends a seal (and, with a witness, its consistency proofs): O_EXCL, fsync, folder fsync. */
   async append(signed: SignedSeal, proofs?: ConsistencyProofs): Promise<void> {
-    if (signed.seal.trail !== this.trail) throw new AnchorError(this.dir, `seal of trail "${signed.seal.trail}" given to the anchor of "${this.trail}"`);
+    if (signed.seal.trail !== this.trail)
+      throw new AnchorError(this.dir, `seal of trail "${signed.seal.trail}" given to the anchor of "${this.trail}"`);
     // Proofs first, and replaceable: left behind by a crash before the seal file, they are rewritten.
     if (proofs) await this.writeFile(fileOf(signed.seal.number, "proofs.json"), `${JSON.stringify(proofs)}\n`, "w");
     await this.writeFile(fileOf(signed.seal.number, "seal"), signed.text, "wx");
@@ -154,7 +156,8 @@ export class DirectoryAnchor {
         await handle.close();
       }
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === "EEXIST" ? "exists already; anchored seals are never overwritten" : messageOf(error);
+      const reason =
+        (error as NodeJS.ErrnoException).code === "EEXIST" ? "exists already; anchored seals are never overwritten" : messageOf(error);
       throw new AnchorError(this.dir, `${file}: ${reason}`, error);
     }
   }

@@ -40,7 +40,14 @@ describe("ChainStream", () => {
     const log = new MerkleLog();
     for (const leaf of leaves) log.append(leaf);
     expect(one).toMatchObject({ streamId: "s-2", from: 0, size: 2, leaves: Buffer.concat(leaves.slice(0, 2)) });
-    expect(two).toEqual({ streamId: "s-2", from: 2, size: 3, root: log.root().toString("hex"), frontier: log.state().frontier, leaves: Buffer.concat(leaves.slice(2)) });
+    expect(two).toEqual({
+      streamId: "s-2",
+      from: 2,
+      size: 3,
+      root: log.root().toString("hex"),
+      frontier: log.state().frontier,
+      leaves: Buffer.concat(leaves.slice(2)),
+    });
     expect(stream.report()).toMatchObject({ from: 3, size: 3, leaves: Buffer.alloc(0) });
   });
 
@@ -55,11 +62,22 @@ describe("ChainStream", () => {
     // Computed when the format was fixed; a change to canonicalJson or chainHash that alters it
     // would make every stored row read as modified.
     const fixed = {
-      id: "0193a9b0-0000-7000-8000-000000000001", occurredAt: "2026-12-01T10:00:00.000Z", action: "patient.update",
-      entity: "Patient", entityId: "p-1", outcome: "ok", actorId: "staff-1", actorRole: "dentist", path: "patient.update",
-      durationMs: 3.2, before: { phone: "+1 555 0101", name: "Zoë", "10": 1, "9": [1e21, -0, 0.1] },
+      id: "0193a9b0-0000-7000-8000-000000000001",
+      occurredAt: "2026-12-01T10:00:00.000Z",
+      action: "patient.update",
+      entity: "Patient",
+      entityId: "p-1",
+      outcome: "ok",
+      actorId: "staff-1",
+      actorRole: "dentist",
+      path: "patient.update",
+      durationMs: 3.2,
+      before: { phone: "+1 555 0101", name: "Zoë", "10": 1, "9": [1e21, -0, 0.1] },
       after: { phone: "+1 555 0001", name: "Zoë \ud83d\ude00", note: 'line\nbreak "quoted"' },
-      diff: { phone: { to: "+1 555 0001", from: "+1 555 0101" } }, metadata: null, requestId: "req-1", ip: "10.0.0.12",
+      diff: { phone: { to: "+1 555 0001", from: "+1 555 0101" } },
+      metadata: null,
+      requestId: "req-1",
+      ip: "10.0.0.12",
       userAgent: "clinic/1.4",
     };
     expect(chainHash(fixed, "stream-a", null)).toBe("bd8e785ebf20b6ace59ef51b1677f8e119b68b5715da50311fd5a8b88319e814");

@@ -111,7 +111,14 @@ export class ChainStream {
   /** The log's state and the leaves linked since the previous report; starts a new report. */
   report(): StreamReport {
     const { size, frontier } = this.log.state();
-    const report: StreamReport = { streamId: this.streamId, from: this.reported, size, root: this.log.root().toString("hex"), frontier, leaves: Buffer.concat(this.pending) };
+    const report: StreamReport = {
+      streamId: this.streamId,
+      from: this.reported,
+      size,
+      root: this.log.root().toString("hex"),
+      frontier,
+      leaves: Buffer.concat(this.pending),
+    };
     this.pending = [];
     this.reported = size;
     return report;
@@ -206,10 +213,22 @@ function walk(
       return { kind: "modified", streamId, seq: row.seq, id: row.id, detail: "the row's content no longer matches its hash" };
     }
     if (row.seq > expectedSeq) {
-      return { kind: "deleted", streamId, seq: expectedSeq, id: row.id, detail: `seq ${expectedSeq}–${row.seq - 1} missing before this row` };
+      return {
+        kind: "deleted",
+        streamId,
+        seq: expectedSeq,
+        id: row.id,
+        detail: `seq ${expectedSeq}–${row.seq - 1} missing before this row`,
+      };
     }
     if (!prevWasGap && row.prevHash !== prevHash) {
-      return { kind: "reordered", streamId, seq: row.seq, id: row.id, detail: "the row links to a different predecessor than the row before it" };
+      return {
+        kind: "reordered",
+        streamId,
+        seq: row.seq,
+        id: row.id,
+        detail: "the row links to a different predecessor than the row before it",
+      };
     }
     prevHash = row.hash;
     prevWasGap = false;

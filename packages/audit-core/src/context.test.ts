@@ -37,10 +37,7 @@ describe("audit context", () => {
     const entry = withAuditContext(
       { actor: { id: "u1", role: "dentist" }, requestId: "req-1", ip: "10.0.0.1", userAgent: "Mozilla/5.0" },
       () =>
-        stampEvent(
-          { ...event, actor: { id: "system" }, requestId: "job-7", ip: "127.0.0.1", userAgent: "cron" },
-          currentAuditContext(),
-        ),
+        stampEvent({ ...event, actor: { id: "system" }, requestId: "job-7", ip: "127.0.0.1", userAgent: "cron" }, currentAuditContext()),
     );
     expect(entry).toMatchObject({ actorId: "system", actorRole: null, requestId: "job-7", ip: "127.0.0.1", userAgent: "cron" });
   });

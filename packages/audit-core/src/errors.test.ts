@@ -27,7 +27,11 @@ describe("errors", () => {
     const cases: Array<[api.InvalidIssuesError, string, string]> = [
       [new api.InvalidOptionsError(["a: x", "b: y"]), "ERR_AUDIT_INVALID_OPTIONS", "Invalid audit writer options:\n- a: x\n- b: y"],
       [new api.InvalidSealerOptionsError(["a: x"]), "ERR_AUDIT_INVALID_SEALER_OPTIONS", "Invalid sealer options:\n- a: x"],
-      [new api.InvalidJetStreamConfigError("ingest config", ["a: x"]), "ERR_AUDIT_INVALID_JETSTREAM_CONFIG", "Invalid ingest config:\n- a: x"],
+      [
+        new api.InvalidJetStreamConfigError("ingest config", ["a: x"]),
+        "ERR_AUDIT_INVALID_JETSTREAM_CONFIG",
+        "Invalid ingest config:\n- a: x",
+      ],
     ];
     for (const [error, code, message] of cases) {
       expect(error).toBeInstanceOf(api.InvalidIssuesError);
@@ -39,7 +43,11 @@ describe("errors", () => {
 
   it("the writer's own write errors have codes; a timeout is retryable, a stop is not classified", () => {
     const timeout = new api.WriteTimeoutError(30);
-    expect(timeout).toMatchObject({ code: "ERR_AUDIT_WRITE_TIMEOUT", name: "WriteTimeoutError", message: "sink write did not finish within 30 ms" });
+    expect(timeout).toMatchObject({
+      code: "ERR_AUDIT_WRITE_TIMEOUT",
+      name: "WriteTimeoutError",
+      message: "sink write did not finish within 30 ms",
+    });
     expect(api.classifyError(timeout)).toBe("retryable");
     expect(new api.WriteStoppedError().code).toBe("ERR_AUDIT_WRITE_STOPPED");
     expect(api.classifyError(new api.WriteStoppedError())).toBeUndefined();
@@ -56,7 +64,15 @@ describe("errors", () => {
   });
 
   it("the package entry exports the writer, context, schemas, metrics and helpers", () => {
-    for (const name of ["createAuditWriter", "withAuditContext", "currentAuditContext", "classifyError", "readDeadLetterFile", "closeOnSignals", "uuidv7"] as const) {
+    for (const name of [
+      "createAuditWriter",
+      "withAuditContext",
+      "currentAuditContext",
+      "classifyError",
+      "readDeadLetterFile",
+      "closeOnSignals",
+      "uuidv7",
+    ] as const) {
       // biome-ignore lint/performance/noDynamicNamespaceImportAccess: the test checks the entry's exports by name; nothing is bundled.
       expect(typeof api[name]).toBe("function");
     }

@@ -119,7 +119,24 @@ describe("the hot-path shortcut (isPlainValidEvent)", () => {
   const base = { action: "patient.update", entity: "Patient" };
   const variants: [string, unknown][] = [
     ["minimal", base],
-    ["full", { ...base, entityId: "p-1", outcome: "ok", actor: { id: "u", role: "dentist" }, path: "patient.update", durationMs: 1.5, before: { a: 1 }, after: { a: [1, "x", null, true] }, diff: null, metadata: {}, requestId: "r", ip: "::1", userAgent: "ua" }],
+    [
+      "full",
+      {
+        ...base,
+        entityId: "p-1",
+        outcome: "ok",
+        actor: { id: "u", role: "dentist" },
+        path: "patient.update",
+        durationMs: 1.5,
+        before: { a: 1 },
+        after: { a: [1, "x", null, true] },
+        diff: null,
+        metadata: {},
+        requestId: "r",
+        ip: "::1",
+        userAgent: "ua",
+      },
+    ],
     ["empty action", { ...base, action: "" }],
     ["long action", { ...base, action: "a".repeat(129) }],
     ["action not a string", { ...base, action: 42 }],

@@ -290,9 +290,7 @@ function fitJson(value: unknown, budget: { left: number }, depth: number): unkno
 function parseEvent(event: unknown): ParsedEvent {
   const parsed = AuditEventSchema.safeParse(event);
   if (!parsed.success) {
-    throw new InvalidAuditEventError(
-      formatIssues(parsed.error.issues, "(event)"),
-    );
+    throw new InvalidAuditEventError(formatIssues(parsed.error.issues, "(event)"));
   }
   return parsed.data;
 }
@@ -327,7 +325,8 @@ export function isPlainValidEvent(e: unknown): e is StampInput {
     isOptionalText(v.ip, LIMITS.ip) &&
     isOptionalText(v.userAgent, LIMITS.userAgent) &&
     (v.durationMs === undefined || (typeof v.durationMs === "number" && Number.isFinite(v.durationMs) && v.durationMs >= 0)) &&
-    (actor === undefined || (typeof actor === "object" && actor !== null && isText(actor.id, LIMITS.actorId) && isOptionalText(actor.role, LIMITS.actorRole))) &&
+    (actor === undefined ||
+      (typeof actor === "object" && actor !== null && isText(actor.id, LIMITS.actorId) && isOptionalText(actor.role, LIMITS.actorRole))) &&
     isOptionalJson(v.before) &&
     isOptionalJson(v.after) &&
     isOptionalJson(v.diff) &&

@@ -31,12 +31,43 @@ const CT_ROOTS = [
   "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
 ];
 const CT_INCLUSION = [
-  { index: 0, size: 8, path: ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7", "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"] },
-  { index: 5, size: 8, path: ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b", "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0", "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"] },
+  {
+    index: 0,
+    size: 8,
+    path: [
+      "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+      "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+    ],
+  },
+  {
+    index: 5,
+    size: 8,
+    path: [
+      "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+      "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    ],
+  },
 ];
 const CT_CONSISTENCY = [
-  { first: 2, second: 8, path: ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"] },
-  { first: 6, second: 8, path: ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a", "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0", "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"] },
+  {
+    first: 2,
+    second: 8,
+    path: [
+      "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+    ],
+  },
+  {
+    first: 6,
+    second: 8,
+    path: [
+      "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+      "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    ],
+  },
 ];
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -111,7 +142,9 @@ describe("inclusion proofs", () => {
     for (const v of CT_INCLUSION) {
       const leaves = CT_LEAVES.slice(0, v.size);
       expect(inclusionProof(leaves, v.index).map(hex)).toEqual(v.path);
-      expect(verifyInclusion(CT_LEAVES[v.index] as Buffer, v.index, v.size, v.path.map(unhex), unhex(CT_ROOTS[v.size - 1] as string))).toBe(true);
+      expect(verifyInclusion(CT_LEAVES[v.index] as Buffer, v.index, v.size, v.path.map(unhex), unhex(CT_ROOTS[v.size - 1] as string))).toBe(
+        true,
+      );
     }
   });
 
@@ -238,7 +271,9 @@ describe("proofs from a leaf source (a database streaming rows)", () => {
     for (let second = 1; second <= leaves.length; second++) {
       for (let first = 1; first <= second; first++) {
         for (const kept of [0, Math.floor(first / 2), first]) {
-          expect(await consistencyPathFrom(first, second, source(leaves, kept))).toEqual(consistencyProof(leaves.slice(0, second), first).map(hex));
+          expect(await consistencyPathFrom(first, second, source(leaves, kept))).toEqual(
+            consistencyProof(leaves.slice(0, second), first).map(hex),
+          );
         }
       }
     }

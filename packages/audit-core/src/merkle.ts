@@ -41,7 +41,8 @@ export function leafHash(data: Uint8Array): Buffer {
 
 /** RFC 6962 interior node hash. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) return hash("sha256", Buffer.concat([Buffer.from([0x01]), left, right]), "buffer");
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES)
+    return hash("sha256", Buffer.concat([Buffer.from([0x01]), left, right]), "buffer");
   NODE_INPUT.set(left, 1);
   NODE_INPUT.set(right, 1 + HASH_BYTES);
   return hash("sha256", NODE_INPUT, "buffer");

@@ -39,6 +39,14 @@ describe("Counters", () => {
     c.enqueueUs.add(5);
     c.writeMs.add(12);
     const stats = c.snapshot({ queued: 5, inFlight: 6, spoolBacklog: 8 });
-    expect(stats).toMatchObject({ recorded: 10, written: 7, queued: 5, inFlight: 6, spoolBacklog: 8, writeMs: { p50: 12, count: 1, sum: 12 }, enqueueUs: { p50: 5 } });
+    expect(stats).toMatchObject({
+      recorded: 10,
+      written: 7,
+      queued: 5,
+      inFlight: 6,
+      spoolBacklog: 8,
+      writeMs: { p50: 12, count: 1, sum: 12 },
+      enqueueUs: { p50: 5 },
+    });
   });
 });

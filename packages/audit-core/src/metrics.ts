@@ -28,7 +28,14 @@ export class LatencyWindow {
   }
 
   summary(): LatencySummary {
-    return { p50: this.quantile(0.5), p95: this.quantile(0.95), p99: this.quantile(0.99), max: this.quantile(1), count: this.count, sum: this.sum };
+    return {
+      p50: this.quantile(0.5),
+      p95: this.quantile(0.95),
+      p99: this.quantile(0.99),
+      max: this.quantile(1),
+      count: this.count,
+      sum: this.sum,
+    };
   }
 }
 

@@ -46,7 +46,10 @@ describe("parseOptions", () => {
     const issues = issuesOf({ sink, maxEntryBytes: 1_000, oversize: "shrink" });
     expect(issues.find((i) => i.startsWith("maxEntryBytes:"))).toMatch(/4096/);
     expect(issues.find((i) => i.startsWith("oversize:"))).toMatch(/reject|truncate/);
-    expect(parseOptions({ sink, maxEntryBytes: 4_096, oversize: "truncate" })).toMatchObject({ maxEntryBytes: 4_096, oversize: "truncate" });
+    expect(parseOptions({ sink, maxEntryBytes: 4_096, oversize: "truncate" })).toMatchObject({
+      maxEntryBytes: 4_096,
+      oversize: "truncate",
+    });
   });
 
   it("names every bad field in one InvalidOptionsError", () => {
@@ -68,13 +71,21 @@ describe("parseOptions", () => {
   });
 
   it("names nested and type errors by their path", () => {
-    const issues = issuesOf({ sink: { module: "" }, retry: { multiplier: 0.5, extra: true }, overflow: "ignore", onError: "log", maxBatchSize: 1.5 });
+    const issues = issuesOf({
+      sink: { module: "" },
+      retry: { multiplier: 0.5, extra: true },
+      overflow: "ignore",
+      onError: "log",
+      maxBatchSize: 1.5,
+    });
     const fields = issues.map((i) => i.split(": ")[0]);
     expect(fields).toEqual(expect.arrayContaining(["sink.module", "retry.multiplier", "retry", "overflow", "onError", "maxBatchSize"]));
   });
 
   it("rejects a maxDelayMs below initialDelayMs", () => {
-    expect(issuesOf({ sink, retry: { initialDelayMs: 100, maxDelayMs: 10 } })).toEqual(["retry.maxDelayMs: must be ≥ retry.initialDelayMs"]);
+    expect(issuesOf({ sink, retry: { initialDelayMs: 100, maxDelayMs: 10 } })).toEqual([
+      "retry.maxDelayMs: must be ≥ retry.initialDelayMs",
+    ]);
   });
 
   it("rejects what is not an options object", () => {

@@ -70,7 +70,11 @@ export const AuditWriterOptionsSchema = z.strictObject({
    */
   sealer: z
     .custom<StreamSealer>(
-      (v) => typeof v === "object" && v !== null && typeof (v as StreamSealer).report === "function" && typeof (v as StreamSealer).seal === "function",
+      (v) =>
+        typeof v === "object" &&
+        v !== null &&
+        typeof (v as StreamSealer).report === "function" &&
+        typeof (v as StreamSealer).seal === "function",
       "a Sealer (Sealer.open)",
     )
     .optional(),
@@ -92,9 +96,7 @@ export type ResolvedOptions = z.output<typeof AuditWriterOptionsSchema>;
 export function parseOptions(input: unknown): ResolvedOptions {
   const parsed = AuditWriterOptionsSchema.safeParse(input);
   if (!parsed.success) {
-    throw new InvalidOptionsError(
-      formatIssues(parsed.error.issues, "(options)"),
-    );
+    throw new InvalidOptionsError(formatIssues(parsed.error.issues, "(options)"));
   }
   const options = parsed.data;
   if (options.retry.maxDelayMs < options.retry.initialDelayMs) {

@@ -72,7 +72,13 @@ describe("createRedactor", () => {
       { path: "contact", to: { phone: REDACTED, fax: "3" } },
       { path: "ssn.last4", from: REDACTED, to: REDACTED },
     ]);
-    expect(createRedactor([], "remove").changes([{ path: "ssn", from: "1", to: "2" }, { path: "a", to: 1 }, { path: "", to: 2 }])).toEqual([
+    expect(
+      createRedactor([], "remove").changes([
+        { path: "ssn", from: "1", to: "2" },
+        { path: "a", to: 1 },
+        { path: "", to: 2 },
+      ]),
+    ).toEqual([
       { path: "a", to: 1 },
       { path: "", to: 2 },
     ]);

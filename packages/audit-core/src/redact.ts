@@ -50,9 +50,7 @@ export class Redactor {
   matches(path: readonly string[]): boolean {
     const normal = path.map(normalise);
     if (normal.some((segment) => this.names.has(segment))) return true;
-    return this.paths.some(
-      (rule) => rule.length <= normal.length && rule.every((segment, i) => segment === "*" || segment === normal[i]),
-    );
+    return this.paths.some((rule) => rule.length <= normal.length && rule.every((segment, i) => segment === "*" || segment === normal[i]));
   }
 
   /** `value` with every matching field masked or removed; `undefined` stays `undefined`. */

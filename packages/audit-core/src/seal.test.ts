@@ -37,7 +37,12 @@ const seal: Seal = {
   prev: "cd".repeat(32),
   streams: [
     { streamId: "0193a1b2-0000-7000-8000-000000000001", size: 10, root: ROOT, start: 1 },
-    { streamId: "0193a1b2-0000-7000-8000-000000000002", size: 0, root: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", start: 1 },
+    {
+      streamId: "0193a1b2-0000-7000-8000-000000000002",
+      size: 0,
+      root: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+      start: 1,
+    },
   ],
 };
 
@@ -132,13 +137,21 @@ describe("verifyProof", () => {
   // A stream of 13 entries, sealed; a proof for each entry.
   const stream = new ChainStream("0193a1b2-0000-7000-8000-00000000000a");
   const entries: ChainedEntry[] = stream.link(
-    Array.from({ length: 13 }, (_, i) => stampEvent({ action: "patient.read", entity: "Patient", entityId: `p${i}`, metadata: { i } }, undefined)),
+    Array.from({ length: 13 }, (_, i) =>
+      stampEvent({ action: "patient.read", entity: "Patient", entityId: `p${i}`, metadata: { i } }, undefined),
+    ),
   );
   const leaves = entries.map((e) => entryLeaf(e.hash));
   const log = new MerkleLog();
   for (const leaf of leaves) log.append(leaf);
   const sealed = signSeal(
-    { trail: "clinic", number: 1, time: "2026-12-01T05:40:00.000Z", prev: null, streams: [{ streamId: stream.streamId, size: 13, root: log.root().toString("hex"), start: 1 }] },
+    {
+      trail: "clinic",
+      number: 1,
+      time: "2026-12-01T05:40:00.000Z",
+      prev: null,
+      streams: [{ streamId: stream.streamId, size: 13, root: log.root().toString("hex"), start: 1 }],
+    },
     writer,
   );
   const proofOf = (i: number): EntryProof => ({

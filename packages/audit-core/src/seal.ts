@@ -104,7 +104,12 @@ export function sealHash(seal: Seal | SignedSeal): string {
 
 /** The C2SP key id: first 4 bytes of SHA-256(name ‖ "\n" ‖ 0x01 ‖ raw public key). */
 export function keyId(name: string, publicKey: KeyObject): Buffer {
-  return createHash("sha256").update(`${name}\n`).update(Buffer.from([0x01])).update(rawPublicKey(publicKey)).digest().subarray(0, 4);
+  return createHash("sha256")
+    .update(`${name}\n`)
+    .update(Buffer.from([0x01]))
+    .update(rawPublicKey(publicKey))
+    .digest()
+    .subarray(0, 4);
 }
 
 /** Signs `seal` with `signer`. */
@@ -153,7 +158,8 @@ export function parseSeal(text: string): SignedSeal {
     .map((line, i) => {
       const m = /^— (\S+) ([A-Za-z0-9+/]+={0,2})$/.exec(line);
       const raw = m ? Buffer.from(m[2] as string, "base64") : undefined;
-      if (!m || !raw || raw.length !== 68) throw new SealFormatError(`signature line ${i + 1} must be "— <key name> <base64 of key id and signature>"`);
+      if (!m || !raw || raw.length !== 68)
+        throw new SealFormatError(`signature line ${i + 1} must be "— <key name> <base64 of key id and signature>"`);
       return { keyName: m[1] as string, keyId: raw.subarray(0, 4).toString("hex"), signature: raw.subarray(4) };
     });
   if (signatures.length === 0) throw new SealFormatError("no signature line");
@@ -173,7 +179,9 @@ export function verifySeal(seal: string | SignedSeal, publicKey: KeyObject): Sig
     if (verify(null, Buffer.from(signed.body), { key: publicKey }, s.signature)) return signed;
     throw new SealSignatureError(`the signature by "${s.keyName}" does not match the seal's body`);
   }
-  throw new SealSignatureError(`no signature by the key ${raw.toString("base64")} (key ids on the seal: ${signed.signatures.map((s) => `${s.keyName}/${s.keyId}`).join(", ")})`);
+  throw new SealSignatureError(
+    `no signature by the key ${raw.toString("base64")} (key ids on the seal: ${signed.signatures.map((s) => `${s.keyName}/${s.keyId}`).join(", ")})`,
+  );
 }
 
 // ── keys ──────────────────────────────────────────────────────────────────────────────────────
@@ -195,7 +203,8 @@ export function signingKeyFromPem(pem: string, source = "(PEM text)"): KeyObject
   } catch (error) {
     throw new SealKeyError(source, `not a PEM private key (${messageOf(error)})`, error);
   }
-  if (key.asymmetricKeyType !== "ed25519") throw new SealKeyError(source, `is a ${key.asymmetricKeyType ?? "unknown"} key; seals use Ed25519`);
+  if (key.asymmetricKeyType !== "ed25519")
+    throw new SealKeyError(source, `is a ${key.asymmetricKeyType ?? "unknown"} key; seals use Ed25519`);
   return key;
 }
 
@@ -207,7 +216,8 @@ export function publicKeyFromPem(pem: string, source = "(PEM text)"): KeyObject 
   } catch (error) {
     throw new SealKeyError(source, `not a PEM public key (${messageOf(error)})`, error);
   }
-  if (key.asymmetricKeyType !== "ed25519") throw new SealKeyError(source, `is a ${key.asymmetricKeyType ?? "unknown"} key; seals use Ed25519`);
+  if (key.asymmetricKeyType !== "ed25519")
+    throw new SealKeyError(source, `is a ${key.asymmetricKeyType ?? "unknown"} key; seals use Ed25519`);
   return key;
 }
 
@@ -244,7 +254,10 @@ export const EntryProofSchema = z.strictObject({
     hash: hex64,
   }),
   path: z.array(hex64).max(64),
-  seal: z.string().min(1).max(16 * 1024 * 1024),
+  seal: z
+    .string()
+    .min(1)
+    .max(16 * 1024 * 1024),
 });
 
 export type ProofVerdict =
@@ -315,7 +328,8 @@ function checkHex(value: string, what: string): void {
 }
 
 function integer(text: string, what: string): number {
-  if (!/^(0|[1-9]\d{0,15})$/.test(text) || !Number.isSafeInteger(Number(text))) throw new SealFormatError(`${what} "${text}" is not an integer`);
+  if (!/^(0|[1-9]\d{0,15})$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new SealFormatError(`${what} "${text}" is not an integer`);
   return Number(text);
 }
 
@@ -326,7 +340,7 @@ function hexOf(base64: string, what: string): string {
 }
 
 function signatureOf(body: string, signer: SealSigner): SealSignature {
-  if (!KEY_NAME.test(signer.name)) throw new SealKeyError(signer.name, "a key name has no spaces and no \"+\" (1–128 characters)");
+  if (!KEY_NAME.test(signer.name)) throw new SealKeyError(signer.name, 'a key name has no spaces and no "+" (1–128 characters)');
   const publicKey = createPublicKey(signer.privateKey);
   return {
     keyName: signer.name,
@@ -342,7 +356,10 @@ function noteText(body: string, signatures: readonly SealSignature[]): string {
 
 function rawPublicKey(publicKey: KeyObject): Buffer {
   if (publicKey.asymmetricKeyType !== "ed25519") throw new SealKeyError("(public key)", "is not an Ed25519 key");
-  const der = publicKey.type === "private" ? createPublicKey(publicKey).export({ format: "der", type: "spki" }) : publicKey.export({ format: "der", type: "spki" });
+  const der =
+    publicKey.type === "private"
+      ? createPublicKey(publicKey).export({ format: "der", type: "spki" })
+      : publicKey.export({ format: "der", type: "spki" });
   return der.subarray(der.length - 32);
 }
 

@@ -44,7 +44,12 @@ describe("MemorySink", () => {
   });
 
   it("keeps dead letters, or refuses them when asked to", async () => {
-    const letter = { entry: entries(["bad"])[0] as ReturnType<typeof stampEvent>, error: "e", attempts: 1, failedAt: new Date().toISOString() };
+    const letter = {
+      entry: entries(["bad"])[0] as ReturnType<typeof stampEvent>,
+      error: "e",
+      attempts: 1,
+      failedAt: new Date().toISOString(),
+    };
     const sink = new MemorySink();
     await sink.deadLetter([letter]);
     expect(sink.deadLetters.get(letter.entry.id)).toEqual(letter);

@@ -88,7 +88,14 @@ export class MemorySink implements AuditSink {
       return this.fail(ids, Object.assign(new Error(`check constraint violated by entry ${poison.id}`), { code: "23514" }));
     }
     for (const entry of entries) if (!this.rows.has(entry.id)) this.rows.set(entry.id, entry);
-    this.post({ type: "attempt", ids, ok: true, at: Date.now(), linked: entries.every((e) => "hash" in e), ...(this.options.reportEntries ? { entries: [...entries] } : {}) });
+    this.post({
+      type: "attempt",
+      ids,
+      ok: true,
+      at: Date.now(),
+      linked: entries.every((e) => "hash" in e),
+      ...(this.options.reportEntries ? { entries: [...entries] } : {}),
+    });
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
@@ -102,7 +109,8 @@ export class MemorySink implements AuditSink {
   }
 
   async storeSeal(seal: SignedSeal): Promise<void> {
-    if (++this.sealCalls <= this.options.failSealsFirst) throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    if (++this.sealCalls <= this.options.failSealsFirst)
+      throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
     const key = `${seal.seal.trail}:${seal.seal.number}`;
     if (this.seals.has(key)) return;
     this.seals.set(key, seal);

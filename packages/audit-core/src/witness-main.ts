@@ -14,7 +14,8 @@ import { messageOf } from "./errors.ts";
 import { loadPublicKey, loadSigningKey } from "./seal.ts";
 import { startWitness } from "./witness.ts";
 
-const USAGE = "usage: auditrail-witness --dir <folder> --key <witness key PEM> --writer-key <writer public key PEM> [--writer-key …] [--name witness] [--host 127.0.0.1] [--port 0]";
+const USAGE =
+  "usage: auditrail-witness --dir <folder> --key <witness key PEM> --writer-key <writer public key PEM> [--writer-key …] [--name witness] [--host 127.0.0.1] [--port 0]";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -6,7 +6,17 @@ import { ChainStream } from "./chain.ts";
 import { WitnessError } from "./errors.ts";
 import { stampEvent } from "./event.ts";
 import { EMPTY_ROOT, consistencyProof, entryLeaf, rootOf } from "./merkle.ts";
-import { type Seal, type SignedSeal, type StreamHead, generateSealKeyPair, publicKeyFromPem, sealHash, signSeal, signingKeyFromPem, verifySeal } from "./seal.ts";
+import {
+  type Seal,
+  type SignedSeal,
+  type StreamHead,
+  generateSealKeyPair,
+  publicKeyFromPem,
+  sealHash,
+  signSeal,
+  signingKeyFromPem,
+  verifySeal,
+} from "./seal.ts";
 import { WitnessClient, type WitnessServer, checkSuccession, startWitness } from "./witness.ts";
 
 function keys(name: string) {
@@ -17,20 +27,39 @@ const writer = keys("clinic");
 const witnessKey = keys("witness-a");
 
 /** Two streams' leaves; a seal over their first `a` and `b` entries; proofs between two such seals. */
-const leavesA = new ChainStream("a").link(Array.from({ length: 40 }, (_, i) => stampEvent({ action: "x", entity: "E", entityId: String(i) }, undefined))).map((e) => entryLeaf(e.hash));
-const leavesB = new ChainStream("b").link(Array.from({ length: 40 }, (_, i) => stampEvent({ action: "y", entity: "E", entityId: String(i) }, undefined))).map((e) => entryLeaf(e.hash));
-const head = (streamId: string, leaves: Buffer[], size: number, start = 1): StreamHead => ({ streamId, size, root: rootOf(leaves.slice(0, size)).toString("hex"), start });
+const leavesA = new ChainStream("a")
+  .link(Array.from({ length: 40 }, (_, i) => stampEvent({ action: "x", entity: "E", entityId: String(i) }, undefined)))
+  .map((e) => entryLeaf(e.hash));
+const leavesB = new ChainStream("b")
+  .link(Array.from({ length: 40 }, (_, i) => stampEvent({ action: "y", entity: "E", entityId: String(i) }, undefined)))
+  .map((e) => entryLeaf(e.hash));
+const head = (streamId: string, leaves: Buffer[], size: number, start = 1): StreamHead => ({
+  streamId,
+  size,
+  root: rootOf(leaves.slice(0, size)).toString("hex"),
+  start,
+});
 
 function next(prev: SignedSeal | undefined, streams: StreamHead[], signer = writer): SignedSeal {
   const number = (prev?.seal.number ?? 0) + 1;
-  return signSeal({ trail: "clinic", number, time: new Date(Date.UTC(2026, 11, 1, 6, 0, number)).toISOString(), prev: prev ? sealHash(prev) : null, streams }, signer);
+  return signSeal(
+    {
+      trail: "clinic",
+      number,
+      time: new Date(Date.UTC(2026, 11, 1, 6, 0, number)).toISOString(),
+      prev: prev ? sealHash(prev) : null,
+      streams,
+    },
+    signer,
+  );
 }
 const proofs = (from: Seal, to: Seal) => {
   const out: Record<string, string[]> = {};
   for (const s of to.streams) {
     const before = from.streams.find((b) => b.streamId === s.streamId);
     const leaves = s.streamId === "a" ? leavesA : leavesB;
-    if (before && before.size > 0 && s.size > before.size) out[s.streamId] = consistencyProof(leaves.slice(0, s.size), before.size).map((h) => h.toString("hex"));
+    if (before && before.size > 0 && s.size > before.size)
+      out[s.streamId] = consistencyProof(leaves.slice(0, s.size), before.size).map((h) => h.toString("hex"));
   }
   return out;
 };
@@ -104,9 +133,16 @@ describe("witness over HTTP", () => {
     expect((await client.latest("clinic"))?.seal).toEqual(two.seal);
 
     const rollback = next(one, [head("a", leavesA, 12)]);
-    await expect(client.submit(rollback, {})).rejects.toMatchObject({ refused: true, status: 409, message: expect.stringMatching(/rolled back/) });
+    await expect(client.submit(rollback, {})).rejects.toMatchObject({
+      refused: true,
+      status: 409,
+      message: expect.stringMatching(/rolled back/),
+    });
     const stranger = next(two, two.seal.streams.slice(), keys("clinic"));
-    await expect(client.submit(stranger, {})).rejects.toMatchObject({ refused: true, message: expect.stringMatching(/not signed by a writer key/) });
+    await expect(client.submit(stranger, {})).rejects.toMatchObject({
+      refused: true,
+      message: expect.stringMatching(/not signed by a writer key/),
+    });
     const vanished = next(two, [head("a", leavesA, 17)]);
     await expect(client.submit(vanished, {})).rejects.toThrow(/stream b vanished/);
   });
@@ -118,7 +154,10 @@ describe("witness over HTTP", () => {
     const left = next(one, [head("a", leavesA, 12)]);
     const right = next(one, [head("a", leavesA, 13)]);
     await client.submit(one, {});
-    const results = await Promise.allSettled([client.submit(left, proofs(one.seal, left.seal)), client.submit(right, proofs(one.seal, right.seal))]);
+    const results = await Promise.allSettled([
+      client.submit(left, proofs(one.seal, left.seal)),
+      client.submit(right, proofs(one.seal, right.seal)),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     const winner = results[0]?.status === "fulfilled" ? left : right;
     const loser = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -143,7 +182,8 @@ describe("witness over HTTP", () => {
   it("answers malformed requests with 400 and an unreachable witness is a WitnessError that is not a refusal", async () => {
     const dir = await mkdtemp(join(tmpdir(), "witness-"));
     const { server } = await witness(dir);
-    const post = (body: string) => fetch(`${server.url}/v1/seals`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    const post = (body: string) =>
+      fetch(`${server.url}/v1/seals`, { method: "POST", body, headers: { "content-type": "application/json" } });
     expect((await post("{")).status).toBe(400);
     expect((await post(JSON.stringify({ seal: "not a seal" }))).status).toBe(400);
     expect((await post(JSON.stringify({ seal: 1 }))).status).toBe(400);
@@ -152,7 +192,9 @@ describe("witness over HTTP", () => {
     await server.close();
     servers.splice(0);
     const client = new WitnessClient(server.url, 1_000);
-    const error = await client.submit(next(undefined, [{ streamId: "a", size: 0, root: EMPTY_ROOT.toString("hex"), start: 1 }]), {}).catch((e: unknown) => e);
+    const error = await client
+      .submit(next(undefined, [{ streamId: "a", size: 0, root: EMPTY_ROOT.toString("hex"), start: 1 }]), {})
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WitnessError);
     expect(error).toMatchObject({ refused: false });
   });

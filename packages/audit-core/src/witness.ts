@@ -94,7 +94,11 @@ export async function startWitness(options: WitnessOptions): Promise<WitnessServ
   function trail(name: string) {
     let state = trails.get(name);
     if (!state) {
-      state = DirectoryAnchor.open(options.dir, name).then(async (anchor) => ({ anchor, last: await anchor.latest(), turn: Promise.resolve() as Promise<unknown> }));
+      state = DirectoryAnchor.open(options.dir, name).then(async (anchor) => ({
+        anchor,
+        last: await anchor.latest(),
+        turn: Promise.resolve() as Promise<unknown>,
+      }));
       state.catch(() => trails.delete(name));
       trails.set(name, state);
     }
@@ -110,7 +114,8 @@ export async function startWitness(options: WitnessOptions): Promise<WitnessServ
     } catch (error) {
       return [400, { error: messageOf(error) }];
     }
-    if (!options.writerKeys.some((key) => signedBy(signed, key))) return [409, { error: "the seal is not signed by a writer key this witness accepts" }];
+    if (!options.writerKeys.some((key) => signedBy(signed, key)))
+      return [409, { error: "the seal is not signed by a writer key this witness accepts" }];
     const state = await trail(signed.seal.trail);
     // One seal of a trail at a time: two racing successors must not both be accepted.
     const decision = state.turn.then(async (): Promise<[number, unknown]> => {
@@ -178,7 +183,11 @@ export class WitnessClient {
 
   /** Submits a seal; resolves with the witness's cosigned copy. WitnessError: refused (409) or unreachable. */
   async submit(signed: SignedSeal, proofs: ConsistencyProofs): Promise<SignedSeal> {
-    const body = await this.call("/v1/seals", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seal: signed.text, proofs }) });
+    const body = await this.call("/v1/seals", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ seal: signed.text, proofs }),
+    });
     return parseSeal(body.seal);
   }
 

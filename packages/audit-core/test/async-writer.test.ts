@@ -77,7 +77,9 @@ describe("async writer", () => {
     expect(attempts.every((a) => a.ids.length === 10)).toBe(true);
     expect(reports.failedAttempts.every((a) => a.error === "ECONNREFUSED")).toBe(true);
     // Each wait is a full-jitter draw under a ceiling that doubles: 20, 40, 80, 160 ms.
-    const ceilings = [1, 2, 3, 4].map((attempt) => backoffDelay(attempt, { ...retry, maxAttempts: 1, unknownErrorAttempts: 1, writeTimeoutMs: 1 }, () => 1));
+    const ceilings = [1, 2, 3, 4].map((attempt) =>
+      backoffDelay(attempt, { ...retry, maxAttempts: 1, unknownErrorAttempts: 1, writeTimeoutMs: 1 }, () => 1),
+    );
     expect(ceilings).toEqual([20, 40, 80, 160]);
     const gaps = attempts.slice(1).map((a, i) => a.at - (attempts[i]?.at ?? 0));
     for (const [i, gap] of gaps.entries()) expect(gap).toBeLessThanOrEqual((ceilings[i] ?? 0) + 150);

@@ -16,7 +16,14 @@ const fastRetry = { initialDelayMs: 1, maxDelayMs: 10 };
 describe("close", () => {
   it("with the database unreachable spills everything by the deadline; a new writer replays it all and deletes the segments", async () => {
     const spoolDir = await cleanup.tempDir();
-    const writer = await createAuditWriter({ sink: unreachable, spoolDir, maxWorkers: 2, maxBatchSize: 20, segmentMaxEntries: 50, retry: fastRetry });
+    const writer = await createAuditWriter({
+      sink: unreachable,
+      spoolDir,
+      maxWorkers: 2,
+      maxBatchSize: 20,
+      segmentMaxEntries: 50,
+      retry: fastRetry,
+    });
     const ids = (await Promise.all(Array.from({ length: 120 }, (_, i) => writer.record(auditEvent(i))))).map((r) => r.id);
 
     const started = performance.now();

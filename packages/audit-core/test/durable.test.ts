@@ -81,7 +81,9 @@ describe("durable writer", () => {
 
   it("rejects record() when the entry cannot be fsynced, and does not count it", async () => {
     const spoolDir = await cleanup.tempDir();
-    const writer = cleanup.writer(await createAuditWriter({ sink: memorySinkSpec(), mode: "durable", spoolDir: join(spoolDir, "spool"), maxQueueSize: 1 }));
+    const writer = cleanup.writer(
+      await createAuditWriter({ sink: memorySinkSpec(), mode: "durable", spoolDir: join(spoolDir, "spool"), maxQueueSize: 1 }),
+    );
     await rm(join(spoolDir, "spool"), { recursive: true });
     const results = await Promise.allSettled([writer.record(auditEvent(1)), writer.record(auditEvent(2))]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);

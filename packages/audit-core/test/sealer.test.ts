@@ -32,7 +32,8 @@ async function open(options: Partial<SealerOptions> & { anchorDir: string }): Pr
   return sealer;
 }
 
-const events = (n: number, tag: string) => Array.from({ length: n }, (_, i) => stampEvent({ action: "patient.read", entity: "Patient", entityId: `${tag}-${i}` }, undefined));
+const events = (n: number, tag: string) =>
+  Array.from({ length: n }, (_, i) => stampEvent({ action: "patient.read", entity: "Patient", entityId: `${tag}-${i}` }, undefined));
 
 /** A stream and every leaf it linked, so tests can recompute roots and proofs. */
 class TestStream {
@@ -118,7 +119,10 @@ describe("Sealer", () => {
     next.report(b.write(1));
     const sealed = (await next.seal()) as SignedSeal;
     expect(sealed.seal).toMatchObject({ number: 2, prev: sealHash(sealer.latest as SignedSeal) });
-    expect(sealed.seal.streams.map((s) => [s.streamId, s.size])).toEqual([["a", 2], ["b", 1]]);
+    expect(sealed.seal.streams.map((s) => [s.streamId, s.size])).toEqual([
+      ["a", 2],
+      ["b", 1],
+    ]);
     await next.close();
     expect((await readdir(join(anchorDir, "clinic"))).filter((f) => f.endsWith(".seal"))).toHaveLength(2);
   });
@@ -127,7 +131,12 @@ describe("Sealer", () => {
     const clock = new ManualClock();
     const reports = cleanup.reports();
     const errors: Error[] = [];
-    const sealer = await open({ anchorDir: await cleanup.tempDir(), clock, sink: memorySinkSpec({ channel: reports.name, failSealsFirst: 2 }), onError: (e) => errors.push(e) });
+    const sealer = await open({
+      anchorDir: await cleanup.tempDir(),
+      clock,
+      sink: memorySinkSpec({ channel: reports.name, failSealsFirst: 2 }),
+      onError: (e) => errors.push(e),
+    });
     sealer.report(new TestStream("a").write(1));
     await sealer.seal();
     expect(sealer.stats()).toMatchObject({ seals: 1, storePending: 1 });
@@ -164,7 +173,12 @@ describe("Sealer", () => {
     const bad = Sealer.open({ trail: "a clinic", anchorDir, sealEveryMs: 0, witness: { url: "nope" } } as SealerOptions);
     await expect(bad).rejects.toThrow(InvalidSealerOptionsError);
     await expect(bad).rejects.toMatchObject({
-      issues: expect.arrayContaining([expect.stringMatching(/^trail:/), expect.stringMatching(/^sealEveryMs:/), expect.stringMatching(/^witness.url:/), expect.stringMatching(/exactly one of signingKey and signingKeyFile/)]),
+      issues: expect.arrayContaining([
+        expect.stringMatching(/^trail:/),
+        expect.stringMatching(/^sealEveryMs:/),
+        expect.stringMatching(/^witness.url:/),
+        expect.stringMatching(/exactly one of signingKey and signingKeyFile/),
+      ]),
     });
     await expect(Sealer.open({ trail: "clinic", anchorDir, signingKeyFile: join(anchorDir, "missing.pem") })).rejects.toThrow(SealKeyError);
     await expect(Sealer.open({ trail: "clinic", anchorDir, signingKey, sink: { module: "node:path" } })).rejects.toThrow(/createSink/);
@@ -184,14 +198,24 @@ describe("Sealer", () => {
     const anchorDir = await cleanup.tempDir();
     const witnessDir = await cleanup.tempDir();
     const witnessPair = generateSealKeyPair();
-    const witness = await startWitness({ signer: { name: "witness", privateKey: signingKeyFromPem(witnessPair.privateKeyPem) }, writerKeys: [publicKey], dir: witnessDir });
+    const witness = await startWitness({
+      signer: { name: "witness", privateKey: signingKeyFromPem(witnessPair.privateKeyPem) },
+      writerKeys: [publicKey],
+      dir: witnessDir,
+    });
     witnesses.push(witness);
     const errors: Error[] = [];
     const clock = new ManualClock();
     const sealer = await open({ anchorDir, clock, witness: { url: witness.url }, onError: (e) => errors.push(e) });
     const a = new TestStream("a");
     const b = new TestStream("b");
-    for (const [na, nb] of [[3, 0], [5, 2], [0, 9], [1, 1], [16, 0]] as const) {
+    for (const [na, nb] of [
+      [3, 0],
+      [5, 2],
+      [0, 9],
+      [1, 1],
+      [16, 0],
+    ] as const) {
       if (na > 0) sealer.report(a.write(na));
       if (nb > 0) sealer.report(b.write(nb));
       await sealer.seal();
@@ -205,7 +229,9 @@ describe("Sealer", () => {
     const anchor = await DirectoryAnchor.open(anchorDir, "clinic");
     const proofs = (await anchor.proofs(5)) ?? {};
     expect(proofs.a?.map((h) => Buffer.from(h, "hex"))).toEqual(consistencyProof(a.leaves.slice(0, 25), 9));
-    expect(verifyConsistency(9, 25, Buffer.from(a.rootAt(9), "hex"), Buffer.from(a.rootAt(25), "hex"), consistencyProof(a.leaves, 9))).toBe(true);
+    expect(verifyConsistency(9, 25, Buffer.from(a.rootAt(9), "hex"), Buffer.from(a.rootAt(25), "hex"), consistencyProof(a.leaves, 9))).toBe(
+      true,
+    );
 
     // The witness goes away; seals go on (anchored), waiting for it.
     await witness.close();
@@ -217,7 +243,11 @@ describe("Sealer", () => {
     expect(errors.at(-1)?.message).toMatch(/Witness unavailable/);
 
     // Next process, same witness folder: the witness first gets seal 6 from the anchor, then 7.
-    const back = await startWitness({ signer: { name: "witness", privateKey: signingKeyFromPem(witnessPair.privateKeyPem) }, writerKeys: [publicKey], dir: witnessDir });
+    const back = await startWitness({
+      signer: { name: "witness", privateKey: signingKeyFromPem(witnessPair.privateKeyPem) },
+      writerKeys: [publicKey],
+      dir: witnessDir,
+    });
     witnesses.push(back);
     const resumed = await open({ anchorDir, clock, witness: { url: back.url }, onError: (e) => errors.push(e) });
     resumed.report(new TestStream("c").write(4));
@@ -250,10 +280,19 @@ describe("Sealer", () => {
   it("a witness notices an anchor folder rolled back behind it, and refuses a stream that grew beyond what the sealer can prove", async () => {
     const anchorDir = await cleanup.tempDir();
     const witnessPair = generateSealKeyPair();
-    const witness = await startWitness({ signer: { name: "witness", privateKey: signingKeyFromPem(witnessPair.privateKeyPem) }, writerKeys: [publicKey], dir: await cleanup.tempDir() });
+    const witness = await startWitness({
+      signer: { name: "witness", privateKey: signingKeyFromPem(witnessPair.privateKeyPem) },
+      writerKeys: [publicKey],
+      dir: await cleanup.tempDir(),
+    });
     witnesses.push(witness);
     const errors: Error[] = [];
-    const first = await open({ anchorDir, clock: new ManualClock(), witness: { url: witness.url, maxPendingLeaves: 10 }, onError: (e) => errors.push(e) });
+    const first = await open({
+      anchorDir,
+      clock: new ManualClock(),
+      witness: { url: witness.url, maxPendingLeaves: 10 },
+      onError: (e) => errors.push(e),
+    });
     const a = new TestStream("a");
     for (const n of [3, 4, 5]) {
       first.report(a.write(n));
@@ -262,7 +301,10 @@ describe("Sealer", () => {
     expect(first.stats()).toMatchObject({ witnessed: 3, errors: 0 });
     first.report(a.write(11)); // more than maxPendingLeaves since the last seal
     await first.seal();
-    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/stream a: no consistency proof since the last seal/), expect.stringMatching(/Witness refused the seal: stream a: no valid consistency proof/)]);
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/stream a: no consistency proof since the last seal/),
+      expect.stringMatching(/Witness refused the seal: stream a: no valid consistency proof/),
+    ]);
     await first.close();
 
     // Someone with access to the anchor folder removes its newest seal files (a rollback).
@@ -279,7 +321,11 @@ describe("Sealer", () => {
 
   it("a stream continued by another process proves its growth when the reporter gives its earlier frontier", async () => {
     const anchorDir = await cleanup.tempDir();
-    const witness = await startWitness({ signer: { name: "witness", privateKey: signingKeyFromPem(generateSealKeyPair().privateKeyPem) }, writerKeys: [publicKey], dir: await cleanup.tempDir() });
+    const witness = await startWitness({
+      signer: { name: "witness", privateKey: signingKeyFromPem(generateSealKeyPair().privateKeyPem) },
+      writerKeys: [publicKey],
+      dir: await cleanup.tempDir(),
+    });
     witnesses.push(witness);
     const errors: Error[] = [];
     const first = await open({ anchorDir, clock: new ManualClock(), witness: { url: witness.url }, onError: (e) => errors.push(e) });
@@ -295,7 +341,14 @@ describe("Sealer", () => {
     const more = new TestStream("tx2").chain.link(events(3, "more")).map((e) => entryLeaf(e.hash));
     const fromFrontier = resumedFrom.state().frontier;
     for (const leaf of more) resumedFrom.append(leaf);
-    const update = { streamId: "tx", from: 5, size: 8, root: resumedFrom.root().toString("hex"), frontier: resumedFrom.state().frontier, leaves: Buffer.concat(more) };
+    const update = {
+      streamId: "tx",
+      from: 5,
+      size: 8,
+      root: resumedFrom.root().toString("hex"),
+      frontier: resumedFrom.state().frontier,
+      leaves: Buffer.concat(more),
+    };
     second.report({ ...update, fromFrontier });
     await second.seal();
     expect(errors).toEqual([]);
@@ -309,8 +362,18 @@ describe("Sealer", () => {
       return open({ anchorDir, clock: new ManualClock(), witness: { url: witness.url }, onError: (e) => errors.push(e) });
     })();
     resumedFrom.append(more[3] as Buffer);
-    third.report({ streamId: "tx", from: 8, size: 9, root: resumedFrom.root().toString("hex"), frontier: resumedFrom.state().frontier, leaves: more[3] as Buffer });
+    third.report({
+      streamId: "tx",
+      from: 8,
+      size: 9,
+      root: resumedFrom.root().toString("hex"),
+      frontier: resumedFrom.state().frontier,
+      leaves: more[3] as Buffer,
+    });
     await third.seal();
-    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/stream tx: no consistency proof since the last seal/), expect.stringMatching(/Witness refused the seal: stream tx: no valid consistency proof/)]);
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/stream tx: no consistency proof since the last seal/),
+      expect.stringMatching(/Witness refused the seal: stream tx: no valid consistency proof/),
+    ]);
   });
 });

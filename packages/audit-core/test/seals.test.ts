@@ -58,7 +58,13 @@ describe("pooled writer with a sealer", () => {
     const seals = await sealer(clock);
     const reports = cleanup.reports();
     const writer = cleanup.writer(
-      await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name, reportEntries: true }), spoolDir: await cleanup.tempDir(), maxWorkers: 2, maxBatchSize: 20, sealer: seals }),
+      await createAuditWriter({
+        sink: memorySinkSpec({ channel: reports.name, reportEntries: true }),
+        spoolDir: await cleanup.tempDir(),
+        maxWorkers: 2,
+        maxBatchSize: 20,
+        sealer: seals,
+      }),
     );
     await Promise.all(Array.from({ length: 300 }, (_, i) => writer.record(auditEvent(i))));
     await writer.flush();
@@ -81,7 +87,10 @@ describe("pooled writer with a sealer", () => {
     // Any stored entry can be proven offline against the last seal.
     const entry = reports.writtenEntries[123] as ChainedEntry;
     const rows = byStream(reports.writtenEntries as ChainedEntry[]).get(entry.streamId) ?? [];
-    const path = inclusionProof(rows.map((r) => entryLeaf(r.hash)), entry.seq - 1).map((h) => h.toString("hex"));
+    const path = inclusionProof(
+      rows.map((r) => entryLeaf(r.hash)),
+      entry.seq - 1,
+    ).map((h) => h.toString("hex"));
     expect(verifyProof({ entry, path, seal: last.text }, publicKey)).toMatchObject({ ok: true });
   });
 
@@ -90,7 +99,13 @@ describe("pooled writer with a sealer", () => {
     const seals = await sealer(clock);
     const reports = cleanup.reports();
     const writer = cleanup.writer(
-      await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name, reportEntries: true, poisonAction: "bad" }), spoolDir: await cleanup.tempDir(), maxWorkers: 1, sealer: seals, retry: { initialDelayMs: 1, maxDelayMs: 2 } }),
+      await createAuditWriter({
+        sink: memorySinkSpec({ channel: reports.name, reportEntries: true, poisonAction: "bad" }),
+        spoolDir: await cleanup.tempDir(),
+        maxWorkers: 1,
+        sealer: seals,
+        retry: { initialDelayMs: 1, maxDelayMs: 2 },
+      }),
     );
     await Promise.all([writer.record(auditEvent(1)), writer.record(auditEvent(2, { action: "bad" })), writer.record(auditEvent(3))]);
     await writer.close();
@@ -136,7 +151,18 @@ describe("sync writer with a sealer", () => {
       if (calls >= 3 && calls <= 5) throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
       return original(entries);
     };
-    const writer = cleanup.writer(new DirectWriter(parseOptions({ sink: memorySinkSpec(), mode: "sync", spoolDir: await cleanup.tempDir(), sealer: seals, retry: { initialDelayMs: 1, maxDelayMs: 2 } }), sink));
+    const writer = cleanup.writer(
+      new DirectWriter(
+        parseOptions({
+          sink: memorySinkSpec(),
+          mode: "sync",
+          spoolDir: await cleanup.tempDir(),
+          sealer: seals,
+          retry: { initialDelayMs: 1, maxDelayMs: 2 },
+        }),
+        sink,
+      ),
+    );
     await writer.record(auditEvent(1));
     await writer.record(auditEvent(2));
     await expect(writer.record(auditEvent(3))).rejects.toThrow(/not written/);

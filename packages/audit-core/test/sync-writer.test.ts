@@ -19,7 +19,9 @@ const fastRetry = { initialDelayMs: 1, maxDelayMs: 5 };
 describe("sync writer (through createAuditWriter, sink loaded in the main thread)", () => {
   it("resolves record() with state written once the sink has stored the row", async () => {
     const reports = cleanup.reports();
-    const writer = cleanup.writer(await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name }), mode: "sync", spoolDir: await cleanup.tempDir() }));
+    const writer = cleanup.writer(
+      await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name }), mode: "sync", spoolDir: await cleanup.tempDir() }),
+    );
     expect(writer.mode).toBe("sync");
     const receipt = await writer.record(auditEvent(1));
     expect(receipt.state).toBe("written");
@@ -30,7 +32,9 @@ describe("sync writer (through createAuditWriter, sink loaded in the main thread
 
   it("hands a forwarding sink (a transport) the entry unlinked", async () => {
     const sink = new MemorySink({ forwards: true });
-    const writer = cleanup.writer(new DirectWriter(parseOptions({ sink: memorySinkSpec(), mode: "sync", spoolDir: await cleanup.tempDir() }), sink));
+    const writer = cleanup.writer(
+      new DirectWriter(parseOptions({ sink: memorySinkSpec(), mode: "sync", spoolDir: await cleanup.tempDir() }), sink),
+    );
     const receipt = await writer.record(auditEvent(1));
     expect(receipt.state).toBe("written");
     expect(sink.rows.get(receipt.id)).not.toHaveProperty("hash");
@@ -56,7 +60,12 @@ describe("sync writer (through createAuditWriter, sink loaded in the main thread
 
   it("writes after transient failures within its attempts", async () => {
     const writer = cleanup.writer(
-      await createAuditWriter({ sink: memorySinkSpec({ failFirst: 2 }), mode: "sync", spoolDir: await cleanup.tempDir(), retry: fastRetry }),
+      await createAuditWriter({
+        sink: memorySinkSpec({ failFirst: 2 }),
+        mode: "sync",
+        spoolDir: await cleanup.tempDir(),
+        retry: fastRetry,
+      }),
     );
     expect((await writer.record(auditEvent(1))).state).toBe("written");
     expect(writer.stats()).toMatchObject({ written: 1, retried: 2 });
@@ -65,7 +74,11 @@ describe("sync writer (through createAuditWriter, sink loaded in the main thread
   it("rejects a poison entry with AuditWriteError and dead-letters it", async () => {
     const reports = cleanup.reports();
     const writer = cleanup.writer(
-      await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name, poisonAction: "bad" }), mode: "sync", spoolDir: await cleanup.tempDir() }),
+      await createAuditWriter({
+        sink: memorySinkSpec({ channel: reports.name, poisonAction: "bad" }),
+        mode: "sync",
+        spoolDir: await cleanup.tempDir(),
+      }),
     );
     const error = await writer.record(auditEvent(1, { action: "bad" })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuditWriteError);
@@ -112,7 +125,15 @@ describe("DirectWriter (with a MemorySink in this thread)", () => {
   it("chains its writes in order, and after a write that failed for good starts a new chain, so no gap is left", async () => {
     const sink = new MemorySink({ failFirst: 3 }); // the first record's three attempts all fail
     const writer = cleanup.writer(
-      new DirectWriter(parseOptions({ sink: { module: "unused" }, mode: "sync", spoolDir: await cleanup.tempDir(), retry: { initialDelayMs: 1, maxDelayMs: 2 } }), sink),
+      new DirectWriter(
+        parseOptions({
+          sink: { module: "unused" },
+          mode: "sync",
+          spoolDir: await cleanup.tempDir(),
+          retry: { initialDelayMs: 1, maxDelayMs: 2 },
+        }),
+        sink,
+      ),
     );
     const results = await Promise.allSettled([1, 2, 3, 4].map((i) => writer.record(auditEvent(i))));
     expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled", "fulfilled"]);
@@ -129,8 +150,20 @@ describe("DirectWriter (with a MemorySink in this thread)", () => {
     const [fromContext, explicit] = await withAuditContext(context, () =>
       Promise.all([writer.record(auditEvent(1)), writer.record(auditEvent(2, { actor: { id: "system" }, ip: "127.0.0.1" }))]),
     );
-    expect(sink.rows.get(fromContext.id)).toMatchObject({ actorId: "u1", actorRole: "dentist", requestId: "req-1", ip: "10.0.0.1", userAgent: "Mozilla/5.0" });
-    expect(sink.rows.get(explicit.id)).toMatchObject({ actorId: "system", actorRole: null, requestId: "req-1", ip: "127.0.0.1", userAgent: "Mozilla/5.0" });
+    expect(sink.rows.get(fromContext.id)).toMatchObject({
+      actorId: "u1",
+      actorRole: "dentist",
+      requestId: "req-1",
+      ip: "10.0.0.1",
+      userAgent: "Mozilla/5.0",
+    });
+    expect(sink.rows.get(explicit.id)).toMatchObject({
+      actorId: "system",
+      actorRole: null,
+      requestId: "req-1",
+      ip: "127.0.0.1",
+      userAgent: "Mozilla/5.0",
+    });
   });
 
   it("flush waits for writes in progress; close waits for them too", async () => {

@@ -32,14 +32,29 @@ describe("auditrail-witness", () => {
     const witness = generateSealKeyPair();
     await writeFile(join(dir, "writer.pub"), writer.publicKeyPem);
     await writeFile(join(dir, "witness.key"), witness.privateKeyPem);
-    const child = run(["--dir", join(dir, "seals"), "--key", join(dir, "witness.key"), "--writer-key", join(dir, "writer.pub"), "--name", "witness-1"]);
+    const child = run([
+      "--dir",
+      join(dir, "seals"),
+      "--key",
+      join(dir, "witness.key"),
+      "--writer-key",
+      join(dir, "writer.pub"),
+      "--name",
+      "witness-1",
+    ]);
     const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), "line")) as [string];
     const { witness: url, name } = JSON.parse(line) as { witness: string; name: string };
     expect(name).toBe("witness-1");
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
     const seal = signSeal(
-      { trail: "clinic", number: 1, time: "2026-12-01T06:00:00.000Z", prev: null, streams: [{ streamId: "a", size: 0, root: EMPTY_ROOT.toString("hex"), start: 1 }] },
+      {
+        trail: "clinic",
+        number: 1,
+        time: "2026-12-01T06:00:00.000Z",
+        prev: null,
+        streams: [{ streamId: "a", size: 0, root: EMPTY_ROOT.toString("hex"), start: 1 }],
+      },
       { name: "clinic", privateKey: signingKeyFromPem(writer.privateKeyPem) },
     );
     const cosigned = await new WitnessClient(url, 5_000).submit(seal, {});
@@ -63,7 +78,11 @@ describe("auditrail-witness", () => {
 
     const pair = generateSealKeyPair();
     await writeFile(join(dir, "k.pem"), pair.privateKeyPem);
-    const fromEnv = run([], { AUDIT_WITNESS_DIR: dir, AUDIT_WITNESS_KEY_FILE: join(dir, "k.pem"), AUDIT_WITNESS_WRITER_KEYS: join(dir, "k.pem") });
+    const fromEnv = run([], {
+      AUDIT_WITNESS_DIR: dir,
+      AUDIT_WITNESS_KEY_FILE: join(dir, "k.pem"),
+      AUDIT_WITNESS_WRITER_KEYS: join(dir, "k.pem"),
+    });
     const [line] = (await once(createInterface({ input: fromEnv.stdout as NodeJS.ReadableStream }), "line")) as [string];
     expect(JSON.parse(line)).toMatchObject({ name: "witness", dir });
     fromEnv.kill("SIGTERM");

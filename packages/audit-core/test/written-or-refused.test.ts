@@ -23,7 +23,9 @@ const fastRetry = { initialDelayMs: 1, maxDelayMs: 10 };
 
 describe("record() refuses what could never be stored", () => {
   it("rejects an entry over maxEntryBytes with EntryTooLargeError and counts nothing", async () => {
-    const writer = cleanup.writer(await createAuditWriter({ sink: memorySinkSpec(), spoolDir: await cleanup.tempDir(), maxEntryBytes: 16_384 }));
+    const writer = cleanup.writer(
+      await createAuditWriter({ sink: memorySinkSpec(), spoolDir: await cleanup.tempDir(), maxEntryBytes: 16_384 }),
+    );
     const huge = Array.from({ length: 100_000 }, (_, i) => ({ i, name: `item ${i}` }));
     await expect(writer.record(auditEvent(1, { after: huge }))).rejects.toBeInstanceOf(EntryTooLargeError);
     expect(writer.stats()).toMatchObject({ recorded: 0, queued: 0, inFlight: 0 });
@@ -64,7 +66,11 @@ describe("flush() has a watermark", () => {
   it("resolves under sustained traffic once every entry recorded before the call is written", async () => {
     const reports = cleanup.reports();
     const writer = cleanup.writer(
-      await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name, latencyMs: 2 }), spoolDir: await cleanup.tempDir(), maxBatchSize: 50 }),
+      await createAuditWriter({
+        sink: memorySinkSpec({ channel: reports.name, latencyMs: 2 }),
+        spoolDir: await cleanup.tempDir(),
+        maxBatchSize: 50,
+      }),
     );
     let running = true;
     const before: string[] = [];
@@ -155,7 +161,13 @@ describe("errors never vanish", () => {
     try {
       const spoolDir = await cleanup.tempDir();
       const writer = cleanup.writer(
-        await createAuditWriter({ sink: memorySinkSpec({ crashAction: "crash.me" }), spoolDir, maxBatchSize: 1, maxWorkers: 1, retry: fastRetry }),
+        await createAuditWriter({
+          sink: memorySinkSpec({ crashAction: "crash.me" }),
+          spoolDir,
+          maxBatchSize: 1,
+          maxWorkers: 1,
+          retry: fastRetry,
+        }),
       );
       await writer.record(auditEvent(1, { action: "crash.me" }));
       await writer.record(auditEvent(2, { action: "crash.me" }));
@@ -175,7 +187,11 @@ describe("errors never vanish", () => {
   it("a dead letter no store would take lands in the fallback file and is counted, not lost", async () => {
     const spoolDir = await cleanup.tempDir();
     const writer = cleanup.writer(
-      await createAuditWriter({ sink: memorySinkSpec({ poisonAction: "bad", rejectDeadLetters: true }), spoolDir, onError: () => undefined }),
+      await createAuditWriter({
+        sink: memorySinkSpec({ poisonAction: "bad", rejectDeadLetters: true }),
+        spoolDir,
+        onError: () => undefined,
+      }),
     );
     const receipt = await writer.record(auditEvent(1, { action: "bad" }));
     await writer.flush();

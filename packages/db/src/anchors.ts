@@ -38,7 +38,9 @@ export async function readAnchoredSeals(sources: AnchorSources): Promise<string[
 export async function* anchoredSealTexts(sources: AnchorSources): AsyncGenerator<string> {
   let trails: string[];
   try {
-    trails = (await readdir(sources.dir, { withFileTypes: true })).filter((e) => e.isDirectory() && TRAIL_NAME.test(e.name)).map((e) => e.name);
+    trails = (await readdir(sources.dir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory() && TRAIL_NAME.test(e.name))
+      .map((e) => e.name);
   } catch (error) {
     throw new AnchorReadError(sources.dir, messageOf(error), { cause: error });
   }

@@ -3,10 +3,27 @@ import { ENTRY_FIELDS } from "@auditrail/audit-core";
 import { AUDIT_COLUMNS, JSON_COLUMNS, type SinkEntry, auditRow, copyField, copyText } from "./audit-rows.ts";
 
 const entry: SinkEntry = {
-  id: "id-1", occurredAt: "2026-12-01T05:00:00.000Z", actorId: "actor", actorRole: "role", action: "act",
-  entity: "Ent", entityId: "eid", outcome: "ok", path: "p", durationMs: 1.5, before: { b: 1 }, after: { a: 2 },
-  diff: { d: 3 }, metadata: { m: 4 }, requestId: "req", ip: "ip", userAgent: "ua", streamId: "s",
-  seq: 7, prevHash: "prev", hash: "hash",
+  id: "id-1",
+  occurredAt: "2026-12-01T05:00:00.000Z",
+  actorId: "actor",
+  actorRole: "role",
+  action: "act",
+  entity: "Ent",
+  entityId: "eid",
+  outcome: "ok",
+  path: "p",
+  durationMs: 1.5,
+  before: { b: 1 },
+  after: { a: 2 },
+  diff: { d: 3 },
+  metadata: { m: 4 },
+  requestId: "req",
+  ip: "ip",
+  userAgent: "ua",
+  streamId: "s",
+  seq: 7,
+  prevHash: "prev",
+  hash: "hash",
 };
 
 describe("audit rows", () => {

@@ -19,10 +19,27 @@ export type ColumnKind = "text" | "time" | "number" | "json";
  * it has a column here.
  */
 export const AUDIT_COLUMN_KINDS = {
-  id: "text", occurredAt: "time", actorId: "text", actorRole: "text", action: "text", entity: "text",
-  entityId: "text", outcome: "text", path: "text", durationMs: "number", before: "json", after: "json",
-  diff: "json", metadata: "json", requestId: "text", ip: "text", userAgent: "text",
-  streamId: "text", seq: "number", prevHash: "text", hash: "text",
+  id: "text",
+  occurredAt: "time",
+  actorId: "text",
+  actorRole: "text",
+  action: "text",
+  entity: "text",
+  entityId: "text",
+  outcome: "text",
+  path: "text",
+  durationMs: "number",
+  before: "json",
+  after: "json",
+  diff: "json",
+  metadata: "json",
+  requestId: "text",
+  ip: "text",
+  userAgent: "text",
+  streamId: "text",
+  seq: "number",
+  prevHash: "text",
+  hash: "text",
 } as const satisfies Record<keyof ChainedEntry, ColumnKind>;
 
 export const AUDIT_COLUMNS = Object.keys(AUDIT_COLUMN_KINDS) as readonly (keyof ChainedEntry)[];
@@ -38,11 +55,27 @@ const json = (value: unknown) => (value === null || value === undefined ? null :
 export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso) => iso): SqlValue[] {
   // Written out rather than mapped over AUDIT_COLUMNS: this runs once per row on the write path.
   return [
-    entry.id, time(entry.occurredAt), entry.actorId ?? null, entry.actorRole ?? null, entry.action,
-    entry.entity, entry.entityId ?? null, entry.outcome, entry.path ?? null, entry.durationMs ?? null,
-    json(entry.before), json(entry.after), json(entry.diff), json(entry.metadata), entry.requestId ?? null,
-    entry.ip ?? null, entry.userAgent ?? null, entry.streamId ?? null, entry.seq ?? null,
-    entry.prevHash ?? null, entry.hash ?? null,
+    entry.id,
+    time(entry.occurredAt),
+    entry.actorId ?? null,
+    entry.actorRole ?? null,
+    entry.action,
+    entry.entity,
+    entry.entityId ?? null,
+    entry.outcome,
+    entry.path ?? null,
+    entry.durationMs ?? null,
+    json(entry.before),
+    json(entry.after),
+    json(entry.diff),
+    json(entry.metadata),
+    entry.requestId ?? null,
+    entry.ip ?? null,
+    entry.userAgent ?? null,
+    entry.streamId ?? null,
+    entry.seq ?? null,
+    entry.prevHash ?? null,
+    entry.hash ?? null,
   ];
 }
 

@@ -44,7 +44,17 @@ export async function databaseStreamSource(url: string): Promise<DatabaseStreamS
       }
       if (log.size === from) return [];
       const { size, frontier } = log.state();
-      return [{ streamId: TRANSACTIONAL_STREAM, from, size, root: log.root().toString("hex"), frontier, leaves: Buffer.concat(leaves), fromFrontier }];
+      return [
+        {
+          streamId: TRANSACTIONAL_STREAM,
+          from,
+          size,
+          root: log.root().toString("hex"),
+          frontier,
+          leaves: Buffer.concat(leaves),
+          fromFrontier,
+        },
+      ];
     },
     close: () => rows.close(),
   };

@@ -13,7 +13,15 @@
  */
 import { rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuditEntry, AuditEntrySchema, type ChainLink, DEAD_LETTER_FILE, classifyError, messageOf, readDeadLetterFile } from "@auditrail/audit-core";
+import {
+  type AuditEntry,
+  AuditEntrySchema,
+  type ChainLink,
+  DEAD_LETTER_FILE,
+  classifyError,
+  messageOf,
+  readDeadLetterFile,
+} from "@auditrail/audit-core";
 import { type DatabaseHandle, createDatabase } from "./client.ts";
 import type { SinkEntry } from "./audit-rows.ts";
 import { createSink } from "./sink.ts";

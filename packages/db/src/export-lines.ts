@@ -13,7 +13,12 @@ export const DEAD_LETTER_LINE_KEY = "deadLetter";
 export async function* deadLetterLines(prisma: Database, chunk = 500): AsyncGenerator<string> {
   let after = "";
   for (;;) {
-    const rows = await prisma.deadLetter.findMany({ where: { id: { gt: after } }, orderBy: { id: "asc" }, take: chunk, select: { id: true, entry: true } });
+    const rows = await prisma.deadLetter.findMany({
+      where: { id: { gt: after } },
+      orderBy: { id: "asc" },
+      take: chunk,
+      select: { id: true, entry: true },
+    });
     for (const { entry } of rows) {
       // The column keeps the entry as JSON text; one that does not parse explains no seq: left out.
       let parsed: unknown;

@@ -56,7 +56,8 @@ export async function verifyExportFile(file: string, options: Omit<VerifyTrailOp
         } catch (error) {
           throw new ExportFormatError(file, n, `not JSON (${(error as Error).message}); export with format=ndjson`);
         }
-        if (typeof parsed !== "object" || parsed === null) throw new ExportFormatError(file, n, "not an exported audit entry nor a dead letter");
+        if (typeof parsed !== "object" || parsed === null)
+          throw new ExportFormatError(file, n, "not an exported audit entry nor a dead letter");
         const entry = parsed as Record<string, unknown>;
         const letter = entry[DEAD_LETTER_LINE_KEY] as Record<string, unknown> | undefined;
         if (typeof letter === "object" && letter !== null && typeof letter.id === "string") {
@@ -64,9 +65,15 @@ export async function verifyExportFile(file: string, options: Omit<VerifyTrailOp
           continue;
         }
         if (typeof entry.id !== "string" || typeof entry.occurredAt !== "string" || !("hash" in entry)) {
-          throw new ExportFormatError(file, n, "not an exported audit entry (id, occurredAt and the chain fields are required) nor a dead letter");
+          throw new ExportFormatError(
+            file,
+            n,
+            "not an exported audit entry (id, occurredAt and the chain fields are required) nor a dead letter",
+          );
         }
-        rows.push(AUDIT_COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? (entry[c] == null ? null : JSON.stringify(entry[c])) : (entry[c] ?? null))));
+        rows.push(
+          AUDIT_COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? (entry[c] == null ? null : JSON.stringify(entry[c])) : (entry[c] ?? null))),
+        );
       }
       batch(rows);
     } finally {

@@ -10,7 +10,10 @@ import type { DatabaseHandle } from "./client.ts";
 export async function checkedInMigrations(handle: Pick<DatabaseHandle, "provider">): Promise<string[]> {
   const dir = fileURLToPath(new URL(`../prisma/${handle.provider}/migrations`, import.meta.url));
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 /** Checked-in migrations not (successfully) applied to the database; [] when up to date. */

@@ -36,7 +36,8 @@ export interface PostgresSinkOptions {
 }
 
 /** pg's own timeout errors carry no code; they mean "try again", never "bad data". */
-const PG_TIMEOUTS = /^(Query read timeout|timeout expired|timeout exceeded when trying to connect|Connection terminated due to connection timeout)$/;
+const PG_TIMEOUTS =
+  /^(Query read timeout|timeout expired|timeout exceeded when trying to connect|Connection terminated due to connection timeout)$/;
 
 /** unique_violation: a row with that key is stored already. */
 const isUniqueViolation = (error: unknown) => typeof error === "object" && error !== null && (error as { code?: unknown }).code === "23505";

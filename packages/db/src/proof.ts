@@ -20,7 +20,10 @@ import type { PurgeRecord } from "./verify.ts";
 
 /** The entry exists but no seal covers it yet (younger than the newest seal), or it is not chained. */
 export class ProofUnavailableError extends Error {
-  constructor(readonly id: string, reason: string) {
+  constructor(
+    readonly id: string,
+    reason: string,
+  ) {
     super(`no proof for audit entry ${id}: ${reason}`);
     this.name = "ProofUnavailableError";
   }
@@ -44,7 +47,8 @@ export async function buildEntryProof(url: string, id: string): Promise<EntryPro
     for (const stored of await rows.seals()) {
       const signed = parseSeal(stored.note);
       const head = signed.seal.streams.find((s) => s.streamId === streamId);
-      if (head && head.size >= seq && (!best || signed.seal.time > best.signed.seal.time)) best = { signed, size: head.size, start: head.start };
+      if (head && head.size >= seq && (!best || signed.seal.time > best.signed.seal.time))
+        best = { signed, size: head.size, start: head.start };
     }
     if (!best) throw new ProofUnavailableError(id, "no seal covers it yet (it is younger than the newest seal)");
     const { size, start } = best;
@@ -68,7 +72,14 @@ export async function buildEntryProof(url: string, id: string): Promise<EntryPro
 }
 
 /** The leaves of seqs fromSeq..toSeq in order, page by page; dead letters fill their own seqs. */
-async function* leaves(rows: TrailRows, streamId: string, letters: ReadonlyMap<number, string>, fromSeq: number, toSeq: number, id: string): AsyncGenerator<Buffer> {
+async function* leaves(
+  rows: TrailRows,
+  streamId: string,
+  letters: ReadonlyMap<number, string>,
+  fromSeq: number,
+  toSeq: number,
+  id: string,
+): AsyncGenerator<Buffer> {
   let next = fromSeq;
   let after = { seq: fromSeq - 1, id: "" };
   while (next <= toSeq) {

@@ -45,7 +45,11 @@ export async function purgeAuditEntries(handle: Pick<DatabaseHandle, "prisma" | 
     async (tx) => {
       const [oldest, youngest, earlier] = await Promise.all([
         tx.auditEntry.groupBy({ by: ["streamId"], where: { occurredAt: { lt: olderThan }, streamId: { not: null } }, _max: { seq: true } }),
-        tx.auditEntry.groupBy({ by: ["streamId"], where: { occurredAt: { gte: olderThan }, streamId: { not: null } }, _min: { seq: true } }),
+        tx.auditEntry.groupBy({
+          by: ["streamId"],
+          where: { occurredAt: { gte: olderThan }, streamId: { not: null } },
+          _min: { seq: true },
+        }),
         tx.auditEntry.findMany({ where: { action: PURGE_ACTION }, select: { metadata: true } }),
       ]);
       // seq order is not time order (a replayed entry is linked late): a prefix stops before the
@@ -67,7 +71,12 @@ export async function purgeAuditEntries(handle: Pick<DatabaseHandle, "prisma" | 
           action: PURGE_ACTION,
           entity: "AuditEntry",
           actor: options.actor,
-          metadata: { olderThan: olderThan.toISOString(), deleted, reason: options.reason ?? null, streams: streams.map((s) => ({ ...s, prefix: { ...s.prefix, frontier: [...s.prefix.frontier] } })) },
+          metadata: {
+            olderThan: olderThan.toISOString(),
+            deleted,
+            reason: options.reason ?? null,
+            streams: streams.map((s) => ({ ...s, prefix: { ...s.prefix, frontier: [...s.prefix.frontier] } })),
+          },
         },
         undefined,
       );
@@ -165,7 +174,8 @@ async function deletePrefixes(
     }
     // Unchained rows (written before transactional entries were chained) go by time; earlier
     // purges' own entries stay.
-    deleted += (await tx.auditEntry.deleteMany({ where: { streamId: null, occurredAt: { lt: olderThan }, action: { not: PURGE_ACTION } } })).count;
+    deleted += (await tx.auditEntry.deleteMany({ where: { streamId: null, occurredAt: { lt: olderThan }, action: { not: PURGE_ACTION } } }))
+      .count;
     return deleted;
   });
 }

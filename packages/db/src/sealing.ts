@@ -32,7 +32,10 @@ export interface SealSettings {
 }
 
 /** The signing key file in effect: the configured one, or the development key under `dir` (made unless there). */
-export async function sealKeyFile(configured: string | undefined, dir: string = DEVELOPMENT_KEY_DIR): Promise<{ keyFile: string; development: boolean; created: boolean }> {
+export async function sealKeyFile(
+  configured: string | undefined,
+  dir: string = DEVELOPMENT_KEY_DIR,
+): Promise<{ keyFile: string; development: boolean; created: boolean }> {
   if (configured) return { keyFile: configured, development: false, created: false };
   const keyFile = join(dir, "dev-seal.pem");
   if (existsSync(keyFile)) return { keyFile, development: true, created: false };

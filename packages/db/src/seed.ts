@@ -15,11 +15,39 @@ export const DEMO_STAFF = [
 ] as const;
 
 const DEMO_PATIENTS = [
-  { firstName: "Alice", lastName: "Nguyen", dateOfBirth: "1984-03-12", phone: "+1 555 0101", ssn: "123-45-6789", insuranceNumber: "INS-1001" },
-  { firstName: "Bruno", lastName: "Okafor", dateOfBirth: "1979-11-02", phone: "+1 555 0102", ssn: "234-56-7890", insuranceNumber: "INS-1002" },
+  {
+    firstName: "Alice",
+    lastName: "Nguyen",
+    dateOfBirth: "1984-03-12",
+    phone: "+1 555 0101",
+    ssn: "123-45-6789",
+    insuranceNumber: "INS-1001",
+  },
+  {
+    firstName: "Bruno",
+    lastName: "Okafor",
+    dateOfBirth: "1979-11-02",
+    phone: "+1 555 0102",
+    ssn: "234-56-7890",
+    insuranceNumber: "INS-1002",
+  },
   { firstName: "Chen", lastName: "Li", dateOfBirth: "1992-07-25", phone: "+1 555 0103", ssn: "345-67-8901", insuranceNumber: "INS-1003" },
-  { firstName: "Dolores", lastName: "Ruiz", dateOfBirth: "1958-01-30", phone: "+1 555 0104", ssn: "456-78-9012", insuranceNumber: "INS-1004" },
-  { firstName: "Emil", lastName: "Varga", dateOfBirth: "2001-05-17", phone: "+1 555 0105", ssn: "567-89-0123", insuranceNumber: "INS-1005" },
+  {
+    firstName: "Dolores",
+    lastName: "Ruiz",
+    dateOfBirth: "1958-01-30",
+    phone: "+1 555 0104",
+    ssn: "456-78-9012",
+    insuranceNumber: "INS-1004",
+  },
+  {
+    firstName: "Emil",
+    lastName: "Varga",
+    dateOfBirth: "2001-05-17",
+    phone: "+1 555 0105",
+    ssn: "567-89-0123",
+    insuranceNumber: "INS-1005",
+  },
 ] as const;
 
 /** What patient search matches against: the names and email, lower-cased, space-separated. */

@@ -30,9 +30,7 @@ export class SqliteAuditSink implements AuditSink {
     this.db.pragma("journal_mode = WAL");
     const columns = AUDIT_COLUMNS.map(quoted).join(", ");
     const params = AUDIT_COLUMNS.map(() => "?").join(", ");
-    const insert = this.db.prepare(
-      `INSERT INTO "AuditEntry" (${columns}) VALUES (${params}) ON CONFLICT ("id") DO NOTHING`,
-    );
+    const insert = this.db.prepare(`INSERT INTO "AuditEntry" (${columns}) VALUES (${params}) ON CONFLICT ("id") DO NOTHING`);
     const letter = this.db.prepare(
       `INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") VALUES (?, ?, ?, ?, ?)
        ON CONFLICT ("id") DO NOTHING`,

@@ -51,10 +51,7 @@ export interface TestDatabase {
 }
 
 /** A fresh, empty database of `provider`; migrated unless `migrate: false`. */
-export async function createTestDatabase(
-  provider: Provider,
-  { migrate = true }: { migrate?: boolean } = {},
-): Promise<TestDatabase> {
+export async function createTestDatabase(provider: Provider, { migrate = true }: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const db = provider === "sqlite" ? await freshSqlite() : await freshPostgres();
   if (migrate) await migrateDeploy(db.ownerUrl);
   return db;
@@ -138,7 +135,10 @@ export async function runRawSql(url: string, sql: string): Promise<void> {
     const raw = purgeConnection(url, 5_000);
     try {
       raw.transaction(() => {
-        const triggers = raw.prepare(`SELECT "name", "sql" FROM sqlite_master WHERE "type" = 'trigger'`).all() as { name: string; sql: string }[];
+        const triggers = raw.prepare(`SELECT "name", "sql" FROM sqlite_master WHERE "type" = 'trigger'`).all() as {
+          name: string;
+          sql: string;
+        }[];
         for (const t of triggers) raw.exec(`DROP TRIGGER "${t.name}"`);
         raw.exec(sql);
         for (const t of triggers) raw.exec(t.sql);

@@ -117,7 +117,9 @@ function sqliteRows(url: string): TrailRows {
   const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
   // A page is one stream's: its rows' streamId is known, not read again (a string per row less).
   const pageCols = COLUMNS.map((c) => (c === "streamId" ? `NULL AS "streamId"` : `"${c}"`)).join(", ");
-  const page = db.prepare(`SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = @stream AND "seq" >= @seq AND ("seq" > @seq OR "id" > @id) ORDER BY "seq", "id" LIMIT @limit`);
+  const page = db.prepare(
+    `SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = @stream AND "seq" >= @seq AND ("seq" > @seq OR "id" > @id) ORDER BY "seq", "id" LIMIT @limit`,
+  );
   const range = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = ? AND "seq" BETWEEN ? AND ? ORDER BY "seq", "id"`);
   const unchained = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" IS NULL LIMIT ?`);
   const countUnchained = db.prepare(`SELECT count(*) AS n FROM "AuditEntry" WHERE "streamId" IS NULL`);
@@ -143,10 +145,13 @@ function sqliteRows(url: string): TrailRows {
         id: r.id,
         entry: parseText(r.entry),
       })),
-    seals: async () => db.prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`).all() as StoredSeal[],
+    seals: async () =>
+      db.prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`).all() as StoredSeal[],
     sealTrails: async () => (db.prepare(`SELECT DISTINCT "trail" FROM "AuditSeal"`).all() as { trail: string }[]).map((r) => r.trail),
     sealIds: async (trail, after, limit) =>
-      db.prepare(`SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`).all(trail, after, limit) as Omit<StoredSeal, "note">[],
+      db
+        .prepare(`SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`)
+        .all(trail, after, limit) as Omit<StoredSeal, "note">[],
     close: async () => {
       db.close();
     },
@@ -163,7 +168,9 @@ async function postgresRows(url: string): Promise<TrailRows> {
   const time = (v: unknown) => v as string;
   const json = (v: unknown) => v as Json;
   const query = async (text: string, values: unknown[] = [], name?: string, streamId?: string) =>
-    (await client.query<unknown[]>({ text, values, rowMode: "array", ...(name ? { name } : {}) })).rows.map((r) => toRow(r, time, json, streamId));
+    (await client.query<unknown[]>({ text, values, rowMode: "array", ...(name ? { name } : {}) })).rows.map((r) =>
+      toRow(r, time, json, streamId),
+    );
   return {
     streams: async () => (await client.query<{ id: string }>(STREAMS_SQL)).rows.map((r) => r.id),
     page: (streamId, after, limit) =>
@@ -176,7 +183,11 @@ async function postgresRows(url: string): Promise<TrailRows> {
       ),
     byIds: (ids) => query(`SELECT ${cols} FROM "AuditEntry" WHERE "id" = ANY($1::text[])`, [ids]),
     range: (streamId, from, to) =>
-      query(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" BETWEEN $2 AND $3 ORDER BY "seq", "id"`, [streamId, from, to]),
+      query(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" BETWEEN $2 AND $3 ORDER BY "seq", "id"`, [
+        streamId,
+        from,
+        to,
+      ]),
     unchained: async (limit) => ({
       rows: await query(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" IS NULL LIMIT $1`, [limit]),
       count: Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM "AuditEntry" WHERE "streamId" IS NULL`)).rows[0]?.n ?? 0),

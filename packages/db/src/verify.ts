@@ -234,25 +234,45 @@ async function readSeals(
     const previous = last.get(trail);
     if (previous && number === previous.number) {
       // The same seal from two anchors counts once; two different ones are a fork.
-      if (hash !== previous.hash) problems.add("seal-invalid", null, number, hash, `trail ${trail}: two different seals numbered ${number} (a fork)`);
+      if (hash !== previous.hash)
+        problems.add("seal-invalid", null, number, hash, `trail ${trail}: two different seals numbered ${number} (a fork)`);
       continue;
     }
     if (previous && number < previous.number) {
-      problems.add("seal-invalid", null, number, hash, `trail ${trail}: seal ${number} came after seal ${previous.number}: the anchors must give each trail's seals in order`);
+      problems.add(
+        "seal-invalid",
+        null,
+        number,
+        hash,
+        `trail ${trail}: seal ${number} came after seal ${previous.number}: the anchors must give each trail's seals in order`,
+      );
       continue;
     }
     const expected = (previous?.number ?? 0) + 1;
     if (number !== expected) {
-      problems.add("seal-missing", null, expected, null, `trail ${trail}: seal${number - 1 > expected ? `s ${expected}–${number - 1}` : ` ${expected}`} missing from the anchors`);
+      problems.add(
+        "seal-missing",
+        null,
+        expected,
+        null,
+        `trail ${trail}: seal${number - 1 > expected ? `s ${expected}–${number - 1}` : ` ${expected}`} missing from the anchors`,
+      );
     } else if (previous && signed.seal.prev !== previous.hash) {
-      problems.add("seal-invalid", null, number, hash, `trail ${trail}: seal ${number} does not name seal ${previous.number} as its predecessor`);
+      problems.add(
+        "seal-invalid",
+        null,
+        number,
+        hash,
+        `trail ${trail}: seal ${number} does not name seal ${previous.number} as its predecessor`,
+      );
     }
     last.set(trail, { number, hash });
     state.count++;
     state.newest.set(trail, signed);
     for (const h of signed.seal.streams) {
       const known = state.heads.get(h.streamId)?.[0];
-      if (!known || h.size >= known.size) state.heads.set(h.streamId, [{ size: h.size, root: h.root, start: h.start, label: `seal ${trail}#${number}` }]);
+      if (!known || h.size >= known.size)
+        state.heads.set(h.streamId, [{ size: h.size, root: h.root, start: h.start, label: `seal ${trail}#${number}` }]);
     }
     if (table) {
       let cursor = tables.get(trail);
@@ -299,10 +319,12 @@ class SealTableCursor {
       this.at++;
       const key = `${this.trail}#${row.number}`;
       if (row.number < number) this.problems.add("seal-unanchored", null, null, row.id, `the seal table holds ${key}, which no anchor has`);
-      else if (row.id !== hash) this.problems.add("seal-unanchored", null, null, row.id, `the seal table's ${key} differs from the anchored one`);
+      else if (row.id !== hash)
+        this.problems.add("seal-unanchored", null, null, row.id, `the seal table's ${key} differs from the anchored one`);
       if (row.number === number) return;
     }
-    if (hash !== null) this.problems.add("seal-missing", null, null, hash, `seal ${this.trail}#${number} is anchored but missing from the seal table`);
+    if (hash !== null)
+      this.problems.add("seal-missing", null, null, hash, `seal ${this.trail}#${number} is anchored but missing from the seal table`);
   }
 }
 
@@ -396,13 +418,18 @@ async function walkInThreads(settings: WalkSettings, jobs: readonly StreamJob[],
     groups.map(
       (group) =>
         new Promise<StreamResult[]>((resolve, reject) => {
-          const worker = new Worker(WALKER, { workerData: { settings, jobs: group }, resourceLimits: { maxOldGenerationSizeMb: VERIFY_HEAP_MB } });
+          const worker = new Worker(WALKER, {
+            workerData: { settings, jobs: group },
+            resourceLimits: { maxOldGenerationSizeMb: VERIFY_HEAP_MB },
+          });
           let result: StreamResult[] | undefined;
           worker.once("message", (message: StreamResult[]) => {
             result = message;
           });
           worker.once("error", reject);
-          worker.once("exit", (code) => (result ? resolve(result) : reject(new Error(`a verify walker exited with code ${code} before reporting`))));
+          worker.once("exit", (code) =>
+            result ? resolve(result) : reject(new Error(`a verify walker exited with code ${code} before reporting`)),
+          );
         }),
     ),
   );
@@ -438,7 +465,13 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
       log = null;
     }
     if (!record || log?.size !== start - 1) {
-      problems.add("unsigned-purge", streamId, start, null, `the seals start this stream at seq ${start} but no purge record gives the log below it`);
+      problems.add(
+        "unsigned-purge",
+        streamId,
+        start,
+        null,
+        `the seals start this stream at seq ${start} but no purge record gives the log below it`,
+      );
       log = null;
     }
     prevHash = record?.prevHash ?? null;
@@ -473,13 +506,25 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
       const head = heads[headIndex++] as Head;
       if (head.size < log.size) continue;
       if (log.rootHex() !== head.root) {
-        problems.add("rewritten", streamId, head.size, null, `seqs ${start}–${head.size} no longer give the root ${head.label} signed: rows were replaced (content and chain recomputed) or removed`);
+        problems.add(
+          "rewritten",
+          streamId,
+          head.size,
+          null,
+          `seqs ${start}–${head.size} no longer give the root ${head.label} signed: rows were replaced (content and chain recomputed) or removed`,
+        );
         log = null;
       }
     }
     if (row.seq > sealedSize) {
       if (Date.parse(row.occurredAt) <= sealedBefore) {
-        problems.add("unsealed", streamId, row.seq, id, `no seal covers this entry (${sealedSize === 0 ? "the stream is in no seal" : `${newestLabel} ends the stream at seq ${sealedSize}`}), though it is older than the newest seal: appended or forged`);
+        problems.add(
+          "unsealed",
+          streamId,
+          row.seq,
+          id,
+          `no seal covers this entry (${sealedSize === 0 ? "the stream is in no seal" : `${newestLabel} ends the stream at seq ${sealedSize}`}), though it is older than the newest seal: appended or forged`,
+        );
       } else {
         unsealed++;
       }
@@ -499,10 +544,23 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
       let end = expected;
       while (end + 1 < upTo && !letters.has(end + 1)) end++;
       if (expected === start && input.purges.some((p) => p.firstSeq === end + 1)) {
-        problems.add("unsigned-purge", streamId, expected, id, `seqs ${expected}–${end} are gone and a purge entry says so, but no signed seal moved the stream's start: an unsigned (or forged) purge`);
-      } else problems.add(kind, streamId, expected, id, kind === "truncated"
-        ? `seqs ${expected}–${end} are missing at the end: ${newestLabel} says the stream reached ${sealedSize}`
-        : `seqs ${expected}–${end} are missing before this row`);
+        problems.add(
+          "unsigned-purge",
+          streamId,
+          expected,
+          id,
+          `seqs ${expected}–${end} are gone and a purge entry says so, but no signed seal moved the stream's start: an unsigned (or forged) purge`,
+        );
+      } else
+        problems.add(
+          kind,
+          streamId,
+          expected,
+          id,
+          kind === "truncated"
+            ? `seqs ${expected}–${end} are missing at the end: ${newestLabel} says the stream reached ${sealedSize}`
+            : `seqs ${expected}–${end} are missing before this row`,
+        );
       log = null;
       linkKnown = false;
       expected = end + 1;

@@ -6,16 +6,7 @@
  * the application's own role, and the trails that must verify OK (no false positives).
  */
 import { generateKeyPairSync } from "node:crypto";
-import {
-  type ChainedEntry,
-  MerkleLog,
-  PURGE_ACTION,
-  type Seal,
-  chainHash,
-  entryLeaf,
-  signSeal,
-  stampEvent,
-} from "@auditrail/audit-core";
+import { type ChainedEntry, MerkleLog, PURGE_ACTION, type Seal, chainHash, entryLeaf, signSeal, stampEvent } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { purgeAuditEntries } from "../src/retention.ts";
@@ -25,13 +16,17 @@ import { runRawSql, testProviders } from "../src/testing.ts";
 import type { BreakKind, TrailReport } from "../src/verify.ts";
 import { type SealedTrail, type TrailTemplate, createSealedTrail } from "./sealed-trail.ts";
 
-const q = (value: unknown) => (value === null ? "NULL" : `'${String(typeof value === "string" ? value : JSON.stringify(value)).replaceAll("'", "''")}'`);
+const q = (value: unknown) =>
+  value === null ? "NULL" : `'${String(typeof value === "string" ? value : JSON.stringify(value)).replaceAll("'", "''")}'`;
 const kinds = (report: TrailReport) => new Set<BreakKind>(report.problems.map((p) => p.kind));
 
 /** SQL that rewrites `entries` (already recomputed) in place. */
 const rewrite = (entries: readonly ChainedEntry[]) =>
   entries
-    .map((e) => `UPDATE "AuditEntry" SET "after" = ${q(e.after)}, "prevHash" = ${q(e.prevHash)}, "hash" = ${q(e.hash)} WHERE "id" = ${q(e.id)};`)
+    .map(
+      (e) =>
+        `UPDATE "AuditEntry" SET "after" = ${q(e.after)}, "prevHash" = ${q(e.prevHash)}, "hash" = ${q(e.hash)} WHERE "id" = ${q(e.id)};`,
+    )
     .join("\n");
 
 /** SQL inserting `entries` as rows, as the sink's columns hold them. */
@@ -61,7 +56,10 @@ function recompute(entries: readonly ChainedEntry[], from: number, edit: (e: Cha
 
 /** A forged entry as stampEvent would make it, dated like an old one. */
 const forged = (like: ChainedEntry, extra: Partial<ChainedEntry>): ChainedEntry => {
-  const e = { ...stampEvent({ action: "patient.read", entity: "Patient", entityId: "forged", after: { forged: true } }, undefined), occurredAt: like.occurredAt };
+  const e = {
+    ...stampEvent({ action: "patient.read", entity: "Patient", entityId: "forged", after: { forged: true } }, undefined),
+    occurredAt: like.occurredAt,
+  };
   const link = { streamId: like.streamId, seq: like.seq + 1, prevHash: like.hash, ...extra };
   return { ...e, ...link, hash: chainHash(e, link.streamId, link.prevHash) } as ChainedEntry;
 };
@@ -108,7 +106,9 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
   });
 
   it("roll back to a consistent cut per chain (the last 5 rows of every stream): truncated, per stream", async () => {
-    const cuts = [...t.streams].map(([id, entries]) => `DELETE FROM "AuditEntry" WHERE "streamId" = ${q(id)} AND "seq" > ${entries.length - 5};`);
+    const cuts = [...t.streams].map(
+      ([id, entries]) => `DELETE FROM "AuditEntry" WHERE "streamId" = ${q(id)} AND "seq" > ${entries.length - 5};`,
+    );
     await attack(cuts.join("\n"));
     const report = await t.verify();
     expect(kinds(report)).toEqual(new Set(["truncated"]));
@@ -160,8 +160,15 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     for (const e of entries.slice(0, firstSeq - 1)) log.append(entryLeaf(e.hash));
     const tx = t.streams.get(TRANSACTIONAL_STREAM) as ChainedEntry[];
     const last = tx.at(-1) as ChainedEntry;
-    const record = { streamId: (entries[0] as ChainedEntry).streamId, firstSeq, prevHash: (entries[firstSeq - 2] as ChainedEntry).hash, prefix: log.state() };
-    const metadata = JSON.parse(JSON.stringify({ olderThan: last.occurredAt, deleted: firstSeq - 1, reason: "retention", streams: [record] })) as ChainedEntry["metadata"];
+    const record = {
+      streamId: (entries[0] as ChainedEntry).streamId,
+      firstSeq,
+      prevHash: (entries[firstSeq - 2] as ChainedEntry).hash,
+      prefix: log.state(),
+    };
+    const metadata = JSON.parse(
+      JSON.stringify({ olderThan: last.occurredAt, deleted: firstSeq - 1, reason: "retention", streams: [record] }),
+    ) as ChainedEntry["metadata"];
     const base: ChainedEntry = { ...forged(last, {}), action: PURGE_ACTION, entity: "AuditEntry", metadata };
     return { ...base, hash: chainHash(base, base.streamId, base.prevHash) };
   }
@@ -178,7 +185,9 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
   it("forge an audit.purge entry hiding a hole: deleted", async () => {
     const entries = stream(2);
     const purge = forgedPurge(entries, 21);
-    await attack(`DELETE FROM "AuditEntry" WHERE "streamId" = ${q(entries[0]?.streamId)} AND "seq" BETWEEN 18 AND 20;\n${insert(t, [purge])}`);
+    await attack(
+      `DELETE FROM "AuditEntry" WHERE "streamId" = ${q(entries[0]?.streamId)} AND "seq" BETWEEN 18 AND 20;\n${insert(t, [purge])}`,
+    );
     const report = await t.verify();
     expect(report.problems.find((p) => p.kind === "deleted")).toMatchObject({ streamId: entries[0]?.streamId, seq: 18 });
   });
@@ -213,7 +222,9 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
   });
 
   it("walking the streams in worker threads gives the same verdict, break for break", async () => {
-    const cuts = [...t.streams].map(([id, entries]) => `DELETE FROM "AuditEntry" WHERE "streamId" = ${q(id)} AND "seq" > ${entries.length - 3};`);
+    const cuts = [...t.streams].map(
+      ([id, entries]) => `DELETE FROM "AuditEntry" WHERE "streamId" = ${q(id)} AND "seq" > ${entries.length - 3};`,
+    );
     const victim = stream(1)[8] as ChainedEntry;
     await attack(`${cuts.join("\n")}\nUPDATE "AuditEntry" SET "entityId" = 'x' WHERE "id" = ${q(victim.id)};`);
     const here = await t.verify();
@@ -231,7 +242,9 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
 
   it("replace a seal in the seal table, or delete one: named against the anchors", async () => {
     const [{ id } = { id: "" }] = await t.handle.prisma.auditSeal.findMany();
-    await attack(`DELETE FROM "AuditSeal" WHERE "id" = ${q(id)}; INSERT INTO "AuditSeal" ("id", "trail", "number", "sealedAt", "note") VALUES ('forged', 'clinic-test', 1, ${t.db.provider === "sqlite" ? "'2026-01-01T00:00:00.000+00:00'" : "now()"}, 'x')`);
+    await attack(
+      `DELETE FROM "AuditSeal" WHERE "id" = ${q(id)}; INSERT INTO "AuditSeal" ("id", "trail", "number", "sealedAt", "note") VALUES ('forged', 'clinic-test', 1, ${t.db.provider === "sqlite" ? "'2026-01-01T00:00:00.000+00:00'" : "now()"}, 'x')`,
+    );
     const report = await t.verify();
     expect(report.problems.map((p) => p.kind)).toEqual(["seal-unanchored"]);
   });
@@ -276,10 +289,12 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     ).rejects.toThrow(refused);
     await expect(prisma.auditEntry.updateMany({ data: { actorId: "x" } })).rejects.toThrow(refused);
     await expect(prisma.deadLetter.deleteMany()).rejects.toThrow(refused);
-    await expect(prisma.deadLetter.updateMany({ data: { entry: "{\"x\":1}" } })).rejects.toThrow(refused);
+    await expect(prisma.deadLetter.updateMany({ data: { entry: '{"x":1}' } })).rejects.toThrow(refused);
     await expect(prisma.auditSeal.deleteMany()).rejects.toThrow(refused);
     await expect(prisma.auditSeal.updateMany({ data: { note: "x" } })).rejects.toThrow(refused);
-    await expect(prisma.$executeRawUnsafe(`TRUNCATE "AuditEntry"`)).rejects.toThrow(t.db.provider === "postgresql" ? refused : /syntax error/);
+    await expect(prisma.$executeRawUnsafe(`TRUNCATE "AuditEntry"`)).rejects.toThrow(
+      t.db.provider === "postgresql" ? refused : /syntax error/,
+    );
     if (t.db.provider === "sqlite") {
       // Any other connection to the file: the triggers' own words.
       const raw = new Database(sqlitePath(t.db.url));
@@ -325,15 +340,20 @@ describe.each(testProviders())("no false positives on %s", (provider) => {
       { z: 1, a: { y: [3, 2, 1], b: "x" }, "": "empty key", "10": "ten", "9": "nine" },
       { text: "  leading and trailing  ", tabs: "a\tb\nc\r\n", json: '{"a": 1}' },
       { n: [0, -0, 1e21, 1.5e-7, 0.1 + 0.2, 2 ** 53, -(2 ** 53), 123456789.125, 1e308, 5e-324] },
-      { u: ["é", "é", "\u2028\u2029", "😀", "\u{10FFFF}", "\uFEFF", "日本語", "\\u0000 spelled out"], "ключ": "значение" },
+      { u: ["é", "é", "\u2028\u2029", "😀", "\u{10FFFF}", "\uFEFF", "日本語", "\\u0000 spelled out"], ключ: "значение" },
     ];
     await t.handle.prisma.$transaction(async (tx) => {
-      await writeInTransaction(tx, values.map((after) => stampEvent({ action: "edge.case", entity: "Patient", after, metadata: after }, undefined)));
+      await writeInTransaction(
+        tx,
+        values.map((after) => stampEvent({ action: "edge.case", entity: "Patient", after, metadata: after }, undefined)),
+      );
     });
     const sink = createSink({ url: t.db.url });
     const { ChainStream } = await import("@auditrail/audit-core");
     const s = new ChainStream();
-    const linked = s.link(values.map((after) => stampEvent({ action: "edge.case", entity: "Patient", before: after, durationMs: 0.1 + 0.2 }, undefined)));
+    const linked = s.link(
+      values.map((after) => stampEvent({ action: "edge.case", entity: "Patient", before: after, durationMs: 0.1 + 0.2 }, undefined)),
+    );
     await sink.write(linked);
     await sink.close();
     t.streams.set(s.streamId, linked);
@@ -341,7 +361,10 @@ describe.each(testProviders())("no false positives on %s", (provider) => {
     expect(await t.verify()).toMatchObject({ ok: true, problems: [] });
     if (provider === "sqlite") {
       // Re-serialising the JSON text (pretty-printed, keys reordered) changes bytes, not content.
-      await runRawSql(t.db.url, `UPDATE "AuditEntry" SET "metadata" = '{ "z" : 1 , "a" : { "b" : "x" , "y" : [ 3 , 2 , 1 ] } , "" : "empty key", "9": "nine", "10": "ten" }' WHERE "action" = 'edge.case' AND "metadata" LIKE '%"z":1%'`);
+      await runRawSql(
+        t.db.url,
+        `UPDATE "AuditEntry" SET "metadata" = '{ "z" : 1 , "a" : { "b" : "x" , "y" : [ 3 , 2 , 1 ] } , "" : "empty key", "9": "nine", "10": "ten" }' WHERE "action" = 'edge.case' AND "metadata" LIKE '%"z":1%'`,
+      );
       expect(await t.verify()).toMatchObject({ ok: true, problems: [] });
     }
   });
@@ -349,7 +372,9 @@ describe.each(testProviders())("no false positives on %s", (provider) => {
   it("rows younger than the newest seal are counted as unsealed, not reported as tampering", async () => {
     t = await template.copy();
     await new Promise((resolve) => setTimeout(resolve, 5));
-    await t.handle.prisma.$transaction((tx) => writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient" }, undefined)]));
+    await t.handle.prisma.$transaction((tx) =>
+      writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient" }, undefined)]),
+    );
     const report = await t.verify({ graceMs: 60_000 });
     expect(report).toMatchObject({ ok: true, problems: [], unsealed: 1 });
   });

@@ -47,7 +47,16 @@ export interface SealedTrail {
 }
 
 const event = (i: number, extra: Partial<AuditEntry> = {}): AuditEntry => ({
-  ...stampEvent({ action: "patient.read", entity: "Patient", entityId: `p-${i}`, actor: { id: `u-${i % 3}`, role: "dentist" }, after: { i, name: `n${i}` } }, undefined),
+  ...stampEvent(
+    {
+      action: "patient.read",
+      entity: "Patient",
+      entityId: `p-${i}`,
+      actor: { id: `u-${i % 3}`, role: "dentist" },
+      after: { i, name: `n${i}` },
+    },
+    undefined,
+  ),
   ...extra,
 });
 
@@ -67,7 +76,8 @@ export async function createSealedTrail(provider: Provider, options: { perStream
       const linked = w.link(Array.from({ length: 10 }, (_, i) => event(batch * 10 + i)));
       const letter = n === 1 && batch === 0 ? linked[6] : undefined;
       await sink.write(linked.filter((e) => e !== letter));
-      if (letter) await sink.deadLetter([{ entry: letter, error: "value too long for column", attempts: 1, failedAt: new Date().toISOString() }]);
+      if (letter)
+        await sink.deadLetter([{ entry: letter, error: "value too long for column", attempts: 1, failedAt: new Date().toISOString() }]);
       streams.get(w.streamId)?.push(...linked);
     }
   }
@@ -114,13 +124,21 @@ interface TrailState {
   previous: SignedSeal | undefined;
 }
 
-function openTrail(db: TestDatabase, handle: DatabaseHandle, keys: { privateKey: KeyObject; publicKey: KeyObject }, state: TrailState): SealedTrail {
+function openTrail(
+  db: TestDatabase,
+  handle: DatabaseHandle,
+  keys: { privateKey: KeyObject; publicKey: KeyObject },
+  state: TrailState,
+): SealedTrail {
   const { streams, anchored, starts } = state;
   const { privateKey, publicKey } = keys;
 
   async function streamHeads(): Promise<Seal["streams"]> {
     const tx = await handle.prisma.auditEntry.findMany({ where: { streamId: TRANSACTIONAL_STREAM }, orderBy: { seq: "asc" } });
-    streams.set(TRANSACTIONAL_STREAM, tx.map((r) => ({ ...r, occurredAt: r.occurredAt.toISOString() }) as unknown as ChainedEntry));
+    streams.set(
+      TRANSACTIONAL_STREAM,
+      tx.map((r) => ({ ...r, occurredAt: r.occurredAt.toISOString() }) as unknown as ChainedEntry),
+    );
     return [...streams]
       .map(([streamId, entries]) => {
         const log = new MerkleLog();

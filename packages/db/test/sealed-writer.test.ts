@@ -30,7 +30,8 @@ describe.each(testProviders())("sealed writers on %s", (provider) => {
   let source: DatabaseStreamSource;
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const publicKeyPem = publicKey.export({ format: "pem", type: "spki" }).toString();
-  const verify = async () => verifyAuditTrail({ url: db.url, publicKey, anchoredSeals: await readAnchoredSeals({ dir: join(dir, "anchors") }), graceMs: 0 });
+  const verify = async () =>
+    verifyAuditTrail({ url: db.url, publicKey, anchoredSeals: await readAnchoredSeals({ dir: join(dir, "anchors") }), graceMs: 0 });
 
   beforeAll(async () => {
     db = await createTestDatabase(provider);
@@ -45,10 +46,17 @@ describe.each(testProviders())("sealed writers on %s", (provider) => {
       await createAuditWriter({ sink, mode: "sync", spoolDir: join(dir, "sync"), sealer }),
     ];
     for (let i = 0; i < 150; i++) {
-      await (writers[i % 5 === 0 ? 1 : 0] as AuditWriter).record({ action: "patient.read", entity: "Patient", entityId: `p-${i}`, after: { i } });
+      await (writers[i % 5 === 0 ? 1 : 0] as AuditWriter).record({
+        action: "patient.read",
+        entity: "Patient",
+        entityId: `p-${i}`,
+        after: { i },
+      });
     }
     for (let i = 0; i < 3; i++) {
-      await handle.prisma.$transaction((tx) => writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient", entityId: `t-${i}` }, undefined)]));
+      await handle.prisma.$transaction((tx) =>
+        writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient", entityId: `t-${i}` }, undefined)]),
+      );
     }
     for (const w of writers) await w.close();
     await sealer.seal();
@@ -87,7 +95,9 @@ describe.each(testProviders())("sealed writers on %s", (provider) => {
   });
 
   it("refuses a proof for an entry no seal covers yet", async () => {
-    const [young] = await handle.prisma.$transaction((tx) => writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient" }, undefined)]));
+    const [young] = await handle.prisma.$transaction((tx) =>
+      writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient" }, undefined)]),
+    );
     await expect(buildEntryProof(db.url, young?.id ?? "")).rejects.toThrow(ProofUnavailableError);
     await sealer.seal();
     const proof = await buildEntryProof(db.url, young?.id ?? "");

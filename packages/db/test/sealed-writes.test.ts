@@ -42,18 +42,27 @@ describe.each(testProviders())("sealed writes on %s", (provider) => {
   });
 
   it("seals every stream the writers stored, with the sizes and roots of the stored rows", async () => {
-    const sealer = await Sealer.open({ trail: "clinic", signingKey: signingKeyFromPem(keys.privateKeyPem), anchorDir: join(dir, "anchor") });
+    const sealer = await Sealer.open({
+      trail: "clinic",
+      signingKey: signingKeyFromPem(keys.privateKeyPem),
+      anchorDir: join(dir, "anchor"),
+    });
     const sink = sqlSinkSpec({ url: db.url });
     const pooled = await createAuditWriter({ sink, spoolDir: join(dir, "spool"), maxWorkers: 2, maxBatchSize: 25, sealer });
     const sync = await createAuditWriter({ sink, mode: "sync", spoolDir: join(dir, "spool-sync"), sealer });
-    for (let i = 0; i < 200; i++) void pooled.record({ action: "patient.read", entity: "Patient", entityId: `p-${i}`, after: { i, note: "ünïcödé ✓" } });
-    for (let i = 0; i < 5; i++) await sync.record({ action: "patient.update", entity: "Patient", entityId: `s-${i}`, before: { n: i }, after: { n: i + 1 } });
+    for (let i = 0; i < 200; i++)
+      void pooled.record({ action: "patient.read", entity: "Patient", entityId: `p-${i}`, after: { i, note: "ünïcödé ✓" } });
+    for (let i = 0; i < 5; i++)
+      await sync.record({ action: "patient.update", entity: "Patient", entityId: `s-${i}`, before: { n: i }, after: { n: i + 1 } });
     await pooled.close();
     await sync.close();
     await sealer.close();
 
     const seal = verifySeal(sealer.latest?.text ?? "", publicKeyFromPem(keys.publicKeyPem)).seal;
-    const stored = await handle.prisma.auditEntry.findMany({ where: { streamId: { not: null } }, orderBy: [{ streamId: "asc" }, { seq: "asc" }] });
+    const stored = await handle.prisma.auditEntry.findMany({
+      where: { streamId: { not: null } },
+      orderBy: [{ streamId: "asc" }, { seq: "asc" }],
+    });
     expect(stored).toHaveLength(205);
     const streams = new Map<string, typeof stored>();
     for (const row of stored) streams.set(row.streamId as string, [...(streams.get(row.streamId as string) ?? []), row]);
@@ -70,7 +79,9 @@ describe.each(testProviders())("sealed writes on %s", (provider) => {
     const row = stored[150] as (typeof stored)[number];
     const rows = streams.get(row.streamId as string) ?? [];
     const head = seal.streams.find((s) => s.streamId === row.streamId);
-    const path = await inclusionPathFrom((row.seq as number) - 1, head?.size ?? 0, { leaves: (start, end) => rows.slice(start, end).map((r) => entryLeaf(r.hash as string)) });
+    const path = await inclusionPathFrom((row.seq as number) - 1, head?.size ?? 0, {
+      leaves: (start, end) => rows.slice(start, end).map((r) => entryLeaf(r.hash as string)),
+    });
     const entry = { ...row, occurredAt: row.occurredAt.toISOString() } as unknown as ChainedEntry;
     expect(verifyProof({ entry, path, seal: sealer.latest?.text ?? "" }, publicKeyFromPem(keys.publicKeyPem))).toMatchObject({ ok: true });
   });

@@ -117,7 +117,7 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
 
   it("stores text exactly, whatever it holds: tabs, newlines, backslashes, quotes, \\N, unicode", async () => {
     const sink = createSink({ url: db.url });
-    const awkward = 'a\tb\nc\r\\d "e" \'f\' \\N \\. ü 🦷';
+    const awkward = "a\tb\nc\r\\d \"e\" 'f' \\N \\. ü 🦷";
     const e = entry({ userAgent: awkward, entityId: "\\N", before: { note: awkward }, path: "" });
     await sink.write([e]);
     await sink.close();
@@ -130,7 +130,9 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
 
   it("stays usable after the database rejects a batch: the next batch on the same connection is written", async () => {
     const sink = createSink({ url: db.url, pgPoolSize: 1 });
-    await expect(sink.write([entry(), entry({ action: "poison" })])).rejects.toThrow(provider === "sqlite" ? /poison entry rejected/ : /no_poison/);
+    await expect(sink.write([entry(), entry({ action: "poison" })])).rejects.toThrow(
+      provider === "sqlite" ? /poison entry rejected/ : /no_poison/,
+    );
     const next = [entry(), entry()];
     await sink.write(next);
     await sink.close();
@@ -223,29 +225,32 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     expect(w.stats().retried).toBeGreaterThan(0);
   });
 
-  it.runIf(provider === "sqlite")("closes past its deadline while its worker waits on a lock, without terminating it mid-wait (default busy timeout)", async () => {
-    // Terminating a thread inside better-sqlite3's busy wait would abort this very process: the
-    // default busy timeout is short enough that the worker is back in JavaScript, sees the stop
-    // request and goes by itself within the second close() gives it.
-    spoolDir = await mkdtemp(join(tmpdir(), "auditrail-spool-"));
-    const w = await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, maxWorkers: 1 });
-    await w.record({ action: "patient.read", entity: "Patient" });
-    await w.flush();
-    const locker = new Database(sqlitePath(db.url));
-    locker.exec("BEGIN IMMEDIATE");
-    for (let i = 0; i < 50; i++) await w.record({ action: "patient.read", entity: "Patient" });
-    await vi.waitFor(() => expect(w.stats().inFlight).toBeGreaterThan(0), { timeout: 30_000, interval: 20 });
-    const started = performance.now();
-    const report = await w.close({ deadlineMs: 100 });
-    // Back before close's wait for busy workers ran out, i.e. the worker went by itself (it was
-    // not terminated): past its deadline close waits CLOSE_STOP_WAIT_MS, then terminates.
-    expect(performance.now() - started).toBeLessThan(100 + CLOSE_STOP_WAIT_MS);
-    expect(report.drained).toBe(false);
-    locker.exec("COMMIT");
-    locker.close();
-    // What close left in the spool is written by the next writer.
-    writer = await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, maxWorkers: 1 });
-    await writer.flush();
-    expect(await handle.prisma.auditEntry.count()).toBe(51);
-  });
+  it.runIf(provider === "sqlite")(
+    "closes past its deadline while its worker waits on a lock, without terminating it mid-wait (default busy timeout)",
+    async () => {
+      // Terminating a thread inside better-sqlite3's busy wait would abort this very process: the
+      // default busy timeout is short enough that the worker is back in JavaScript, sees the stop
+      // request and goes by itself within the second close() gives it.
+      spoolDir = await mkdtemp(join(tmpdir(), "auditrail-spool-"));
+      const w = await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, maxWorkers: 1 });
+      await w.record({ action: "patient.read", entity: "Patient" });
+      await w.flush();
+      const locker = new Database(sqlitePath(db.url));
+      locker.exec("BEGIN IMMEDIATE");
+      for (let i = 0; i < 50; i++) await w.record({ action: "patient.read", entity: "Patient" });
+      await vi.waitFor(() => expect(w.stats().inFlight).toBeGreaterThan(0), { timeout: 30_000, interval: 20 });
+      const started = performance.now();
+      const report = await w.close({ deadlineMs: 100 });
+      // Back before close's wait for busy workers ran out, i.e. the worker went by itself (it was
+      // not terminated): past its deadline close waits CLOSE_STOP_WAIT_MS, then terminates.
+      expect(performance.now() - started).toBeLessThan(100 + CLOSE_STOP_WAIT_MS);
+      expect(report.drained).toBe(false);
+      locker.exec("COMMIT");
+      locker.close();
+      // What close left in the spool is written by the next writer.
+      writer = await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, maxWorkers: 1 });
+      await writer.flush();
+      expect(await handle.prisma.auditEntry.count()).toBe(51);
+    },
+  );
 });

@@ -6,7 +6,16 @@ import { appendFile, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
-import { type AuditEntry, ChainStream, DEAD_LETTER_FILE, type DeadLetter, Sealer, createAuditWriter, stampEvent, uuidv7 } from "@auditrail/audit-core";
+import {
+  type AuditEntry,
+  ChainStream,
+  DEAD_LETTER_FILE,
+  type DeadLetter,
+  Sealer,
+  createAuditWriter,
+  stampEvent,
+  uuidv7,
+} from "@auditrail/audit-core";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -24,9 +33,21 @@ import { verifyAuditTrail } from "../src/verify.ts";
  */
 const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 const openSealer = (url: string, spoolDir: string) =>
-  Sealer.open({ trail: "clinic", signingKey: privateKey, anchorDir: join(spoolDir, "anchors"), sink: sqlSinkSpec({ url }), sealEveryMs: 60_000 });
+  Sealer.open({
+    trail: "clinic",
+    signingKey: privateKey,
+    anchorDir: join(spoolDir, "anchors"),
+    sink: sqlSinkSpec({ url }),
+    sealEveryMs: 60_000,
+  });
 const verifySealed = async (url: string, anchorsIn: string, letters?: { spoolDir: string }) =>
-  verifyAuditTrail({ url, publicKey, anchoredSeals: await readAnchoredSeals({ dir: join(anchorsIn, "anchors") }), graceMs: 0, ...(letters ? { spoolDir: letters.spoolDir } : {}) });
+  verifyAuditTrail({
+    url,
+    publicKey,
+    anchoredSeals: await readAnchoredSeals({ dir: join(anchorsIn, "anchors") }),
+    graceMs: 0,
+    ...(letters ? { spoolDir: letters.spoolDir } : {}),
+  });
 
 const run = promisify(execFile);
 const packageRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -54,7 +75,14 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
   it("stores an entry with NUL and lone surrogates in every field as one row, exactly as hashed, and verify says OK", async () => {
     spoolDir = await mkdtemp(join(tmpdir(), "auditrail-text-"));
     const sealer = await openSealer(db.url, spoolDir);
-    const writer = await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), spoolDir, sealer, onError: (e) => { throw e; } });
+    const writer = await createAuditWriter({
+      sink: sqlSinkSpec({ url: db.url }),
+      spoolDir,
+      sealer,
+      onError: (e) => {
+        throw e;
+      },
+    });
     const receipt = await writer.record({
       action: `auth.login${BAD}`,
       entity: BAD,
@@ -114,7 +142,9 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
     spoolDir = await mkdtemp(join(tmpdir(), "auditrail-text-"));
     // A chain of three whose middle entry was dead-lettered while the database was unreachable.
     const stream = new ChainStream();
-    const [first, middle, last] = stream.link([1, 2, 3].map((i) => stampEvent({ action: "patient.read", entity: "Patient", entityId: `p-${i}` }, undefined)));
+    const [first, middle, last] = stream.link(
+      [1, 2, 3].map((i) => stampEvent({ action: "patient.read", entity: "Patient", entityId: `p-${i}` }, undefined)),
+    );
     const sink = createSink({ url: db.url });
     await sink.write([first as AuditEntry, last as AuditEntry]);
     await sink.close();
@@ -142,7 +172,10 @@ describe.each(testProviders())("text form and dead letters on %s", (provider) =>
   it("the dead-letters CLI lists the fallback file's letters and replays them", async () => {
     spoolDir = await mkdtemp(join(tmpdir(), "auditrail-text-"));
     const entry = stampEvent({ action: "patient.read", entity: "Patient", entityId: "p-cli" }, undefined);
-    await appendFile(join(spoolDir, DEAD_LETTER_FILE), `${JSON.stringify({ entry, error: "e", attempts: 1, failedAt: new Date().toISOString() })}\n`);
+    await appendFile(
+      join(spoolDir, DEAD_LETTER_FILE),
+      `${JSON.stringify({ entry, error: "e", attempts: 1, failedAt: new Date().toISOString() })}\n`,
+    );
     const cli = (...args: string[]) =>
       run(join(packageRoot, "node_modules", ".bin", "tsx"), [join(packageRoot, "scripts", "dead-letters.ts"), ...args], {
         env: { ...process.env, DATABASE_URL: db.url },

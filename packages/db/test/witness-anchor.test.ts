@@ -24,9 +24,20 @@ describe.each(testProviders())("a witness as an anchor on %s", (provider) => {
   beforeAll(async () => {
     db = await createTestDatabase(provider);
     dir = await mkdtemp(join(tmpdir(), "auditrail-witness-"));
-    witness = await startWitness({ signer: { name: "witness", privateKey: witnessKey.privateKey }, writerKeys: [writerKey.publicKey], dir: join(dir, "witness") });
+    witness = await startWitness({
+      signer: { name: "witness", privateKey: witnessKey.privateKey },
+      writerKeys: [writerKey.publicKey],
+      dir: join(dir, "witness"),
+    });
     const sink = sqlSinkSpec({ url: db.url });
-    const sealer = await Sealer.open({ trail: "clinic", signingKey: writerKey.privateKey, anchorDir: join(dir, "anchors"), sink, sealEveryMs: 60_000, witness: { url: witness.url } });
+    const sealer = await Sealer.open({
+      trail: "clinic",
+      signingKey: writerKey.privateKey,
+      anchorDir: join(dir, "anchors"),
+      sink,
+      sealEveryMs: 60_000,
+      witness: { url: witness.url },
+    });
     const writer = await createAuditWriter({ sink, mode: "sync", spoolDir: join(dir, "spool"), sealer });
     for (let i = 0; i < 10; i++) await writer.record({ action: "patient.read", entity: "Patient", entityId: `p-${i}` });
     await sealer.seal();
@@ -51,7 +62,12 @@ describe.each(testProviders())("a witness as an anchor on %s", (provider) => {
     const numbers = (await readAnchoredSeals({ dir: join(dir, "anchors") })).length;
     await unlink(join(dir, "anchors", "clinic", `${String(numbers).padStart(12, "0")}.seal`));
     const verify = async (witnessUrl?: string) =>
-      verifyAuditTrail({ url: db.url, publicKey: writerKey.publicKey, anchoredSeals: await readAnchoredSeals({ dir: join(dir, "anchors"), witnessUrl }), graceMs: 0 });
+      verifyAuditTrail({
+        url: db.url,
+        publicKey: writerKey.publicKey,
+        anchoredSeals: await readAnchoredSeals({ dir: join(dir, "anchors"), witnessUrl }),
+        graceMs: 0,
+      });
     const alone = await verify();
     // The seal table still has it; the ten entries only it covered now look younger than the newest seal.
     expect(alone.problems.map((p) => p.kind)).toEqual(["seal-unanchored"]);

@@ -44,7 +44,9 @@ async function stream(overrides: Partial<AuditStreamConfig> = {}) {
 }
 
 const entries = (count: number, metadata: Record<string, unknown> = {}): AuditEntry[] =>
-  Array.from({ length: count }, (_, i) => stampEvent({ action: "patient.read", entity: "Patient", entityId: String(i), metadata }, undefined));
+  Array.from({ length: count }, (_, i) =>
+    stampEvent({ action: "patient.read", entity: "Patient", entityId: String(i), metadata }, undefined),
+  );
 
 async function storedCount(name: string): Promise<number> {
   const info = await (await jetstreamManager(nc)).streams.info(name);
@@ -106,7 +108,11 @@ describe("JetStream sink", () => {
     const config = await stream();
     const spoolDir = await mkdtemp(join(tmpdir(), "jetstream-sink-"));
     try {
-      const writer = await createAuditWriter({ sink: jetStreamSinkSpec({ servers: server.urls, stream: config }), maxWorkers: 2, spoolDir });
+      const writer = await createAuditWriter({
+        sink: jetStreamSinkSpec({ servers: server.urls, stream: config }),
+        maxWorkers: 2,
+        spoolDir,
+      });
       for (let i = 0; i < 1_000; i++) await writer.record({ action: "patient.read", entity: "Patient", entityId: String(i) });
       await writer.flush();
       expect(writer.stats()).toMatchObject({ recorded: 1_000, written: 1_000, deadLettered: 0 });
@@ -131,13 +137,18 @@ describe("JetStream sink", () => {
         retry: { initialDelayMs: 10, maxDelayMs: 200, writeTimeoutMs: 2_000 },
       });
       const n = 2_000;
-      for (let i = 0; i < n; i++) await writer.record({ action: "patient.read", entity: "Patient", entityId: String(i), metadata: { pad: "x".repeat(200) } });
+      for (let i = 0; i < n; i++)
+        await writer.record({ action: "patient.read", entity: "Patient", entityId: String(i), metadata: { pad: "x".repeat(200) } });
       const full = writer.stats();
       expect(full.spilled).toBeGreaterThan(0);
       expect(full.dropped).toBe(0);
       expect(full.written).toBeLessThan(n);
       // Room again (as when ingest catches up): raise the limit; the writer drains by itself.
-      await ensureAuditStream(await jetstreamManager(nc), AuditStreamConfigSchema.parse({ ...config, maxBytes: 16 * 1024 ** 2 }), AuditConsumerConfigSchema.parse({}));
+      await ensureAuditStream(
+        await jetstreamManager(nc),
+        AuditStreamConfigSchema.parse({ ...config, maxBytes: 16 * 1024 ** 2 }),
+        AuditConsumerConfigSchema.parse({}),
+      );
       await writer.flush();
       expect(writer.stats()).toMatchObject({ recorded: n, written: n, dropped: 0, spoolBacklog: 0 });
       await writer.close();

@@ -108,7 +108,12 @@ export class JetStreamAuditSink implements AuditSink {
     const reasons = failures.map((f) => f.reason as unknown);
     // One retryable failure makes the batch retryable: the poison, if any, is isolated on retry.
     const retryable = reasons.find((r) => kindOf(r) === "retryable");
-    throw new JetStreamPublishError(retryable === undefined ? "poison" : "retryable", failures.length, messages.length, retryable ?? reasons[0]);
+    throw new JetStreamPublishError(
+      retryable === undefined ? "poison" : "retryable",
+      failures.length,
+      messages.length,
+      retryable ?? reasons[0],
+    );
   }
 
   private connect(): Promise<{ nc: NatsConnection; js: JetStreamClient }> {

@@ -42,7 +42,10 @@ export const nanos = (millis: number): number => millis * 1_000_000;
 
 export const AuditStreamConfigSchema = z.strictObject({
   /** Stream name. */
-  name: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only").default("AUDIT"),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+    .default("AUDIT"),
   /** Subjects: writers publish entries to `entries` and dead letters to `deadLetters`. */
   subjects: z
     .strictObject({
@@ -55,11 +58,20 @@ export const AuditStreamConfigSchema = z.strictObject({
   /** Unconsumed entries older than this are removed: keep it well above the longest ingest outage you plan for. */
   maxAgeMs: ms(1_000, 365 * 24 * 3_600_000).default(7 * 24 * 3_600_000),
   /** Backlog bound in bytes; once reached, publishes are refused (discard new) and writers spill. */
-  maxBytes: z.number().int().min(1_024).default(1024 ** 3),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1_024)
+    .default(1024 ** 3),
   /** A message id (the entry id) seen again within this window is acknowledged as a duplicate and not stored. */
   duplicateWindowMs: ms(100, 24 * 3_600_000).default(120_000),
   /** Largest message accepted (a bigger entry is refused as poison and dead-lettered by the writer). */
-  maxMessageBytes: z.number().int().min(1_024).max(64 * 1024 ** 2).default(1024 ** 2),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(1_024)
+    .max(64 * 1024 ** 2)
+    .default(1024 ** 2),
 });
 
 export type AuditStreamConfig = z.input<typeof AuditStreamConfigSchema>;
@@ -68,7 +80,10 @@ export type ResolvedStreamConfig = z.output<typeof AuditStreamConfigSchema>;
 export const AuditConsumerConfigSchema = z
   .strictObject({
     /** Durable name shared by every ingest process. */
-    durable: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only").default("ingest"),
+    durable: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+      .default("ingest"),
     /** An entry delivered and not acknowledged within this time is delivered again (to any process). */
     ackWaitMs: ms(1_000, 3_600_000).default(30_000),
     /**
@@ -76,14 +91,22 @@ export const AuditConsumerConfigSchema = z
      * Each must be ≥ ackWaitMs: JetStream uses the first as the ack wait when a list is set.
      * Empty: every redelivery waits ackWaitMs.
      */
-    backoffMs: z.array(ms(1_000, 24 * 3_600_000)).max(20).default([]),
+    backoffMs: z
+      .array(ms(1_000, 24 * 3_600_000))
+      .max(20)
+      .default([]),
     /** Entries delivered and not yet acknowledged, over all ingest processes: the in-flight bound. */
     maxAckPending: z.number().int().min(1).max(1_000_000).default(4_000),
     /**
      * Deliveries of one message before JetStream gives up on it; -1 = never. Ingest dead-letters
      * poison itself (the database refuses the entry), so the default never lets the server drop one.
      */
-    maxDeliver: z.number().int().min(-1).default(-1).refine((n) => n !== 0, "0 is not allowed (use -1 for unlimited)"),
+    maxDeliver: z
+      .number()
+      .int()
+      .min(-1)
+      .default(-1)
+      .refine((n) => n !== 0, "0 is not allowed (use -1 for unlimited)"),
   })
   .superRefine((c, ctx) => {
     if (c.backoffMs.some((b) => b < c.ackWaitMs)) {
@@ -145,7 +168,11 @@ export function consumerConfig(config: ResolvedConsumerConfig): ConsumerConfig {
  * Creates the stream and the durable consumer, or brings existing ones to this configuration.
  * Safe to call from every ingest process at start.
  */
-export async function ensureAuditStream(jsm: JetStreamManager, stream: ResolvedStreamConfig, consumer: ResolvedConsumerConfig): Promise<void> {
+export async function ensureAuditStream(
+  jsm: JetStreamManager,
+  stream: ResolvedStreamConfig,
+  consumer: ResolvedConsumerConfig,
+): Promise<void> {
   const wanted = streamConfig(stream);
   const exists = await jsm.streams.info(stream.name).then(
     () => true,
@@ -169,5 +196,8 @@ export async function ensureAuditStream(jsm: JetStreamManager, stream: ResolvedS
 }
 
 function isNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound);
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound)
+  );
 }

@@ -86,7 +86,9 @@ export class NatsCluster {
           `server_name: ${name}`,
           `listen: "127.0.0.1:${port}"`,
           `jetstream { store_dir: ${JSON.stringify(store)}, max_memory_store: 64MB, max_file_store: 16GB }`,
-          size === 1 ? "" : `cluster { name: auditrail-test, listen: "127.0.0.1:${routePort}", routes: [${routes.map((r) => JSON.stringify(r)).join(", ")}] }`,
+          size === 1
+            ? ""
+            : `cluster { name: auditrail-test, listen: "127.0.0.1:${routePort}", routes: [${routes.map((r) => JSON.stringify(r)).join(", ")}] }`,
           "",
         ].join("\n"),
       );
@@ -117,7 +119,9 @@ export class NatsCluster {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    throw new Error(`NATS cluster not ready after ${timeoutMs} ms: ${String(last)}\n${this.nodes.map((n) => `${n.name}: ${n.log.slice(-2_000)}`).join("\n")}`);
+    throw new Error(
+      `NATS cluster not ready after ${timeoutMs} ms: ${String(last)}\n${this.nodes.map((n) => `${n.name}: ${n.log.slice(-2_000)}`).join("\n")}`,
+    );
   }
 
   /** Kills node `index` (0-based) with `signal` and waits for it to exit. */
@@ -146,7 +150,7 @@ export class NatsCluster {
 
   /** Stops every node and removes the store directories. */
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((_, i) => this.kill(i, "SIGKILL")));  // SIGKILL ends a paused node too
+    await Promise.all(this.nodes.map((_, i) => this.kill(i, "SIGKILL"))); // SIGKILL ends a paused node too
     await rm(this.dir, { recursive: true, force: true });
   }
 

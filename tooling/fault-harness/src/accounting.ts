@@ -21,7 +21,9 @@ export interface Accounting {
 }
 
 export function accountingLine(scenario: string, a: Accounting): string {
-  const extra = Object.entries(a.extra ?? {}).map(([k, v]) => ` ${k}=${v}`).join("");
+  const extra = Object.entries(a.extra ?? {})
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join("");
   return (
     `[fault:${scenario}] recorded=${a.recorded} written=${a.written} dead-lettered=${a.deadLettered} ` +
     `spilled=${a.spilled} replayed=${a.replayed} lost=${a.lost}${extra}`

@@ -101,7 +101,9 @@ export class WriterChild {
       this.waiters.push({
         count,
         resolve: () =>
-          this.recorded.length >= count ? resolve() : reject(new Error(`writer child exited after ${this.recorded.length} of ${count} records: ${this.stderr}`)),
+          this.recorded.length >= count
+            ? resolve()
+            : reject(new Error(`writer child exited after ${this.recorded.length} of ${count} records: ${this.stderr}`)),
       });
     });
   }

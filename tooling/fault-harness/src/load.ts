@@ -89,8 +89,7 @@ export function startLoad(writer: AuditWriter, options: LoadOptions): Load {
 
   return {
     receipts,
-    reached: (count) =>
-      receipts.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve })),
+    reached: (count) => (receipts.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }))),
     stop: async () => {
       running = false;
       await Promise.all(callers);

@@ -188,7 +188,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     mode(next, opts = {}) {
       if (next === "delay") {
-        if (opts.delayMs === undefined || opts.delayMs < 0) throw new Error("mode(\"delay\") needs { delayMs ≥ 0 }");
+        if (opts.delayMs === undefined || opts.delayMs < 0) throw new Error('mode("delay") needs { delayMs ≥ 0 }');
         delayMs = opts.delayMs;
       }
       mode = next;

@@ -59,7 +59,11 @@ describe.runIf(hasPostgres)("scenario 1: PostgreSQL outage mid-load (proxy)", ()
       const load = startLoad(writer, { ratePerSec: RATE, concurrency: CALLERS });
       await sleep(2_000);
       // Under load the workers may not have written yet: wait for the first acknowledgement, not a fixed time.
-      await until(() => writer.stats().written > 0, 30_000, () => `nothing written before the outage: ${JSON.stringify(writer.stats())}`);
+      await until(
+        () => writer.stats().written > 0,
+        30_000,
+        () => `nothing written before the outage: ${JSON.stringify(writer.stats())}`,
+      );
       const beforeOutage = writer.stats().written;
       expect(beforeOutage).toBeGreaterThan(0);
 

@@ -87,9 +87,14 @@ describe.each(providers)("scenario 5: poison entries on %s", (provider) => {
     const letters = await listDeadLetters(handle);
     expect(new Set(letters.map((l) => l.id))).toEqual(new Set(poison));
     for (const letter of letters) {
-      const expected = kinds.get(letter.id) === "oversized"
-        ? (provider === "sqlite" ? /metadata oversized/ : /metadata_oversized/)
-        : (provider === "sqlite" ? /poison entry rejected/ : /reject_action/);
+      const expected =
+        kinds.get(letter.id) === "oversized"
+          ? provider === "sqlite"
+            ? /metadata oversized/
+            : /metadata_oversized/
+          : provider === "sqlite"
+            ? /poison entry rejected/
+            : /reject_action/;
       expect(letter.error).toMatch(expected);
       expect((letter.entry as { id: string }).id).toBe(letter.id);
     }

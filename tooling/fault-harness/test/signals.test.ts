@@ -143,9 +143,7 @@ describe.each(providers)("signals on %s", (provider) => {
     expect(atKill.lost).toEqual([]);
     expect(atKill.onlyInSpool).toBeGreaterThan(0);
 
-    const next = scope.writer(
-      await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), mode: "durable", spoolDir, maxWorkers: 2 }),
-    );
+    const next = scope.writer(await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), mode: "durable", spoolDir, maxWorkers: 2 }));
     await next.flush();
     const restart = await next.close();
     const stored = await storedIds(handle);

@@ -45,7 +45,12 @@ describe.runIf(hasPostgres)("scenario 6: slow database (proxy adds 200 ms per ro
     const writers = {
       async: await createAuditWriter({ sink: slowSink, spoolDir, maxBatchWaitMs: 5 }),
       sync: await createAuditWriter({ sink: slowSink, mode: "sync", spoolDir }),
-      durable: await createAuditWriter({ sink: sqlSinkSpec({ url: db.url }), mode: "durable", spoolDir: `${spoolDir}/durable`, maxWorkers: 1 }),
+      durable: await createAuditWriter({
+        sink: sqlSinkSpec({ url: db.url }),
+        mode: "durable",
+        spoolDir: `${spoolDir}/durable`,
+        maxWorkers: 1,
+      }),
     };
     const app = createApp({ prisma: handle.prisma, writers, logger: pino({ level: "silent" }), sessionTtlMs: 60_000 }, handle);
     // app.close() closes the writers and the database handle too.

@@ -86,10 +86,7 @@ export function requireProvider(url: string): Provider {
  * `migrate diff --from-empty --to-schema …` without a database) the adapter
  * points at a throw-away target that is never queried.
  */
-export async function createAdapterFactory(
-  provider: Provider,
-  datasource: DatasourceConfig,
-): Promise<EngineAdapterFactory> {
+export async function createAdapterFactory(provider: Provider, datasource: DatasourceConfig): Promise<EngineAdapterFactory> {
   if (provider === "sqlite") {
     const { SqliteAdapterFactory } = await import("./sqlite.ts");
     return new SqliteAdapterFactory(datasource.url ?? "", datasource.shadowDatabaseUrl);

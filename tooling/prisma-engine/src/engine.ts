@@ -37,14 +37,7 @@ import {
   requireProvider,
 } from "./adapters.ts";
 import { createDatabase } from "./databases.ts";
-import {
-  type RpcErrorObject,
-  UserFacingError,
-  errorMessage,
-  rpcGenericError,
-  rpcPanic,
-  rpcUserFacingError,
-} from "./errors.ts";
+import { type RpcErrorObject, UserFacingError, errorMessage, rpcGenericError, rpcPanic, rpcUserFacingError } from "./errors.ts";
 import { forwardEngineLog } from "./log.ts";
 import type { HandlerResult, RpcConnection } from "./rpc.ts";
 import { type WasmSchemaEngine, isWasmPanic, loadWasm, panicMessage } from "./wasm.ts";
@@ -196,9 +189,7 @@ export class EngineHost {
       case "diagnoseMigrationHistory": {
         const request = input<DiagnoseMigrationHistoryInput>(params);
         if (sqliteFactory === undefined) return engine.diagnoseMigrationHistory(request);
-        const { value, created } = await sqliteFactory.withMigrationsTable(() =>
-          engine.diagnoseMigrationHistory(request),
-        );
+        const { value, created } = await sqliteFactory.withMigrationsTable(() => engine.diagnoseMigrationHistory(request));
         return created ? { ...value, hasMigrationsTable: false } : value;
       }
       case "diff": {

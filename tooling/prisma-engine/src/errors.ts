@@ -41,11 +41,10 @@ export function databaseDoesNotExist(db: DatabaseLocation, sqlite: boolean): Use
 }
 
 export function databaseAlreadyExists(db: DatabaseLocation): UserFacingError {
-  return new UserFacingError(
-    "P1009",
-    `Database \`${db.database}\` already exists on the database server at \`${db.location}\``,
-    { database_name: db.database, database_location: db.location },
-  );
+  return new UserFacingError("P1009", `Database \`${db.database}\` already exists on the database server at \`${db.location}\``, {
+    database_name: db.database,
+    database_location: db.location,
+  });
 }
 
 export function authenticationFailed(user: string, location: string): UserFacingError {
@@ -88,10 +87,7 @@ function stringProp(value: unknown, key: string): string | undefined {
  * SQLSTATE) to a user-facing error, or returns undefined when it has no
  * well-known equivalent.
  */
-export function fromPgError(
-  error: unknown,
-  db: DatabaseLocation & { user: string },
-): UserFacingError | undefined {
+export function fromPgError(error: unknown, db: DatabaseLocation & { user: string }): UserFacingError | undefined {
   const code = stringProp(error, "code");
   switch (code) {
     case "ECONNREFUSED":

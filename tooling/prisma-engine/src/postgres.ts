@@ -116,7 +116,7 @@ export function installCharAsTextFix(): void {
   const prototype: unknown = typeof resultClass === "function" ? Reflect.get(resultClass, "prototype") : undefined;
   const original: unknown = typeof prototype === "object" && prototype !== null ? Reflect.get(prototype, "addFields") : undefined;
   if (typeof prototype !== "object" || prototype === null || typeof original !== "function") {
-    throw new Error("pg/lib/result.js has an unexpected shape: cannot map PostgreSQL \"char\" columns to text");
+    throw new Error('pg/lib/result.js has an unexpected shape: cannot map PostgreSQL "char" columns to text');
   }
   const addFields: PgResultPrototype["addFields"] = function (this: unknown, fields) {
     for (const field of fields) {
@@ -230,8 +230,7 @@ class PostgresAdapter extends DelegatingAdapter {
   }
 }
 
-const NO_DATABASE =
-  "This command needs a database, but no datasource URL is configured: set `datasource.url` in prisma.config.ts.";
+const NO_DATABASE = "This command needs a database, but no datasource URL is configured: set `datasource.url` in prisma.config.ts.";
 
 /**
  * Stands in for a database when no URL is configured, so that diffs between

@@ -204,9 +204,7 @@ export class SqliteAdapterFactory implements EngineAdapterFactory {
   async reset(): Promise<void> {
     const connection = this.mainConnection();
     const objects = await connection.queryRaw(
-      rawSql(
-        "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger', 'table') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-      ),
+      rawSql("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger', 'table') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"),
     );
     const order = ["view", "trigger", "table"];
     const statements = objects.rows

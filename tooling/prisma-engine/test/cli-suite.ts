@@ -74,10 +74,7 @@ export function defineCliSuite({ provider, databaseUrl, afterMigrateDev }: Suite
   });
 
   it("migrate dev --create-only creates the next migration against the database", async () => {
-    const result = expectStatus(
-      project.prisma(["migrate", "dev", "--name", "add_nickname", "--create-only"], databaseUrl()),
-      0,
-    );
+    const result = expectStatus(project.prisma(["migrate", "dev", "--name", "add_nickname", "--create-only"], databaseUrl()), 0);
     expect(result.output).toContain("add_nickname");
     const created = readdirSync(migrationsDir()).find((name) => name.endsWith("_add_nickname"));
     expect(created).toBeDefined();

@@ -43,10 +43,10 @@ describe.skipIf(baseUrl === undefined)("prisma CLI with the stand-in engine on P
 
   afterAll(async () => {
     await onServer(async (client) => {
-      const { rows } = await client.query<{ datname: string }>(
-        "SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2",
-        [database, `${database}_shadow_%`],
-      );
+      const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2", [
+        database,
+        `${database}_shadow_%`,
+      ]);
       for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     });
   });

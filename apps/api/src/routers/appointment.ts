@@ -42,7 +42,10 @@ export const AppointmentList = z.strictObject({
   cursor: Cursor.optional(),
 });
 export const AppointmentImport = z.strictObject({
-  appointments: z.array(z.strictObject(booking).refine(slotIssue, { message: SLOT_MESSAGE, path: ["endsAt"] })).min(1).max(1_000),
+  appointments: z
+    .array(z.strictObject(booking).refine(slotIssue, { message: SLOT_MESSAGE, path: ["endsAt"] }))
+    .min(1)
+    .max(1_000),
 });
 
 export function appointmentOut(a: Appointment) {
@@ -155,9 +158,7 @@ export const appointmentRouter = {
           startsAt: { gte: dayStart, lt: dayEnd },
           ...(input.dentistId ? { dentistId: input.dentistId } : {}),
           ...(input.includeCancelled ? {} : { status: "scheduled" }),
-          ...(after
-            ? { OR: [{ startsAt: { gt: new Date(after[0]) } }, { startsAt: new Date(after[0]), id: { gt: after[1] } }] }
-            : {}),
+          ...(after ? { OR: [{ startsAt: { gt: new Date(after[0]) } }, { startsAt: new Date(after[0]), id: { gt: after[1] } }] } : {}),
         },
         include: {
           patient: { select: { firstName: true, lastName: true } },
@@ -172,7 +173,12 @@ export const appointmentRouter = {
         (a) => [iso(a.startsAt), a.id],
         (a) => ({ ...appointmentOut(a), patientName: `${a.patient.firstName} ${a.patient.lastName}`, dentistName: a.dentist.name }),
       );
-      ctx.audit.annotate({ day: input.day, dentistId: input.dentistId ?? null, count: page.items.length, ids: page.items.map((a) => a.id) });
+      ctx.audit.annotate({
+        day: input.day,
+        dentistId: input.dentistId ?? null,
+        count: page.items.length,
+        ids: page.items.map((a) => a.id),
+      });
       return page;
     }),
 
@@ -210,7 +216,10 @@ export const appointmentRouter = {
         rows.forEach((r, i) => {
           const clash = taken.find((b) => b.dentistId === r.dentistId && b.startsAt < r.endsAt && b.endsAt > r.startsAt);
           if (clash?.row !== undefined) {
-            throw new TRPCError({ code: "CONFLICT", message: `Rows ${clash.row} and ${i} book the same dentist at overlapping times; nothing imported.` });
+            throw new TRPCError({
+              code: "CONFLICT",
+              message: `Rows ${clash.row} and ${i} book the same dentist at overlapping times; nothing imported.`,
+            });
           }
           if (clash) throw doubleBooked(clash.startsAt, clash.endsAt, clash.id ?? "");
           taken.push({ dentistId: r.dentistId, startsAt: r.startsAt, endsAt: r.endsAt, row: i });

@@ -48,7 +48,11 @@ export const auditRouter = {
     .query(async ({ ctx, input }) => {
       const { limit, cursor, ...filter } = input;
       const after = cursor === undefined ? undefined : decodeCursor(cursor, AuditKey);
-      const rows = await ctx.prisma.auditEntry.findMany({ where: auditWhere(ctx.provider, filter, after), orderBy: AUDIT_ORDER, take: limit + 1 });
+      const rows = await ctx.prisma.auditEntry.findMany({
+        where: auditWhere(ctx.provider, filter, after),
+        orderBy: AUDIT_ORDER,
+        take: limit + 1,
+      });
       const page = pageOf(rows, limit, keyOf, entryOut);
       ctx.audit.annotate({ filter, count: page.items.length });
       return page;
@@ -74,12 +78,21 @@ export const auditRouter = {
     .input(z.strictObject({ maxProblems: z.number().int().min(1).max(10_000).default(100) }).default({ maxProblems: 100 }))
     .query(async ({ ctx, input }) => {
       const seals = sealsOf(ctx);
-      const report = await verifyOffThread({ url: seals.url, publicKeyPem: seals.publicKeyPem, anchors: seals.anchors, maxProblems: input.maxProblems }).catch(
-        (error: unknown) => {
-          throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `verify could not run: ${messageOf(error)}` });
-        },
-      );
-      ctx.audit.annotate({ ok: report.ok, streams: report.streams, entries: report.entries, problems: report.problemCount, unsealed: report.unsealed });
+      const report = await verifyOffThread({
+        url: seals.url,
+        publicKeyPem: seals.publicKeyPem,
+        anchors: seals.anchors,
+        maxProblems: input.maxProblems,
+      }).catch((error: unknown) => {
+        throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `verify could not run: ${messageOf(error)}` });
+      });
+      ctx.audit.annotate({
+        ok: report.ok,
+        streams: report.streams,
+        entries: report.entries,
+        problems: report.problemCount,
+        unsealed: report.unsealed,
+      });
       return report;
     }),
 
@@ -127,10 +140,19 @@ export const auditRouter = {
       const actor = { id: ctx.user.id, role: ctx.user.role };
       // SQLite: the purge needs the write lock the audit writers keep taking; it retries within
       // RETRY_LIMITS (10 s), then answers CONFLICT.
-      const report = await retryConflicts(() => purgeAuditEntries(ctx, { olderThan, actor, reason: input.reason }), RETRY_LIMITS, "The purge");
+      const report = await retryConflicts(
+        () => purgeAuditEntries(ctx, { olderThan, actor, reason: input.reason }),
+        RETRY_LIMITS,
+        "The purge",
+      );
       const signed = report.streams.length > 0 ? await seals.sealer.notePurge(report.streams) : undefined;
       ctx.audit.annotate({ deleted: report.deleted, purgeEntryId: report.entryId, seal: signed?.seal.number ?? null });
-      return { deleted: report.deleted, entryId: report.entryId, streams: report.streams.map((s) => ({ streamId: s.streamId, firstSeq: s.firstSeq })), seal: signed?.seal.number ?? null };
+      return {
+        deleted: report.deleted,
+        entryId: report.entryId,
+        streams: report.streams.map((s) => ({ streamId: s.streamId, firstSeq: s.firstSeq })),
+        seal: signed?.seal.number ?? null,
+      };
     }),
 
   /**
@@ -224,6 +246,7 @@ export const auditRouter = {
 
 /** The server's seal configuration; PRECONDITION_FAILED when it runs without one. */
 function sealsOf(ctx: Pick<Context, "seals">): SealServices {
-  if (!ctx.seals) throw new TRPCError({ code: "PRECONDITION_FAILED", message: "This server runs without seals: no signing key or anchors configured." });
+  if (!ctx.seals)
+    throw new TRPCError({ code: "PRECONDITION_FAILED", message: "This server runs without seals: no signing key or anchors configured." });
   return ctx.seals;
 }

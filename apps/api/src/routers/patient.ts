@@ -25,7 +25,10 @@ const fields = {
     .trim()
     .regex(/^\+?[\d ()-]{5,20}$/, "phone: 5–20 digits, spaces, parentheses or dashes, optionally a leading +")
     .nullish(),
-  ssn: z.string().regex(/^\d{3}-\d{2}-\d{4}$/, "ssn must look like 123-45-6789").nullish(),
+  ssn: z
+    .string()
+    .regex(/^\d{3}-\d{2}-\d{4}$/, "ssn must look like 123-45-6789")
+    .nullish(),
   insuranceNumber: z.string().trim().min(1).max(64).nullish(),
 };
 

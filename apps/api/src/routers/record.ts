@@ -106,9 +106,7 @@ export const recordRouter = {
         ctx.prisma.dentalRecord.findMany({
           where: {
             patientId: input.patientId,
-            ...(after
-              ? { OR: [{ createdAt: { lt: new Date(after[0]) } }, { createdAt: new Date(after[0]), id: { lt: after[1] } }] }
-              : {}),
+            ...(after ? { OR: [{ createdAt: { lt: new Date(after[0]) } }, { createdAt: new Date(after[0]), id: { lt: after[1] } }] } : {}),
           },
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
           take: input.limit + 1,

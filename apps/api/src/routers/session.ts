@@ -62,7 +62,12 @@ export const sessionRouter = {
         orderBy: { id: "desc" },
         take: input.limit + 1,
       });
-      const page = pageOf(rows, input.limit, (s) => [s.id], (s) => sessionOut(s, now));
+      const page = pageOf(
+        rows,
+        input.limit,
+        (s) => [s.id],
+        (s) => sessionOut(s, now),
+      );
       ctx.audit.annotate({ userId: input.userId ?? null, count: page.items.length });
       return page;
     }),

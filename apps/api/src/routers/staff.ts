@@ -70,7 +70,8 @@ export const staffRouter = {
         const u = await ctx.prisma.user.create({ data: { name: input.name, email, role: input.role, passwordHash } });
         return staffOut(u);
       } catch (error) {
-        if (isUniqueViolation(error)) throw new TRPCError({ code: "CONFLICT", message: `A staff member with email ${email} exists already.` });
+        if (isUniqueViolation(error))
+          throw new TRPCError({ code: "CONFLICT", message: `A staff member with email ${email} exists already.` });
         throw error;
       }
     }),

@@ -52,7 +52,11 @@ export interface JetStreamResult {
 
 const INGEST_MAIN = fileURLToPath(import.meta.resolve("@auditrail/ingest/main"));
 
-export async function jetstream(target: Target, n: number, direct: { rowsPerSec: number; ceilingRowsPerSec: number }): Promise<JetStreamResult> {
+export async function jetstream(
+  target: Target,
+  n: number,
+  direct: { rowsPerSec: number; ceilingRowsPerSec: number },
+): Promise<JetStreamResult> {
   const cluster = await NatsCluster.start(3);
   const dir = await mkdtemp(join(tmpdir(), "auditrail-bench-js-"));
   try {
@@ -78,8 +82,20 @@ export async function jetstream(target: Target, n: number, direct: { rowsPerSec:
 
 async function run(target: Target, cluster: NatsCluster, dir: string, n: number, processes: number): Promise<JetStreamRun> {
   const name = `BENCH${processes}`;
-  const stream = { name, subjects: { entries: `bench${processes}.entries`, deadLetters: `bench${processes}.dead` }, replicas: 3 as const, maxBytes: 2 * 1024 ** 3 };
-  const config = { servers: cluster.urls, databaseUrl: target.url, stream, consumer: { durable: "bench" }, batchSize: 500, deadLetterDir: join(dir, `dead-${processes}`) };
+  const stream = {
+    name,
+    subjects: { entries: `bench${processes}.entries`, deadLetters: `bench${processes}.dead` },
+    replicas: 3 as const,
+    maxBytes: 2 * 1024 ** 3,
+  };
+  const config = {
+    servers: cluster.urls,
+    databaseUrl: target.url,
+    stream,
+    consumer: { durable: "bench" },
+    batchSize: 500,
+    deadLetterDir: join(dir, `dead-${processes}`),
+  };
   const children = Array.from({ length: processes }, () => startIngest(config));
   try {
     await Promise.all(children.map((c) => c.ready));
@@ -149,7 +165,10 @@ async function lag(cluster: NatsCluster, stream: string): Promise<number> {
 }
 
 function startIngest(config: object): { ready: Promise<void>; stop: () => Promise<void> } {
-  const child: ChildProcess = spawn(process.execPath, [INGEST_MAIN, JSON.stringify(config)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "info" } });
+  const child: ChildProcess = spawn(process.execPath, [INGEST_MAIN, JSON.stringify(config)], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LOG_LEVEL: "info" },
+  });
   let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {

@@ -45,7 +45,8 @@ export async function peers(
   contenders: readonly ContenderName[] = CONTENDERS,
 ): Promise<Partial<Record<ContenderName, PeerResult>>> {
   const redis = await redisReachable();
-  if (!redis && process.env.CI === "true") throw new Error(`CI=true but Redis is not reachable on ${REDIS.host}:${REDIS.port}: the BullMQ peers must not be skipped under CI.`);
+  if (!redis && process.env.CI === "true")
+    throw new Error(`CI=true but Redis is not reachable on ${REDIS.host}:${REDIS.port}: the BullMQ peers must not be skipped under CI.`);
   const results: Partial<Record<ContenderName, PeerResult>> = {};
   for (const name of contenders) {
     if (NEEDS_REDIS.has(name) && !redis) {

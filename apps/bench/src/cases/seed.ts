@@ -58,8 +58,7 @@ interface Timing {
   readonly totalMs: number;
 }
 
-const median = (rounds: Timing[]): Timing =>
-  [...rounds].sort((a, b) => a.totalMs - b.totalMs)[Math.floor(rounds.length / 2)] as Timing;
+const median = (rounds: Timing[]): Timing => [...rounds].sort((a, b) => a.totalMs - b.totalMs)[Math.floor(rounds.length / 2)] as Timing;
 
 /**
  * Calls `fn` once per event, in sequence; per-call and total milliseconds. `awaitEach`: a call

@@ -69,7 +69,10 @@ export async function verifyCase(provider: Provider, rows: number): Promise<Veri
     const heads = streams
       .map((s) => ({ streamId: s.chain.streamId, size: s.log.size, root: s.log.root().toString("hex"), start: 1 }))
       .sort((a, b) => (a.streamId < b.streamId ? -1 : 1));
-    const signed = signSeal({ trail: "bench", number: 1, time: new Date().toISOString(), prev: null, streams: heads }, { name: "bench", privateKey });
+    const signed = signSeal(
+      { trail: "bench", number: 1, time: new Date().toISOString(), prev: null, streams: heads },
+      { name: "bench", privateKey },
+    );
     const store = createSink({ url: db.url });
     await store.storeSeal?.(signed);
     await store.close();
@@ -78,7 +81,14 @@ export async function verifyCase(provider: Provider, rows: number): Promise<Veri
     const script = fileURLToPath(new URL("../verify-run.js", import.meta.url));
     const walk = async (threads: number) => {
       // The same heap bound the API's verify threads run with (VERIFY_HEAP_MB).
-      const args = [`--max-old-space-size=${VERIFY_HEAP_MB}`, script, db.url, join(dir, "public.pem"), join(dir, "seal.txt"), String(threads)];
+      const args = [
+        `--max-old-space-size=${VERIFY_HEAP_MB}`,
+        script,
+        db.url,
+        join(dir, "public.pem"),
+        join(dir, "seal.txt"),
+        String(threads),
+      ];
       const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 20 });
       return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as VerifyRunResult;
     };
@@ -91,7 +101,12 @@ export async function verifyCase(provider: Provider, rows: number): Promise<Veri
       rowsPerSec: result.entries / (result.elapsedMs / 1000),
       rowsPerCpuSec: result.entries / (result.cpuMs / 1000),
       rssMb: result.maxRssMb,
-      parallel: { threads: parallel.threads, rowsPerSec: parallel.entries / (parallel.elapsedMs / 1000), rssMb: parallel.maxRssMb, ok: parallel.ok },
+      parallel: {
+        threads: parallel.threads,
+        rowsPerSec: parallel.entries / (parallel.elapsedMs / 1000),
+        rssMb: parallel.maxRssMb,
+        ok: parallel.ok,
+      },
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

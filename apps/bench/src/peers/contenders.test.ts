@@ -37,39 +37,43 @@ describe.runIf(onPostgres)("every peers contender", () => {
     await db?.drop();
   });
 
-  it.each(contenders)("%s stores every entry handed off, as the same audit row", async (name) => {
-    const place = { url: db.url, queueUrl: db.ownerUrl, queue: `peers-test-${name}-${Date.now().toString(36)}`, redis: REDIS };
-    const consumer = HAS_CONSUMER.has(name) ? await openConsumer(name, place) : undefined;
-    const producer = await openProducer(name, place, 1);
-    const n = 25;
-    for (let i = 0; i < n; i++) await producer.handOff(patientUpdate(PEERS_ACTION));
-    await producer.drain();
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    let rows: StoredRow[] = [];
-    try {
-      // Queues deliver through their consumer: wait (widely) until all rows are there.
-      for (let waited = 0; waited < 30_000 && rows.length < n; waited += 100) {
-        ({ rows } = await client.query<StoredRow>(
-          `SELECT "action", "entity", "actorId", "outcome", "durationMs", jsonb_typeof("before") AS "before",
+  it.each(contenders)(
+    "%s stores every entry handed off, as the same audit row",
+    async (name) => {
+      const place = { url: db.url, queueUrl: db.ownerUrl, queue: `peers-test-${name}-${Date.now().toString(36)}`, redis: REDIS };
+      const consumer = HAS_CONSUMER.has(name) ? await openConsumer(name, place) : undefined;
+      const producer = await openProducer(name, place, 1);
+      const n = 25;
+      for (let i = 0; i < n; i++) await producer.handOff(patientUpdate(PEERS_ACTION));
+      await producer.drain();
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      let rows: StoredRow[] = [];
+      try {
+        // Queues deliver through their consumer: wait (widely) until all rows are there.
+        for (let waited = 0; waited < 30_000 && rows.length < n; waited += 100) {
+          ({ rows } = await client.query<StoredRow>(
+            `SELECT "action", "entity", "actorId", "outcome", "durationMs", jsonb_typeof("before") AS "before",
                   jsonb_typeof("after") AS "after", jsonb_typeof("diff") AS "diff", "requestId", "streamId"
            FROM "AuditEntry"`,
-        ));
-        if (rows.length < n) await new Promise((r) => setTimeout(r, 100));
+          ));
+          if (rows.length < n) await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        await client.end();
+        await producer.close();
+        await consumer?.close();
       }
-    } finally {
-      await client.end();
-      await producer.close();
-      await consumer?.close();
-    }
-    expect(rows).toHaveLength(n);
-    for (const row of rows) {
-      expect(row).toMatchObject({ action: PEERS_ACTION, entity: "Patient", actorId: "staff-dentist-1", outcome: "ok", durationMs: 3.2 });
-      // JSON stored as JSON objects, not as strings holding JSON.
-      expect([row.before, row.after, row.diff]).toEqual(["object", "object", "object"]);
-      expect(row.requestId).toMatch(/^req-\d+$/);
-      // Only auditrail hash-chains its rows.
-      expect(row.streamId === null).toBe(name !== "auditrail");
-    }
-  }, 60_000);
+      expect(rows).toHaveLength(n);
+      for (const row of rows) {
+        expect(row).toMatchObject({ action: PEERS_ACTION, entity: "Patient", actorId: "staff-dentist-1", outcome: "ok", durationMs: 3.2 });
+        // JSON stored as JSON objects, not as strings holding JSON.
+        expect([row.before, row.after, row.diff]).toEqual(["object", "object", "object"]);
+        expect(row.requestId).toMatch(/^req-\d+$/);
+        // Only auditrail hash-chains its rows.
+        expect(row.streamId === null).toBe(name !== "auditrail");
+      }
+    },
+    60_000,
+  );
 });

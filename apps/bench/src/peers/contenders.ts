@@ -93,7 +93,10 @@ async function insertEntries(pool: pg.Pool, entries: readonly AuditEntry[]): Pro
     const chunk = entries.slice(i, i + INSERT_CHUNK);
     const sql = pgInsertSql.get(chunk.length) ?? multiRowInsert(chunk.length);
     pgInsertSql.set(chunk.length, sql);
-    await pool.query(sql, chunk.flatMap((e) => auditRow(e)));
+    await pool.query(
+      sql,
+      chunk.flatMap((e) => auditRow(e)),
+    );
   }
 }
 
@@ -164,9 +167,11 @@ function naiveBatcher(place: Place, size: number, delayMs: number): Producer {
     if (buffer.length === 0) return;
     const batch = buffer;
     buffer = [];
-    exporting = exporting.then(() => insertEntries(pool, batch)).catch((error: unknown) => {
-      failure = error;
-    });
+    exporting = exporting
+      .then(() => insertEntries(pool, batch))
+      .catch((error: unknown) => {
+        failure = error;
+      });
   };
   return {
     handOff: async (event) => {
@@ -332,7 +337,10 @@ async function pgBossConsumer(place: Place): Promise<Consumer> {
   await boss.start();
   await boss.createQueue(place.queue);
   await boss.work<AuditEntry>(place.queue, { batchSize: 1_000, pollingIntervalSeconds: 0.5 }, async (jobs) => {
-    await insertEntries(pool, jobs.map((j) => j.data));
+    await insertEntries(
+      pool,
+      jobs.map((j) => j.data),
+    );
   });
   return {
     close: async () => {

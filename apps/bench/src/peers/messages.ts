@@ -14,9 +14,7 @@ export interface ProducerDone {
 }
 
 /** A consumer, once it takes work, and once stopped. */
-export type ConsumerMessage =
-  | { readonly type: "ready" }
-  | { readonly type: "stopped"; readonly rssMb: number; readonly cpuS: number };
+export type ConsumerMessage = { readonly type: "ready" } | { readonly type: "stopped"; readonly rssMb: number; readonly cpuS: number };
 
 export type ProducerMessage = ProducerDone | { readonly type: "stopped" };
 

@@ -14,7 +14,11 @@ export function deadLettersView(ctx: AppContext): View {
     "section",
     { "aria-labelledby": "dl-title" },
     h("h1", { id: "dl-title" }, "Dead letters"),
-    h("p", { class: "muted" }, "Entries the database rejected as invalid. Fix the cause, then replay: each is inserted again; those still rejected stay here with the new reason."),
+    h(
+      "p",
+      { class: "muted" },
+      "Entries the database rejected as invalid. Fix the cause, then replay: each is inserted again; those still rejected stay here with the new reason.",
+    ),
     result,
     body,
   );

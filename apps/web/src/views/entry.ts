@@ -33,7 +33,11 @@ export function jsonNode(value: unknown, indent = 0): (Node | string)[] {
     if (entries.length === 0) return ["{}"];
     return [
       "{\n",
-      ...entries.flatMap(([k, v], i) => [`${pad}  ${JSON.stringify(k)}: `, ...jsonNode(v, indent + 1), i < entries.length - 1 ? ",\n" : "\n"]),
+      ...entries.flatMap(([k, v], i) => [
+        `${pad}  ${JSON.stringify(k)}: `,
+        ...jsonNode(v, indent + 1),
+        i < entries.length - 1 ? ",\n" : "\n",
+      ]),
       `${pad}}`,
     ];
   }
@@ -46,7 +50,12 @@ function valueCell(change: Change, key: "from" | "to"): HTMLTableCellElement {
 }
 
 export function entryView(ctx: AppContext, id: string): View {
-  const node = h("section", { "aria-labelledby": "entry-title" }, h("h1", { id: "entry-title" }, "Entry"), h("p", { role: "status" }, "Loading…"));
+  const node = h(
+    "section",
+    { "aria-labelledby": "entry-title" },
+    h("h1", { id: "entry-title" }, "Entry"),
+    h("p", { role: "status" }, "Loading…"),
+  );
   let disposed = false;
   ctx.api.audit.get
     .query({ id })
@@ -57,7 +66,19 @@ export function entryView(ctx: AppContext, id: string): View {
       const others = await ctx.api.audit.list.query({ requestId: e.requestId, limit: 50 });
       if (disposed) return;
       const list = node.querySelector("#request-entries");
-      if (list) replace(list, ...others.items.map((o) => h("li", {}, o.id === e.id ? h("strong", {}, `${o.action} (this entry)`) : h("a", { href: `/entry/${encodeURIComponent(o.id)}` }, `${o.action} · ${o.outcome}`))));
+      if (list)
+        replace(
+          list,
+          ...others.items.map((o) =>
+            h(
+              "li",
+              {},
+              o.id === e.id
+                ? h("strong", {}, `${o.action} (this entry)`)
+                : h("a", { href: `/entry/${encodeURIComponent(o.id)}` }, `${o.action} · ${o.outcome}`),
+            ),
+          ),
+        );
     })
     .catch((error: unknown) => {
       if (!disposed) replace(node, failure(ctx, error, "read this audit entry"));
@@ -96,12 +117,22 @@ function entryBody(e: Entry): (HTMLElement | null)[] {
       : h(
           "table",
           { class: "diff" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Before"), h("th", { scope: "col" }, "After"))),
+          h(
+            "thead",
+            {},
+            h("tr", {}, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Before"), h("th", { scope: "col" }, "After")),
+          ),
           h(
             "tbody",
             {},
             ...changes.map((c) =>
-              h("tr", { class: c.from === REDACTED || c.to === REDACTED ? "is-redacted" : null }, h("th", { scope: "row" }, c.path), valueCell(c, "from"), valueCell(c, "to")),
+              h(
+                "tr",
+                { class: c.from === REDACTED || c.to === REDACTED ? "is-redacted" : null },
+                h("th", { scope: "row" }, c.path),
+                valueCell(c, "from"),
+                valueCell(c, "to"),
+              ),
             ),
           ),
         ),
@@ -113,6 +144,8 @@ function entryBody(e: Entry): (HTMLElement | null)[] {
     ),
     e.metadata === null ? null : h("div", {}, h("h2", {}, "Metadata"), h("pre", {}, ...jsonNode(e.metadata))),
     h("h2", {}, "This request's entries"),
-    e.requestId ? h("ul", { id: "request-entries", class: "plain" }, h("li", {}, "Loading…")) : h("p", { class: "muted" }, "No request id."),
+    e.requestId
+      ? h("ul", { id: "request-entries", class: "plain" }, h("li", {}, "Loading…"))
+      : h("p", { class: "muted" }, "No request id."),
   ];
 }

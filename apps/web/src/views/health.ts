@@ -26,7 +26,8 @@ export function healthView(ctx: AppContext): View {
   let disposed = false;
 
   const draw = (health: Health) => {
-    const cell = (value: number | null) => h("td", { class: "num" }, value === null ? "—" : Number.isInteger(value) ? String(value) : value.toFixed(1));
+    const cell = (value: number | null) =>
+      h("td", { class: "num" }, value === null ? "—" : Number.isInteger(value) ? String(value) : value.toFixed(1));
     replace(
       body,
       h(
@@ -36,7 +37,11 @@ export function healthView(ctx: AppContext): View {
           "table",
           { class: "health" },
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Writer"), ...COLUMNS.map(([label]) => h("th", { scope: "col" }, label)))),
-          h("tbody", {}, ...health.writers.map((w) => h("tr", {}, h("th", { scope: "row" }, w.mode), ...COLUMNS.map(([, key]) => cell(w[key]))))),
+          h(
+            "tbody",
+            {},
+            ...health.writers.map((w) => h("tr", {}, h("th", { scope: "row" }, w.mode), ...COLUMNS.map(([, key]) => cell(w[key])))),
+          ),
         ),
       ),
       h(

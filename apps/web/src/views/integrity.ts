@@ -73,7 +73,11 @@ export function integrityView(ctx: AppContext): View {
     "section",
     { "aria-labelledby": "integrity-title" },
     h("h1", { id: "integrity-title" }, "Integrity"),
-    h("p", { class: "muted" }, "Checks every writer's hash chain in what is stored: any row modified, deleted, reordered or cut off the end is reported. Auditors only."),
+    h(
+      "p",
+      { class: "muted" },
+      "Checks every writer's hash chain in what is stored: any row modified, deleted, reordered or cut off the end is reported. Auditors only.",
+    ),
     run,
     result,
   );

@@ -17,7 +17,7 @@ export const PAGE_SIZE = 50;
 function previousCursors(): string[] {
   const state: unknown = history.state;
   if (typeof state === "object" && state !== null && Array.isArray((state as { back?: unknown }).back)) {
-    return ((state as { back: unknown[] }).back).filter((c): c is string => typeof c === "string");
+    return (state as { back: unknown[] }).back.filter((c): c is string => typeof c === "string");
   }
   return [];
 }
@@ -34,11 +34,7 @@ export function trailView(ctx: AppContext, params: URLSearchParams): View {
     "table",
     { class: "trail", "aria-describedby": "trail-status" },
     h("caption", { class: "sr-only" }, "Audit entries, newest first"),
-    h(
-      "thead",
-      {},
-      h("tr", {}, ...["Time", "Actor", "Action", "Entity", "Outcome", "Request"].map((c) => h("th", { scope: "col" }, c))),
-    ),
+    h("thead", {}, h("tr", {}, ...["Time", "Actor", "Action", "Entity", "Outcome", "Request"].map((c) => h("th", { scope: "col" }, c)))),
     body,
   );
   const newer = h("button", { type: "button", disabled: !cursor }, "← Newer");
@@ -71,11 +67,14 @@ export function trailView(ctx: AppContext, params: URLSearchParams): View {
       if (disposed) return;
       replace(body, page.items.map(row));
       wrap.style.setProperty("--rows", String(Math.max(page.items.length, 1)));
-      status.textContent = page.items.length === 0 ? "No entries match." : `${page.items.length} entries${cursor ? " (an older page)" : ""}`;
+      status.textContent =
+        page.items.length === 0 ? "No entries match." : `${page.items.length} entries${cursor ? " (an older page)" : ""}`;
       const next = page.nextCursor;
       if (next) {
         older.disabled = false;
-        older.addEventListener("click", () => ctx.navigate(`/?${queryOf(filter, { cursor: next })}`, { state: { back: [...back, cursor ?? ""] } }));
+        older.addEventListener("click", () =>
+          ctx.navigate(`/?${queryOf(filter, { cursor: next })}`, { state: { back: [...back, cursor ?? ""] } }),
+        );
       }
     })
     .catch((error: unknown) => {
@@ -97,7 +96,11 @@ function row(e: Entry): HTMLTableRowElement {
   return h(
     "tr",
     {},
-    h("td", { "data-label": "Time" }, h("a", { href: `/entry/${encodeURIComponent(e.id)}`, title: `Open this entry (${e.occurredAt})` }, formatTime(e.occurredAt, false))),
+    h(
+      "td",
+      { "data-label": "Time" },
+      h("a", { href: `/entry/${encodeURIComponent(e.id)}`, title: `Open this entry (${e.occurredAt})` }, formatTime(e.occurredAt, false)),
+    ),
     h("td", { "data-label": "Actor", title: actorOf(e) }, actorOf(e)),
     h("td", { "data-label": "Action", title: e.action }, e.action),
     h("td", { "data-label": "Entity", title: entity }, entity),
@@ -149,7 +152,9 @@ function exportButtons(ctx: AppContext, filter: AuditFilter): HTMLElement {
   const download = async (format: "ndjson" | "csv") => {
     note.textContent = `Exporting ${format.toUpperCase()}…`;
     try {
-      const res = await fetch(`/audit/export?${queryOf(filter, { format })}`, { headers: { authorization: `Bearer ${ctx.session.token}` } });
+      const res = await fetch(`/audit/export?${queryOf(filter, { format })}`, {
+        headers: { authorization: `Bearer ${ctx.session.token}` },
+      });
       if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 200)}`);
       const url = URL.createObjectURL(await res.blob());
       const a = h("a", { href: url, download: `audit-trail.${format}` });

@@ -64,12 +64,7 @@ export function buildEvents<TContext>(call: AuditCall<TContext>, record: CallRec
     durationMs: Math.max(0, call.durationMs),
     ...fitRequest(o.request),
   };
-  const metadata = mergeMetadata(
-    o.metadata,
-    spec.metadata?.(call),
-    record.annotations,
-    ok ? undefined : { error: errorOf(call) },
-  );
+  const metadata = mergeMetadata(o.metadata, spec.metadata?.(call), record.annotations, ok ? undefined : { error: errorOf(call) });
   const change = ok && kindOf(spec, call.type) === "change";
 
   if (ok && spec.bulk !== undefined) {
@@ -199,7 +194,9 @@ function errorOf<TContext>(call: AuditCall<TContext>): JsonObject {
 function fitActor(actor: AuditActor | undefined): AuditActor | undefined {
   const id = entityIdOf(actor?.id);
   if (!actor || id === undefined) return undefined;
-  return actor.role ? { id: cut(id, LIMITS.actorId) as string, role: cut(actor.role, LIMITS.actorRole) } : { id: cut(id, LIMITS.actorId) as string };
+  return actor.role
+    ? { id: cut(id, LIMITS.actorId) as string, role: cut(actor.role, LIMITS.actorRole) }
+    : { id: cut(id, LIMITS.actorId) as string };
 }
 
 function fitRequest(request: AuditRequestInfo): Pick<AuditEvent, "requestId" | "ip" | "userAgent"> {

@@ -14,8 +14,19 @@ import type { AuditMeta, AuditPluginOptions, AuditTransactions, AuditWriters } f
 
 const zero = { p50: 0, p95: 0, p99: 0, max: 0, count: 0, sum: 0 };
 const stats: WriterStats = {
-  recorded: 0, queued: 0, inFlight: 0, written: 0, retried: 0, deadLettered: 0, spilled: 0,
-  replayed: 0, dropped: 0, errors: 0, spoolBacklog: 0, enqueueUs: zero, writeMs: zero,
+  recorded: 0,
+  queued: 0,
+  inFlight: 0,
+  written: 0,
+  retried: 0,
+  deadLettered: 0,
+  spilled: 0,
+  replayed: 0,
+  dropped: 0,
+  errors: 0,
+  spoolBacklog: 0,
+  enqueueUs: zero,
+  writeMs: zero,
 };
 
 /** A writer that stamps (as the real ones do) and keeps entries in memory; `fail` rejects record(). */
@@ -254,7 +265,10 @@ describe("the tRPC audit plugin", () => {
         .input(z.object({ id: z.string() }))
         .mutation(() => "ok"),
     });
-    const call = (user: Ctx["user"]) => t.createCallerFactory(r)({ ...ctx, user }).m({ id: "p1" });
+    const call = (user: Ctx["user"]) =>
+      t
+        .createCallerFactory(r)({ ...ctx, user })
+        .m({ id: "p1" });
     await call(undefined);
     expect(loader).not.toHaveBeenCalled();
     await call({ id: "u1", role: "dentist" });
@@ -291,7 +305,12 @@ describe("the tRPC audit plugin", () => {
     const { w, caller, ctx, store: s } = setup();
     await caller().txRename({ id: "p1", name: "Cy" });
     expect(ctx.db.get("p1")?.name).toBe("Cy");
-    expect(only(s.committed)).toMatchObject({ outcome: "ok", entityId: "p1", diff: [{ path: "name", from: "Ann", to: "Cy" }], requestId: "req-1" });
+    expect(only(s.committed)).toMatchObject({
+      outcome: "ok",
+      entityId: "p1",
+      diff: [{ path: "name", from: "Ann", to: "Cy" }],
+      requestId: "req-1",
+    });
     expect(w.async.entries).toHaveLength(0);
   });
 
@@ -344,8 +363,20 @@ describe("the tRPC audit plugin", () => {
     expect(e.entityId).toBeNull();
     expect(e.metadata).toEqual({ batch: "b1", count: 2, ids: ["a", "1"] });
     expect(e.diff).toEqual([
-      { id: "a", changes: [{ path: "ssn", from: REDACTED, to: REDACTED }, { path: "n", to: 0 }] },
-      { id: "1", changes: [{ path: "ssn", from: REDACTED, to: REDACTED }, { path: "n", to: 1 }] },
+      {
+        id: "a",
+        changes: [
+          { path: "ssn", from: REDACTED, to: REDACTED },
+          { path: "n", to: 0 },
+        ],
+      },
+      {
+        id: "1",
+        changes: [
+          { path: "ssn", from: REDACTED, to: REDACTED },
+          { path: "n", to: 1 },
+        ],
+      },
     ]);
   });
 
@@ -429,12 +460,15 @@ describe("the mode option (choosing the mode per call)", () => {
     });
     await caller().rename({ id: "p1", name: "Bea" });
     await caller().durableNote();
-    expect(seen).toEqual([["async", false], ["durable", true]]);
+    expect(seen).toEqual([
+      ["async", false],
+      ["durable", true],
+    ]);
     expect(only(w.sync.entries)).toMatchObject({ action: "patient.update" });
     expect(only(w.durable.entries)).toMatchObject({ action: "note.create" });
   });
 
-  it("\"off\" skips auditing the call, and the procedure still runs", async () => {
+  it('"off" skips auditing the call, and the procedure still runs', async () => {
     const { w, caller, ctx } = setup({ mode: (_c, declared) => (declared === "async" ? "off" : declared) });
     await caller().rename({ id: "p1", name: "Cy" });
     expect(ctx.db.get("p1")?.name).toBe("Cy");

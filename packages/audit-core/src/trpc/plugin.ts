@@ -89,7 +89,15 @@ function buildProcedure<TContext extends object, TTx>(options: AuditPluginOption
 
     if (!spec || !mode) return next(plainHelpers(options, ctx, path, mode));
 
-    const env: CallEnv<TContext> = { spec, redactor: redactorFor(path, spec), actor, request, metadata: options.metadata, onEntry: options.onEntry, report };
+    const env: CallEnv<TContext> = {
+      spec,
+      redactor: redactorFor(path, spec),
+      actor,
+      request,
+      metadata: options.metadata,
+      onEntry: options.onEntry,
+      report,
+    };
     const input = asInput(await opts.getRawInput().catch(() => undefined));
     const callAt = (output: unknown, outcome: string, error: TRPCError | undefined): AuditCall<TContext> => ({
       ctx,
@@ -114,7 +122,12 @@ function buildProcedure<TContext extends object, TTx>(options: AuditPluginOption
     const writeMode = mode === "transactional" ? "async" : mode;
     const done = result.ok ? callAt(result.data, "ok", undefined) : callAt(undefined, result.error.code, result.error);
     try {
-      await writeEntries(() => finalEvents(env, done, record), () => writerFor(options.writers(ctx), writeMode, path), writeMode, report);
+      await writeEntries(
+        () => finalEvents(env, done, record),
+        () => writerFor(options.writers(ctx), writeMode, path),
+        writeMode,
+        report,
+      );
     } catch (error) {
       // Only sync mode's successful calls wait on their entry: theirs is the one failure that fails the call.
       if (writeMode === "sync" && result.ok) throw auditFailure(error);
@@ -137,7 +150,12 @@ function resolveMode<TContext, TTx>(
 }
 
 /** Hands an error to the app's onError; never throws (a failing hook must not fail the call). */
-function reporter<TContext, TTx>(options: AuditPluginOptions<TContext, TTx>, ctx: TContext, path: string, type: AuditCall<TContext>["type"]) {
+function reporter<TContext, TTx>(
+  options: AuditPluginOptions<TContext, TTx>,
+  ctx: TContext,
+  path: string,
+  type: AuditCall<TContext>["type"],
+) {
   return (error: unknown): void => {
     try {
       options.onError?.(error instanceof Error ? error : new Error(messageOf(error)), { ctx, path, type });

@@ -58,10 +58,7 @@ export interface AuditCall<TContext> {
 type Fn<Args extends unknown[], R> = { bivariant(...args: Args): R }["bivariant"];
 
 /** Where an entry's entity id comes from: a field of the input or output, or a function of the call. */
-export type AuditIdSelector<TContext> =
-  | `input.${string}`
-  | `output.${string}`
-  | Fn<[call: AuditCall<TContext>], unknown>;
+export type AuditIdSelector<TContext> = `input.${string}` | `output.${string}` | Fn<[call: AuditCall<TContext>], unknown>;
 
 /** `meta.audit`: a procedure's audit intent. */
 export interface AuditSpec<TContext> {
@@ -207,13 +204,15 @@ const OptionsSchema = z.strictObject({
 export function validateOptions(options: unknown): void {
   const parsed = OptionsSchema.safeParse(options);
   if (!parsed.success) {
-    throw new InvalidAuditPluginOptionsError(
-      formatIssues(parsed.error.issues, "(options)"),
-    );
+    throw new InvalidAuditPluginOptionsError(formatIssues(parsed.error.issues, "(options)"));
   }
 }
 
-const name = z.string().min(1).max(128).regex(/^[\w.:-]+$/, "letters, digits, _ . : - only");
+const name = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\w.:-]+$/, "letters, digits, _ . : - only");
 
 const SpecSchema = z.strictObject({
   action: name,

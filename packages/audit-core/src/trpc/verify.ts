@@ -25,7 +25,12 @@ export function verifyRouter<TContext, TTx>(router: RouterLike, options: AuditPl
   if (issues.length > 0) throw new InvalidAuditMetaError(issues);
 }
 
-function procedureIssues<TContext, TTx>(path: string, spec: unknown, options: AuditPluginOptions<TContext, TTx>, writers?: AuditWriters): string[] {
+function procedureIssues<TContext, TTx>(
+  path: string,
+  spec: unknown,
+  options: AuditPluginOptions<TContext, TTx>,
+  writers?: AuditWriters,
+): string[] {
   if (spec === false) return [];
   if (spec === undefined) return [`${path}: no meta.audit (declare one, or audit: false to leave it unaudited on purpose)`];
   const problems = specIssues(path, spec);
@@ -37,7 +42,8 @@ function procedureIssues<TContext, TTx>(path: string, spec: unknown, options: Au
   } catch (error) {
     issues.push(`${path}: meta.audit.redact: ${messageOf(error)}`);
   }
-  if (mode === "transactional" && !options.transactions) issues.push(`${path}: transactional mode needs the plugin's \`transactions\` option`);
+  if (mode === "transactional" && !options.transactions)
+    issues.push(`${path}: transactional mode needs the plugin's \`transactions\` option`);
   const problem = writers && mode !== "transactional" ? writerProblem(writers, mode) : undefined;
   if (problem) issues.push(`${path}: ${problem}`);
   return issues;

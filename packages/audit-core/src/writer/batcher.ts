@@ -62,11 +62,7 @@ export class Batcher {
 
   /** A worker is free and a full batch waits (or a flush wants everything now). */
   private ready(): boolean {
-    return (
-      this.busy < this.options.slots &&
-      this.queue.queued > 0 &&
-      (this.urgent || this.queue.queued >= this.options.maxBatchSize)
-    );
+    return this.busy < this.options.slots && this.queue.queued > 0 && (this.urgent || this.queue.queued >= this.options.maxBatchSize);
   }
 
   /** A batch finished: its worker is free, and whatever waited meanwhile has aged enough. */

@@ -47,27 +47,29 @@ export class DirectWriter implements AuditWriter {
     // Link and write one at a time: an entry whose write finally fails must not leave a seq that
     // later entries link past (verification would report a deletion). After such a failure the
     // stream is abandoned at its last stored link and a new one starts.
-    const write = this.turn.then(() =>
-      writeWithRetry(this.sink, this.sink.forwards ? [entry] : this.stream.link([entry]), this.policy).catch((error: unknown) => {
-        this.stream = new ChainStream();
-        throw error;
-      }),
-    ).then(async (outcome) => {
-      this.options.sealer?.report(this.stream.report());
-      this.counters.written += outcome.written;
-      this.counters.retried += outcome.retries;
-      const letter = outcome.deadLetters[0];
-      if (letter) {
-        this.counters.deadLettered++;
-        const unstored = await keepDeadLetters(this.sink, [letter], this.policy);
-        await appendDeadLetterFile(this.options.spoolDir, unstored);
-        throw new AuditWriteError(letter.attempts, new Error(letter.error));
-      }
-      const elapsed = performance.now() - started;
-      this.counters.writeMs.add(elapsed);
-      this.counters.enqueueUs.add(elapsed * 1000);
-      return { id, state: "written" } as const;
-    });
+    const write = this.turn
+      .then(() =>
+        writeWithRetry(this.sink, this.sink.forwards ? [entry] : this.stream.link([entry]), this.policy).catch((error: unknown) => {
+          this.stream = new ChainStream();
+          throw error;
+        }),
+      )
+      .then(async (outcome) => {
+        this.options.sealer?.report(this.stream.report());
+        this.counters.written += outcome.written;
+        this.counters.retried += outcome.retries;
+        const letter = outcome.deadLetters[0];
+        if (letter) {
+          this.counters.deadLettered++;
+          const unstored = await keepDeadLetters(this.sink, [letter], this.policy);
+          await appendDeadLetterFile(this.options.spoolDir, unstored);
+          throw new AuditWriteError(letter.attempts, new Error(letter.error));
+        }
+        const elapsed = performance.now() - started;
+        this.counters.writeMs.add(elapsed);
+        this.counters.enqueueUs.add(elapsed * 1000);
+        return { id, state: "written" } as const;
+      });
     this.turn = write.then(
       () => undefined,
       () => undefined,

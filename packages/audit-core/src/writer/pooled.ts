@@ -324,7 +324,12 @@ export class PooledWriter implements AuditWriter {
     const only = batch[0] as QueueItem;
     if (batch.length === 1 && suspect) {
       this.queue.settle(1);
-      await this.deadLetterHere({ entry: only.entry, error: died.message, attempts: (only.deaths ?? 0) + 1, failedAt: new Date().toISOString() });
+      await this.deadLetterHere({
+        entry: only.entry,
+        error: died.message,
+        attempts: (only.deaths ?? 0) + 1,
+        failedAt: new Date().toISOString(),
+      });
       await this.settleItems(batch);
       return;
     }

@@ -62,7 +62,17 @@ describe("backoffDelay", () => {
 
 describe("classifyError", () => {
   it.each([
-    "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "40001", "40P01", "57P01", "53300", "08006", "SQLITE_BUSY", "SQLITE_LOCKED_SHAREDCACHE", "ERR_AUDIT_WRITE_TIMEOUT",
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "40001",
+    "40P01",
+    "57P01",
+    "53300",
+    "08006",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED_SHAREDCACHE",
+    "ERR_AUDIT_WRITE_TIMEOUT",
   ])("reads code %s as retryable", (code) => {
     expect(classifyError(coded(code))).toBe("retryable");
   });
@@ -173,10 +183,15 @@ describe("writeWithRetry", () => {
     const errors: unknown[] = [];
     vi.useFakeTimers();
     let outcome: WriteOutcome | undefined;
-    void writeWithRetry(sink, entries(3), { ...policy, writeTimeoutMs: 30 }, {
-      sleep: noSleep,
-      onRetry: (_a, _d, error) => errors.push(error),
-    }).then((o) => {
+    void writeWithRetry(
+      sink,
+      entries(3),
+      { ...policy, writeTimeoutMs: 30 },
+      {
+        sleep: noSleep,
+        onRetry: (_a, _d, error) => errors.push(error),
+      },
+    ).then((o) => {
       outcome = o;
     });
     await vi.advanceTimersByTimeAsync(29);
@@ -208,10 +223,15 @@ describe("writeWithRetry stopped by its signal (the writer closing past its dead
     vi.useFakeTimers();
     const sink = new ScriptedSink(() => coded("ECONNREFUSED"));
     const stop = new AbortController();
-    const result = writeWithRetry(sink, entries(1), { ...policy, initialDelayMs: 10_000, maxDelayMs: 10_000 }, {
-      signal: stop.signal,
-      onRetry: () => stop.abort(),
-    });
+    const result = writeWithRetry(
+      sink,
+      entries(1),
+      { ...policy, initialDelayMs: 10_000, maxDelayMs: 10_000 },
+      {
+        signal: stop.signal,
+        onRetry: () => stop.abort(),
+      },
+    );
     await expect(result).rejects.toBeInstanceOf(AuditWriteError);
     expect(sink.calls).toBe(1);
   });
@@ -231,17 +251,24 @@ describe("writeWithRetry stopped by its signal (the writer closing past its dead
 describe("retryRetryable", () => {
   it("retries retryable errors until the call succeeds", async () => {
     let calls = 0;
-    await retryRetryable(async () => {
-      if (++calls < 3) throw coded("ECONNRESET");
-    }, policy, { sleep: noSleep });
+    await retryRetryable(
+      async () => {
+        if (++calls < 3) throw coded("ECONNRESET");
+      },
+      policy,
+      { sleep: noSleep },
+    );
     expect(calls).toBe(3);
   });
 
   it("sleeps between attempts with the default sleep", async () => {
     let calls = 0;
-    await retryRetryable(async () => {
-      if (++calls < 2) throw coded("ECONNRESET");
-    }, { ...policy, initialDelayMs: 1, maxDelayMs: 1 });
+    await retryRetryable(
+      async () => {
+        if (++calls < 2) throw coded("ECONNRESET");
+      },
+      { ...policy, initialDelayMs: 1, maxDelayMs: 1 },
+    );
     expect(calls).toBe(2);
   });
 
@@ -249,10 +276,14 @@ describe("retryRetryable", () => {
     let calls = 0;
     const error = coded("42P01", "relation missing");
     await expect(
-      retryRetryable(async () => {
-        calls++;
-        throw error;
-      }, policy, { sleep: noSleep }),
+      retryRetryable(
+        async () => {
+          calls++;
+          throw error;
+        },
+        policy,
+        { sleep: noSleep },
+      ),
     ).rejects.toBe(error);
     expect(calls).toBe(1);
   });
@@ -263,7 +294,9 @@ describe("retryRetryable", () => {
       calls++;
       throw coded("ECONNREFUSED");
     };
-    await expect(retryRetryable(failing, { ...policy, maxAttempts: 2 }, { sleep: noSleep })).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    await expect(retryRetryable(failing, { ...policy, maxAttempts: 2 }, { sleep: noSleep })).rejects.toMatchObject({
+      code: "ECONNREFUSED",
+    });
     expect(calls).toBe(2);
   });
 });

@@ -24,24 +24,37 @@ export interface RetryPolicy {
 
 /** Full jitter: a uniform delay in [0, min(cap, initial × multiplier^(attempt−1))]. */
 export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math.random): number {
-  const ceiling = Math.min(
-    policy.maxDelayMs,
-    policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt - 1),
-  );
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt - 1));
   return Math.round(random() * ceiling);
 }
 
 const RETRYABLE_CODES = new Set([
-  "ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH",
-  "ENETUNREACH", "EAI_AGAIN", "ENOTCONN", "ERR_AUDIT_WRITE_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "ENOTCONN",
+  "ERR_AUDIT_WRITE_TIMEOUT",
   // PostgreSQL SQLSTATE: serialization failure, deadlock, lock not available, query cancelled
   // (statement timeout), admin shutdown, crash shutdown, cannot connect now, too many connections.
-  "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300",
+  "40001",
+  "40P01",
+  "55P03",
+  "57014",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
 ]);
 const RETRYABLE_PREFIXES = ["SQLITE_BUSY", "SQLITE_LOCKED", "08", "53"];
 const POISON_PREFIXES = ["SQLITE_CONSTRAINT", "SQLITE_TOOBIG", "SQLITE_MISMATCH", "SQLITE_RANGE", "22", "23"];
 const POISON_CODES = new Set(["ERR_AUDIT_INVALID_EVENT"]);
-const CONNECTION_MESSAGES = /connection terminated|connection refused|timeout exceeded when trying to connect|database is locked|server closed the connection/i;
+const CONNECTION_MESSAGES =
+  /connection terminated|connection refused|timeout exceeded when trying to connect|database is locked|server closed the connection/i;
 
 /**
  * Reads the `code` along an error's cause chain: Node's network codes, PostgreSQL's SQLSTATE and
@@ -151,11 +164,7 @@ export async function writeWithRetry(
 }
 
 /** Retries `fn` while its errors are retryable (dead letters themselves must not be lost). */
-export async function retryRetryable<T>(
-  fn: () => Promise<T>,
-  policy: RetryPolicy,
-  control: WriteControl = {},
-): Promise<T> {
+export async function retryRetryable<T>(fn: () => Promise<T>, policy: RetryPolicy, control: WriteControl = {}): Promise<T> {
   const sleep = control.sleep ?? ((ms: number) => defaultSleep(ms, control.signal));
   for (let attempt = 1; ; attempt++) {
     if (control.signal?.aborted) throw new WriteStoppedError();

@@ -18,7 +18,15 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { type ConsistencyProofs, DirectoryAnchor } from "../anchor.ts";
 import type { StreamReport } from "../chain.ts";
-import { AnchorError, InvalidSealerOptionsError, MerkleProofError, SealFormatError, WitnessError, formatIssues, messageOf } from "../errors.ts";
+import {
+  AnchorError,
+  InvalidSealerOptionsError,
+  MerkleProofError,
+  SealFormatError,
+  WitnessError,
+  formatIssues,
+  messageOf,
+} from "../errors.ts";
 import { HASH_BYTES, MerkleLog, type MerkleState, consistencyRanges, frontierNode, rootOf } from "../merkle.ts";
 import {
   type SealSigner,
@@ -57,11 +65,16 @@ export const SealerOptionsSchema = z
     /** The trail's name: in every seal, the anchor's sub-folder, the default key name. */
     trail: z.string().regex(TRAIL_NAME, "1–128 of A-Z a-z 0-9 . _ -, starting with a letter or digit"),
     /** The Ed25519 signing key, as a KeyObject … */
-    signingKey: z.custom<KeyObject>((v) => typeof v === "object" && v !== null && (v as KeyObject).type === "private", "an Ed25519 private KeyObject").optional(),
+    signingKey: z
+      .custom<KeyObject>((v) => typeof v === "object" && v !== null && (v as KeyObject).type === "private", "an Ed25519 private KeyObject")
+      .optional(),
     /** … or the PEM file holding it (e.g. named by an environment variable; see `audit:keygen`). */
     signingKeyFile: z.string().min(1).optional(),
     /** The name on the seal's signature line. Default: the trail's name. */
-    keyName: z.string().regex(/^[^\s+]{1,128}$/, "no spaces and no \"+\" (1–128 characters)").optional(),
+    keyName: z
+      .string()
+      .regex(/^[^\s+]{1,128}$/, 'no spaces and no "+" (1–128 characters)')
+      .optional(),
     /** The append-only folder seals are anchored in (resolved from the cwd): another volume in production. */
     anchorDir: z.string().min(1),
     /** A seal at most this often, only when something new was written. */
@@ -81,7 +94,15 @@ export const SealerOptionsSchema = z
       .optional(),
     /** The sink whose `storeSeal` keeps seals in the database (pass the writer's sink spec). */
     sink: z.strictObject({ module: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).optional(),
-    clock: z.custom<SealerClock>((v) => typeof v === "object" && v !== null && typeof (v as SealerClock).now === "function" && typeof (v as SealerClock).schedule === "function").optional(),
+    clock: z
+      .custom<SealerClock>(
+        (v) =>
+          typeof v === "object" &&
+          v !== null &&
+          typeof (v as SealerClock).now === "function" &&
+          typeof (v as SealerClock).schedule === "function",
+      )
+      .optional(),
     /** Problems the sealer handled (anchor, database or witness failures). */
     onError: fn<(error: Error) => void>().optional(),
     /** Called with each seal once it is anchored. */
@@ -180,7 +201,11 @@ export class Sealer implements StreamSealer {
         try {
           verifySeal(last, createPublicKey(privateKey));
         } catch (error) {
-          throw new AnchorError(options.anchorDir, `the newest seal (${last.seal.number}) is not signed by this key: ${messageOf(error)}`, error);
+          throw new AnchorError(
+            options.anchorDir,
+            `the newest seal (${last.seal.number}) is not signed by this key: ${messageOf(error)}`,
+            error,
+          );
         }
       }
       const sink = options.sink ? await loadSink(options.sink) : undefined;
@@ -216,19 +241,27 @@ export class Sealer implements StreamSealer {
     }
     const known = this.streams.get(update.streamId);
     if (update.size <= (known?.head.size ?? 0)) return; // nothing new (or a stale report)
-    const tracked: Tracked = known ?? { head: { streamId: update.streamId, size: 0, root: "", start: 1 }, frontier: [], sealed: { size: 0, frontier: [] }, leaves: [], gap: false };
+    const tracked: Tracked = known ?? {
+      head: { streamId: update.streamId, size: 0, root: "", start: 1 },
+      frontier: [],
+      sealed: { size: 0, frontier: [] },
+      leaves: [],
+      gap: false,
+    };
     if (update.from !== tracked.head.size || update.leaves.length !== (update.size - update.from) * HASH_BYTES) tracked.gap = true;
     // A stream carried over from an earlier process: its sealed frontier is known only if the
     // reporter resumed its log and says what it was (checked against the sealed root).
     if (tracked.sealed.size > 0 && tracked.sealed.frontier.length === 0) {
       const resumed = update.fromFrontier && update.from === tracked.sealed.size ? update.fromFrontier : undefined;
-      if (resumed && frontierRoot({ size: update.from, frontier: resumed }) === tracked.head.root) tracked.sealed = { size: update.from, frontier: resumed };
+      if (resumed && frontierRoot({ size: update.from, frontier: resumed }) === tracked.head.root)
+        tracked.sealed = { size: update.from, frontier: resumed };
       else tracked.gap = true;
     }
     tracked.head = { ...tracked.head, size: update.size, root: update.root };
     tracked.frontier = update.frontier;
     if (this.witness && !tracked.gap) {
-      for (let i = 0; i < update.leaves.length; i += HASH_BYTES) tracked.leaves.push(Buffer.from(update.leaves.subarray(i, i + HASH_BYTES)));
+      for (let i = 0; i < update.leaves.length; i += HASH_BYTES)
+        tracked.leaves.push(Buffer.from(update.leaves.subarray(i, i + HASH_BYTES)));
       if (tracked.leaves.length > (this.options.witness?.maxPendingLeaves ?? 0)) {
         tracked.leaves = [];
         tracked.gap = true;
@@ -258,7 +291,9 @@ export class Sealer implements StreamSealer {
         const tracked = this.streams.get(streamId);
         if (!tracked) throw new SealFormatError(`stream ${streamId} is not in trail "${this.options.trail}"`);
         if (!Number.isSafeInteger(firstSeq) || firstSeq < tracked.head.start || firstSeq > tracked.head.size + 1) {
-          throw new SealFormatError(`stream ${streamId}: a purge cannot start it at ${firstSeq} (start ${tracked.head.start}, size ${tracked.head.size})`);
+          throw new SealFormatError(
+            `stream ${streamId}: a purge cannot start it at ${firstSeq} (start ${tracked.head.start}, size ${tracked.head.size})`,
+          );
         }
       }
       for (const { streamId, firstSeq } of starts) {
@@ -444,7 +479,10 @@ export class Sealer implements StreamSealer {
     const seen = (await witness.latest(this.options.trail))?.seal.number;
     const first = (this.witnessQueue[0] as WitnessItem).signed.seal.number;
     if (seen !== undefined && seen >= first) {
-      throw new WitnessError(`the witness has seal ${seen} of trail "${this.options.trail}"; this trail's anchor continues from ${first - 1}: the anchor folder was rolled back or another process sealed this trail`, true);
+      throw new WitnessError(
+        `the witness has seal ${seen} of trail "${this.options.trail}"; this trail's anchor continues from ${first - 1}: the anchor folder was rolled back or another process sealed this trail`,
+        true,
+      );
     }
     const missed: WitnessItem[] = [];
     for (let n = (seen ?? first - 1) + 1; n < first; n++) {

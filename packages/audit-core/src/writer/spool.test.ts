@@ -86,7 +86,11 @@ describe("Spool", () => {
     await Promise.all(batch.map((e) => spool.append([e], true, true)));
     expect(spool.hasReplay).toBe(true);
     const chunks = await readAll(spool, 2);
-    expect(chunks.map((c) => [c.segment, c.ids.length])).toEqual([[1, 2], [1, 1], [2, 2]]);
+    expect(chunks.map((c) => [c.segment, c.ids.length])).toEqual([
+      [1, 2],
+      [1, 1],
+      [2, 2],
+    ]);
     expect(chunks.flatMap((c) => c.ids)).toEqual(batch.map((e) => e.id));
     await spool.settle(1, 2);
     expect(await listSegments()).toEqual([segmentName(1), segmentName(2)]);

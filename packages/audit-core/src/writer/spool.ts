@@ -97,8 +97,6 @@ export class Spool {
     return new Spool(dir, maxSegmentEntries, ids, unlock, hooks);
   }
 
-
-
   /** Entries on disk waiting to be replayed (known segments only; those from a previous run count once read). */
   get backlog(): number {
     let n = 0;

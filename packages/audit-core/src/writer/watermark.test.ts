@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Watermark } from "./watermark.ts";
 
-const settledYet = async (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+const settledYet = async (p: Promise<void>) =>
+  Promise.race([p.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
 
 describe("Watermark", () => {
   it("resolves a flush once its epoch and every earlier one are settled, whatever comes after", async () => {

@@ -91,7 +91,11 @@ describe("worker writeBatch", () => {
     const writeBatch = await loadWorker({ sink: memorySinkSpec({ channel: name }), policy });
     const [entry] = batch(["killer"]);
     const letter = { entry: entry as AuditEntry, error: "worker died", attempts: 2, failedAt: new Date().toISOString() };
-    expect(await writeBatch({ entries: [], mayExist: false, letters: [letter] })).toMatchObject({ written: 0, deadLettered: 1, unstored: [] });
+    expect(await writeBatch({ entries: [], mayExist: false, letters: [letter] })).toMatchObject({
+      written: 0,
+      deadLettered: 1,
+      unstored: [],
+    });
     await vi.waitFor(() => expect(reports).toContainEqual({ type: "deadLetter", letters: [letter] }));
   });
 

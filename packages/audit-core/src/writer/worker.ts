@@ -117,5 +117,8 @@ async function write({ entries, mayExist, letters = [] }: WriteTask): Promise<Ba
 }
 
 function existingIds(target: AuditSink, entries: readonly AuditEntry[]): Promise<ReadonlySet<string>> {
-  return (target.existing as NonNullable<AuditSink["existing"]>).call(target, entries.map((e) => e.id));
+  return (target.existing as NonNullable<AuditSink["existing"]>).call(
+    target,
+    entries.map((e) => e.id),
+  );
 }
