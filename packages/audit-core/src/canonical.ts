@@ -112,6 +112,7 @@ export function canonicalJson(value: unknown): string {
 export const canonicalJsonBySteps = canonicalBySteps;
 
 /** Characters JSON.stringify escapes in a string (quote, backslash, controls, surrogates). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the control characters JSON escapes is the point.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** The canonical (JSON.stringify) text of a string: most need no escape and are only quoted. */

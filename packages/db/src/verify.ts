@@ -276,7 +276,10 @@ async function readSeals(
     }
     if (table) {
       let cursor = tables.get(trail);
-      if (!cursor) tables.set(trail, (cursor = new SealTableCursor(table, trail, problems)));
+      if (!cursor) {
+        cursor = new SealTableCursor(table, trail, problems);
+        tables.set(trail, cursor);
+      }
       await cursor.match(number, hash);
     }
   }

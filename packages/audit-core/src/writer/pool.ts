@@ -8,7 +8,6 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Tinypool from "tinypool";
 import { WorkerEntryMissingError, messageOf } from "../errors.ts";
-import type { AuditEntry } from "../event.ts";
 import type { SinkSpec } from "../sink.ts";
 import type { RetryPolicy } from "./retry.ts";
 import type { WarmAnswer, WarmTask, WorkerAnswer, WorkerData, WriteTask } from "./worker.ts";
