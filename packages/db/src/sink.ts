@@ -4,6 +4,7 @@
  * serves transactional mode: the entries are inserted by the business transaction itself, so
  * both commit or neither does.
  */
+import { isMainThread } from "node:worker_threads";
 import { type AuditEntry, type AuditSink, type ChainedEntry, type SinkOptions, type SinkSpec, chainHash } from "@auditrail/audit-core";
 import { z } from "zod";
 import type { Transaction } from "./client.ts";
@@ -15,12 +16,13 @@ export const SqlSinkOptionsSchema = z.strictObject({
   url: z.string().min(1),
   /**
    * SQLite: how long to wait on another writer's lock before SQLITE_BUSY (retried with backoff
-   * anyway). The wait blocks the worker thread inside a native call, where it cannot see a stop
+   * anyway). In a worker thread the wait blocks inside a native call, where it cannot see a stop
    * request: a closing writer waits 1 s (CLOSE_STOP_WAIT_MS) for a busy worker to stop by itself,
-   * then terminates it — and terminating a thread inside that call aborts the process. The default
-   * stays well under 1 s so close() never needs to; raise it only where a clean exit matters less.
+   * then terminates it — and terminating a thread inside that call aborts the process. So the
+   * default is 250 ms in worker threads (close() never needs to terminate one mid-wait) and 5 s on
+   * the main thread (the sync writer, the sealer, the dead-letter CLI), which nothing terminates.
    */
-  sqliteBusyTimeoutMs: z.number().int().min(0).default(250),
+  sqliteBusyTimeoutMs: z.number().int().min(0).optional(),
   /** PostgreSQL: connections per worker. */
   pgPoolSize: z.number().int().min(1).max(50).default(2),
   /**
@@ -44,8 +46,13 @@ export type SqlSinkOptions = z.input<typeof SqlSinkOptionsSchema>;
 export function createSink(options: SinkOptions): AuditSink {
   const { url, sqliteBusyTimeoutMs, pgPoolSize, pgConnectTimeoutMs, pgQueryTimeoutMs } = SqlSinkOptionsSchema.parse(options);
   return providerOf(url) === "sqlite"
-    ? new SqliteAuditSink(url, sqliteBusyTimeoutMs)
+    ? new SqliteAuditSink(url, sqliteBusyTimeoutMs ?? defaultSqliteBusyTimeoutMs())
     : new PostgresAuditSink(url, { poolSize: pgPoolSize, connectTimeoutMs: pgConnectTimeoutMs, queryTimeoutMs: pgQueryTimeoutMs });
+}
+
+/** The busy timeout when none is given: short in worker threads, 5 s on the main thread (see the option). */
+export function defaultSqliteBusyTimeoutMs(): number {
+  return isMainThread ? 5_000 : 250;
 }
 
 /** The spec naming this module's built file, for createAuditWriter({ sink }). */

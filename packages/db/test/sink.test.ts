@@ -1,12 +1,15 @@
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { type AuditEntry, type AuditWriter, CLOSE_STOP_WAIT_MS, createAuditWriter, uuidv7 } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
-import { createSink, sqlSinkSpec, writeInTransaction } from "../src/sink.ts";
+import { createSink, defaultSqliteBusyTimeoutMs, sqlSinkSpec, writeInTransaction } from "../src/sink.ts";
 import { sqlitePath } from "../src/sqlite-sink.ts";
 import { type TestDatabase, clearAuditTrail, createTestDatabase, testProviders } from "../src/testing.ts";
 
@@ -224,6 +227,34 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     expect(await handle.prisma.auditEntry.count()).toBe(201);
     expect(w.stats().retried).toBeGreaterThan(0);
   });
+
+  it.runIf(provider === "sqlite")(
+    "on the main thread (sync writer, sealer, CLIs) a write waits out another thread's lock held for 600 ms",
+    async () => {
+      // Worker threads default to 250 ms (close() must never terminate one mid-wait); the main
+      // thread, which nothing terminates, waits 5 s: a sync write is not failed by a short lock.
+      expect(defaultSqliteBusyTimeoutMs()).toBe(5_000);
+      const lockCode = `const { parentPort, workerData } = require("node:worker_threads");
+      const db = new (require(workerData.module))(workerData.path);
+      db.exec("BEGIN IMMEDIATE");
+      parentPort.postMessage("locked");
+      setTimeout(() => { db.exec("COMMIT"); db.close(); }, 600);`;
+      const locker = new Worker(lockCode, {
+        eval: true,
+        workerData: { module: createRequire(import.meta.url).resolve("better-sqlite3"), path: sqlitePath(db.url) },
+      });
+      await once(locker, "message");
+      const sink = createSink({ url: db.url });
+      const e = entry();
+      try {
+        await sink.write([e]); // SQLITE_BUSY here if the main thread's busy timeout were 250 ms
+      } finally {
+        await sink.close();
+        await once(locker, "exit");
+      }
+      expect(await handle.prisma.auditEntry.count({ where: { id: e.id } })).toBe(1);
+    },
+  );
 
   it.runIf(provider === "sqlite")(
     "closes past its deadline while its worker waits on a lock, without terminating it mid-wait (default busy timeout)",

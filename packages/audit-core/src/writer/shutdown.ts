@@ -12,7 +12,7 @@ import type { AuditWriter, CloseReport } from "../writer-contract.ts";
  * Terminating is the last resort, and it has a cost: a thread terminated inside a native call
  * (better-sqlite3 waiting out a lock longer than CLOSE_STOP_WAIT_MS) aborts the process. By then
  * every entry is on disk, so nothing is lost; such waits (sqliteBusyTimeoutMs, 250 ms by
- * default) stay under 1 s so that it does not come to that.
+ * default in worker threads) stay under 1 s so that it does not come to that.
  */
 export const CLOSE_STOP_WAIT_MS = 1_000;
 export const CLOSE_DESTROY_WAIT_MS = 500;
