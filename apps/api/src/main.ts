@@ -8,6 +8,7 @@
  * in-flight calls, drain the audit writers (spilling to disk what cannot be written in time), exit.
  */
 import { fileURLToPath } from "node:url";
+import { AuditrailError } from "@auditrail/audit-core";
 import { DEMO_STAFF, createDatabase, pendingMigrations, redactUrl, sealKeyFile } from "@auditrail/db";
 import { pino } from "pino";
 import { auditSinkSpec } from "./audit-transport.ts";
@@ -29,6 +30,22 @@ function settingsOrExit(): Config {
   }
 }
 
+/**
+ * A start step, or exit 1 with one line on stderr (no stack) when it fails with a named library
+ * error or a system error: the seal key file missing or not Ed25519, the anchor folder not
+ * writable, another API holding AUDIT_SPOOL_DIR, the port taken. Anything else is a bug: thrown.
+ */
+async function startOrExit<T>(step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    const system = error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === "string";
+    if (!(error instanceof AuditrailError || system)) throw error;
+    console.error(`auditrail API: cannot start: ${error.message}`);
+    process.exit(1);
+  }
+}
+
 const config = settingsOrExit();
 const { transport } = config;
 
@@ -36,7 +53,7 @@ const logger = pino({ level: config.logLevel });
 const url = config.databaseUrl;
 // The signing key in effect (made under .auditrail/keys when AUDIT_SEAL_KEY_FILE is unset), so the
 // start line shows its path.
-const sealKey = await sealKeyFile(config.seal.signingKeyFile);
+const sealKey = await startOrExit(sealKeyFile(config.seal.signingKeyFile));
 const seal = { ...config.seal, signingKeyFile: sealKey.keyFile };
 logger.info({ config: { ...config, databaseUrl: redactUrl(url), seal } }, "config");
 if (config.audit.defaultMode === "off") {
@@ -55,7 +72,7 @@ const sink = auditSinkSpec(transport, url);
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
 // Seals are stored in the database's seal table whatever the transport (the JetStream sink has no
 // storeSeal: with AUDIT_TRANSPORT=jetstream this process seals the database's own stream only).
-const sealing = await openSealing(seal, url, (err) => logger.warn({ err }, "audit sealer"));
+const sealing = await startOrExit(openSealing(seal, url, (err) => logger.warn({ err }, "audit sealer")));
 if (sealKey.development) {
   logger.warn(
     { keyFile: sealKey.keyFile },
@@ -63,9 +80,8 @@ if (sealKey.development) {
   );
 }
 const { sealer } = sealing;
-const writers = await openWriters(
-  { sink, spoolDir, closeDeadlineMs, onError, sealer },
-  { maxWorkers, maxQueueSize, overflow, maxBatchSize },
+const writers = await startOrExit(
+  openWriters({ sink, spoolDir, closeDeadlineMs, onError, sealer }, { maxWorkers, maxQueueSize, overflow, maxBatchSize }),
 );
 audit.verify(appRouter, writers);
 
@@ -85,7 +101,7 @@ const app = createApp(
   db,
   { webRoot },
 );
-const base = await app.listen(config.port, config.host);
+const base = await startOrExit(app.listen(config.port, config.host));
 
 const demo = await db.prisma.user.count({ where: { email: { in: DEMO_STAFF.map((s) => s.email) } } });
 console.log(`\nauditrail clinic API on ${base} (${db.provider}: ${redactUrl(url)})`);

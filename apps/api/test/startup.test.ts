@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -196,6 +197,36 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
   afterAll(async () => {
     await rm(spool, { recursive: true, force: true });
     await database?.drop();
+  });
+
+  it("exits 1 with one line, no stack, when the seal key file is missing or the port is taken", async () => {
+    const missing = spawnApi({
+      DATABASE_URL: database.url,
+      PORT: "0",
+      AUDIT_SPOOL_DIR: join(spool, "no-key"),
+      AUDIT_SEAL_KEY_FILE: join(spool, "absent.pem"),
+    });
+    expect(await missing.exited).toBe(1);
+    expect(missing.err.join("")).toMatch(/auditrail API: cannot start: .*absent\.pem/);
+    expect(missing.err.join("")).not.toMatch(/\n\s+at /);
+    expect(missing.out.join("")).not.toMatch(/clinic API on/);
+
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = taken.address() as AddressInfo;
+      const busy = spawnApi({
+        DATABASE_URL: database.url,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        AUDIT_SPOOL_DIR: join(spool, "port-taken"),
+      });
+      expect(await busy.exited).toBe(1);
+      expect(busy.err.join("")).toMatch(/auditrail API: cannot start: .*EADDRINUSE/);
+      expect(busy.err.join("")).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it("defaults: async mode, the documented writer settings in /metrics and the log, the demo hint with API_URL for a port other than 3000", async () => {
