@@ -289,4 +289,50 @@ describe("Spool", () => {
     ]);
     await spool.close();
   });
+
+  it("keeps committing after a segment's file fails to close (a delayed EIO)", async () => {
+    let failed = false;
+    patchHandles((handle) => {
+      const close = handle.close.bind(handle);
+      handle.close = async () => {
+        await close();
+        if (failed) return;
+        failed = true;
+        throw diskError("EIO");
+      };
+    });
+    const spool = await Spool.open(dir, 2);
+    // Segment 1 fills and is sealed in the same turn, so the commit closes its file; segment 2 is
+    // written in that same commit, after the close.
+    const appends = [spool.append(entries(2), false, false), spool.append(entries(1), false, false)];
+    expect(await Promise.all(appends)).toEqual([1, 2]);
+    expect(await spool.append(entries(1), false, false)).toBe(2);
+    expect(failed).toBe(true);
+    await spool.close();
+  });
+
+  it("tells each waiter once even when one throws, and commits chained after that one still run", async () => {
+    const spool = await Spool.open(dir, 100);
+    await spool.append(entries(1), false, false); // opens the file, so the next commit runs within the turn
+    const calls: unknown[] = [];
+    let chained: (later: { receipt: Promise<number> }) => void = () => undefined;
+    const thrown = new Promise<{ receipt: Promise<number> }>((resolve) => {
+      chained = resolve;
+    });
+    spool.appendThen(entries(1), false, false, (error) => calls.push(["before", error]));
+    spool.appendThen(entries(1), false, false, (error) => {
+      calls.push(["throws", error]);
+      chained({ receipt: spool.append(entries(1), false, false) }); // the next commit, after this one
+      throw new Error("a broken waiter");
+    });
+    spool.appendThen(entries(1), false, false, (error) => calls.push(["after", error]));
+    const { receipt } = await thrown;
+    expect(await receipt).toBe(1);
+    expect(calls).toEqual([
+      ["before", undefined],
+      ["throws", undefined],
+      ["after", undefined],
+    ]);
+    await spool.close();
+  });
 });

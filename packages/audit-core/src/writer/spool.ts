@@ -270,10 +270,12 @@ export class Spool {
     this.syncScheduled = true;
     const previous = this.syncing;
     const start = this.sinceTurn < YIELD_AFTER ? previous : new Promise<void>((resolve) => setImmediate(resolve)).then(() => previous);
-    this.syncing = start.then(() => {
+    const run = () => {
       this.syncScheduled = false;
       return this.syncAll();
-    });
+    };
+    // Run after the previous commit however it ended: one that failed must not stop the rest.
+    this.syncing = start.then(run, run);
   }
 
   /** Counts appends until the event loop turns (see scheduleSync). */
@@ -304,6 +306,7 @@ export class Spool {
    * follow the failed commit.
    */
   private async syncAll(): Promise<void> {
+    let thrown: { error: unknown } | undefined;
     for (const s of [...this.segments.values()]) {
       if (s.pending.length === 0) continue;
       const { pending, waiters, fsync } = s;
@@ -311,6 +314,7 @@ export class Spool {
       s.waiters = [];
       s.fsync = false;
       const sizeBefore = s.size;
+      let failure: unknown;
       try {
         if (!s.handle) {
           s.handle = await spoolFs.open(s.file);
@@ -332,17 +336,28 @@ export class Spool {
           s.size += bytes.length;
         }
         if (fsync) await s.handle.datasync();
-        for (const done of waiters) done(undefined, s.id);
       } catch (error) {
+        failure = error ?? new Error("spool write failed");
         s.appended -= pending.length;
         this.rollBack(s, sizeBefore);
-        for (const done of waiters) done(error ?? new Error("spool write failed"), s.id);
+      }
+      // Each waiter is told once, outside the try: one that throws (a bug) neither has the others
+      // told twice nor keeps them waiting; its error rejects this commit once all are told.
+      for (const done of waiters) {
+        try {
+          done(failure, s.id);
+        } catch (error) {
+          thrown ??= { error };
+        }
       }
       if (s.sealed && s.handle && s.pending.length === 0) {
-        await s.handle.close();
+        const { handle } = s;
         s.handle = undefined;
+        // Every waiter has its answer; a late error from close (EIO) must not stop later commits.
+        await handle.close().catch(() => undefined);
       }
     }
+    if (thrown) throw thrown.error;
   }
 
   /** Cuts a failed commit's bytes off the segment; if that fails too, no append goes there again. */
