@@ -13,6 +13,7 @@ describe("errors", () => {
       [new api.SpoolCorruptError("f", 2, null), "ERR_AUDIT_SPOOL_CORRUPT", /f line 2/],
       [new api.WorkerEntryMissingError("w.js"), "ERR_AUDIT_WORKER_MISSING", /w\.js does not exist/],
       [new api.AuditEntryDroppedError("id1", 5), "ERR_AUDIT_DROPPED", /id1 dropped: the queue is full \(5 entries\)/],
+      [new api.SpillFailedError(new Error("ENOSPC")), "ERR_AUDIT_SPILL_FAILED", /not kept: .*spilling it to the spool failed: ENOSPC/],
     ];
     for (const [error, code, message] of cases) {
       expect(error).toBeInstanceOf(api.AuditrailError);

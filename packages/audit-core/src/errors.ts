@@ -27,6 +27,8 @@ export const ERRORS = {
     `Audit entry ${id} dropped: the queue is full (${capacity} entries) and overflow is "drop".`,
   ERR_AUDIT_SPOOL_LOCKED: (dir: string, pid: number) =>
     `The spool directory ${dir} is in use by process ${pid}: give each writer (each server process) its own spoolDir.`,
+  ERR_AUDIT_SPILL_FAILED: (cause: unknown) =>
+    `Audit entry not kept: the writer closed while it waited for room, and spilling it to the spool failed: ${messageOf(cause)}`,
   ERR_AUDIT_WORKER_DIED: (cause: unknown) => `The audit worker writing this entry died: ${messageOf(cause)}`,
   ERR_AUDIT_MERKLE: (message: string) => message,
   ERR_AUDIT_SEAL_FORMAT: (reason: string) => `Not a valid seal: ${reason}`,
@@ -205,6 +207,16 @@ export class SpoolLockedError extends AuditrailError {
     readonly pid: number,
   ) {
     super(...describe("ERR_AUDIT_SPOOL_LOCKED", dir, pid));
+  }
+}
+
+/**
+ * record() waited for room (overflow "block") until close(), and the spill at close could not put
+ * its entry on disk (disk full): the entry was not kept.
+ */
+export class SpillFailedError extends AuditrailError {
+  constructor(cause: unknown) {
+    super(...describe("ERR_AUDIT_SPILL_FAILED", cause), { cause });
   }
 }
 

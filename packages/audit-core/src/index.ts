@@ -23,6 +23,7 @@ export {
   SealSignatureError,
   WitnessError,
   SinkLoadError,
+  SpillFailedError,
   SpoolCorruptError,
   SpoolLockedError,
   WorkerDiedError,

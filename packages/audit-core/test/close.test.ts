@@ -2,13 +2,17 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createAuditWriter } from "../src/audit-writer.ts";
 import type { AuditReceipt } from "../src/writer-contract.ts";
-import { WriterClosedError } from "../src/errors.ts";
+import { SpillFailedError, WriterClosedError } from "../src/errors.ts";
 import { memorySinkSpec } from "../src/testing.ts";
 import { CLOSE_MARGIN_MS } from "../src/writer/shutdown.ts";
+import { spoolFs } from "../src/writer/spool.ts";
 import { Cleanup, auditEvent, counts, segmentFiles } from "./helpers.ts";
 
 const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await cleanup.run();
+});
 
 const unreachable = memorySinkSpec({ failFirst: 1_000_000_000 });
 const fastRetry = { initialDelayMs: 1, maxDelayMs: 10 };
@@ -85,6 +89,39 @@ describe("close", () => {
     const next = cleanup.writer(await createAuditWriter({ sink: memorySinkSpec({ channel: reports.name }), spoolDir }));
     await next.flush();
     await vi.waitFor(() => expect(new Set(reports.writtenIds)).toEqual(new Set(receipts.map((r) => r.id))));
+  });
+
+  it("rejects callers blocked for room with SpillFailedError when the spill at the deadline fails (disk full)", async () => {
+    const writer = await createAuditWriter({
+      sink: unreachable,
+      spoolDir: await cleanup.tempDir(),
+      overflow: "block",
+      maxQueueSize: 2,
+      maxBatchSize: 1,
+      maxWorkers: 1,
+      retry: fastRetry,
+    });
+    const pending = Array.from({ length: 5 }, (_, i) => writer.record(auditEvent(i)));
+    const queued = await Promise.all(pending.slice(0, 2)); // on disk already (appended before queued)
+    const outcomes: unknown[] = [];
+    for (const receipt of pending.slice(2)) {
+      receipt.then(
+        () => outcomes.push("resolved"),
+        (error: unknown) => outcomes.push(error),
+      );
+    }
+    vi.spyOn(spoolFs, "writeSync").mockImplementation(() => {
+      throw Object.assign(new Error("ENOSPC: injected"), { code: "ENOSPC" });
+    });
+    await expect(writer.close({ deadlineMs: 80 })).rejects.toMatchObject({ code: "ENOSPC" });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outcomes).toHaveLength(3); // none is left waiting
+    for (const outcome of outcomes) {
+      expect(outcome).toBeInstanceOf(SpillFailedError);
+      expect(outcome).toMatchObject({ code: "ERR_AUDIT_SPILL_FAILED", cause: { code: "ENOSPC" } });
+    }
+    expect(queued.map((r) => r.state)).toEqual(["queued", "queued"]);
+    expect(writer.stats()).toMatchObject({ recorded: 2, spilled: 0 }); // the refused three were never accepted
   });
 
   it("uses closeDeadlineMs when no deadline is given", async () => {

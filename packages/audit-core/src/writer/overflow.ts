@@ -6,7 +6,7 @@
  * - drop: refused, counted in stats().dropped and reported — never silent.
  */
 import type { AuditReceipt } from "../writer-contract.ts";
-import { AuditEntryDroppedError } from "../errors.ts";
+import { AuditEntryDroppedError, SpillFailedError } from "../errors.ts";
 import type { Counters } from "../metrics.ts";
 import type { BoundedQueue, QueueItem } from "./queue.ts";
 import type { Spool } from "./spool.ts";
@@ -92,5 +92,13 @@ export class Overflow {
   /** Their entries are on disk now. */
   resolveBlockedAsSpilled(): void {
     for (const b of this.blocked.splice(0)) b.resolve({ id: b.item.entry.id, state: "spilled" });
+  }
+
+  /** Spilling their entries failed: each blocked record() rejects (SpillFailedError), never kept. */
+  refuseBlocked(cause: unknown): void {
+    for (const b of this.blocked.splice(0)) {
+      this.deps.refused(b.item);
+      b.resolve(Promise.reject(new SpillFailedError(cause)));
+    }
   }
 }

@@ -389,6 +389,10 @@ export class PooledWriter implements AuditWriter {
       // Left in the spool for the next writer (those read back from it were counted when they went there).
       this.counters.spilled += items.filter((item) => item.replayed !== true).length;
       this.overflow.resolveBlockedAsSpilled();
+    } catch (error) {
+      // The disk refused the spill: callers still blocked for room are told, never left waiting.
+      this.overflow.refuseBlocked(error);
+      throw error;
     } finally {
       // What was in flight is on disk now: it is no longer counted as in flight.
       this.queue.settle(this.queue.flying);

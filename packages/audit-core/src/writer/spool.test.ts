@@ -1,16 +1,18 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { writeSync } from "node:fs";
+import { mkdtemp, open, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SpoolCorruptError } from "../errors.ts";
 import { type AuditEntry, stampEvent } from "../event.ts";
-import { Spool } from "./spool.ts";
+import { Spool, spoolFs } from "./spool.ts";
 
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "audit-spool-"));
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -18,6 +20,25 @@ const entries = (n: number): AuditEntry[] =>
   Array.from({ length: n }, (_, i) => stampEvent({ action: "a.b", entity: "E", entityId: String(i) }, undefined));
 const segmentName = (id: number) => `segment-${String(id).padStart(16, "0")}.ndjson`;
 const lines = (list: readonly AuditEntry[]) => list.map((e) => `${JSON.stringify(e)}\n`).join("");
+const diskError = (code: string) => Object.assign(new Error(`${code}: injected`), { code });
+/** The `call`-th write from now puts half its bytes in, then fails with ENOSPC (a disk filling up). */
+function tearWrite(call: number): void {
+  let calls = 0;
+  vi.spyOn(spoolFs, "writeSync").mockImplementation((fd, buffer, offset, length) => {
+    calls++;
+    if (calls !== call) return writeSync(fd, buffer, offset, length);
+    writeSync(fd, buffer, offset, Math.floor(length / 2));
+    throw diskError("ENOSPC");
+  });
+}
+/** Files opened from now get `patch` applied to their handle (to make datasync or close fail). */
+function patchHandles(patch: (handle: Awaited<ReturnType<typeof open>>) => void): void {
+  vi.spyOn(spoolFs, "open").mockImplementation(async (file) => {
+    const handle = await open(file, "a");
+    patch(handle);
+    return handle;
+  });
+}
 const listSegments = async () => (await readdir(dir)).filter((f) => f.startsWith("segment-")).sort();
 
 async function readAll(spool: Spool, max = 1_000): Promise<Array<{ segment: number; ids: string[] }>> {
@@ -210,6 +231,108 @@ describe("Spool", () => {
     const spool = await Spool.open(join(dir, "gone"), 100);
     await rm(join(dir, "gone"), { recursive: true });
     await expect(spool.append(entries(1), true, true)).rejects.toMatchObject({ code: "ENOENT" });
+    await spool.close();
+  });
+
+  it("rolls a torn write back: the rejected lines are gone and the next append's line replays intact", async () => {
+    const spool = await Spool.open(dir, 100_000);
+    const [first, next] = [entries(1), entries(1)];
+    const segment = await spool.append(first, true, false);
+    tearWrite(2); // 300 entries are written in two slices (256 + 44): the second one tears
+    await expect(spool.append(entries(300), true, false)).rejects.toMatchObject({ code: "ENOSPC" });
+    vi.restoreAllMocks();
+    expect(await spool.append(next, true, false)).toBe(segment);
+
+    expect(await readFile(join(dir, segmentName(segment)), "utf8")).toBe(lines([...first, ...next]));
+    expect(spool.backlog).toBe(2); // the rejected entries do not count as appended
+    expect(await readAll(spool)).toEqual([{ segment, ids: [first[0]?.id, next[0]?.id] }]);
+    await spool.settle(segment, 2);
+    expect(await listSegments()).toEqual([]); // every entry settled: the segment goes
+    await spool.close();
+  });
+
+  it("rolls back a commit whose fdatasync fails (durable mode): its entries are never replayed", async () => {
+    let failSync = false;
+    patchHandles((handle) => {
+      const datasync = handle.datasync.bind(handle);
+      handle.datasync = () => (failSync ? Promise.reject(diskError("EIO")) : datasync());
+    });
+    const spool = await Spool.open(dir, 100);
+    const [first, rejected, next] = [entries(1), entries(3), entries(1)];
+    const segment = await spool.append(first, true, true);
+    failSync = true;
+    await expect(spool.append(rejected, true, true)).rejects.toMatchObject({ code: "EIO" });
+    failSync = false;
+    expect(await spool.append(next, true, true)).toBe(segment);
+    expect(await readFile(join(dir, segmentName(segment)), "utf8")).toBe(lines([...first, ...next]));
+    expect(await readAll(spool)).toEqual([{ segment, ids: [first[0]?.id, next[0]?.id] }]);
+    await spool.close();
+  });
+
+  it("starts a new segment after a failed commit it cannot cut back, so no later line follows the torn one", async () => {
+    const spool = await Spool.open(dir, 100_000);
+    const [first, next] = [entries(1), entries(1)];
+    const segment = await spool.append(first, true, false);
+    tearWrite(1);
+    vi.spyOn(spoolFs, "ftruncateSync").mockImplementation(() => {
+      throw diskError("EIO");
+    });
+    await expect(spool.append(entries(1), true, false)).rejects.toMatchObject({ code: "ENOSPC" });
+    vi.restoreAllMocks();
+    const after = await spool.append(next, true, false);
+    expect(after).not.toBe(segment);
+    expect(await readFile(join(dir, segmentName(after)), "utf8")).toBe(lines(next));
+    // The old segment ends in the torn line, which replay drops; no SpoolCorruptError.
+    expect(await readAll(spool)).toEqual([
+      { segment, ids: [first[0]?.id] },
+      { segment: after, ids: [next[0]?.id] },
+    ]);
+    await spool.close();
+  });
+
+  it("keeps committing after a segment's file fails to close (a delayed EIO)", async () => {
+    let failed = false;
+    patchHandles((handle) => {
+      const close = handle.close.bind(handle);
+      handle.close = async () => {
+        await close();
+        if (failed) return;
+        failed = true;
+        throw diskError("EIO");
+      };
+    });
+    const spool = await Spool.open(dir, 2);
+    // Segment 1 fills and is sealed in the same turn, so the commit closes its file; segment 2 is
+    // written in that same commit, after the close.
+    const appends = [spool.append(entries(2), false, false), spool.append(entries(1), false, false)];
+    expect(await Promise.all(appends)).toEqual([1, 2]);
+    expect(await spool.append(entries(1), false, false)).toBe(2);
+    expect(failed).toBe(true);
+    await spool.close();
+  });
+
+  it("tells each waiter once even when one throws, and commits chained after that one still run", async () => {
+    const spool = await Spool.open(dir, 100);
+    await spool.append(entries(1), false, false); // opens the file, so the next commit runs within the turn
+    const calls: unknown[] = [];
+    let chained: (later: { receipt: Promise<number> }) => void = () => undefined;
+    const thrown = new Promise<{ receipt: Promise<number> }>((resolve) => {
+      chained = resolve;
+    });
+    spool.appendThen(entries(1), false, false, (error) => calls.push(["before", error]));
+    spool.appendThen(entries(1), false, false, (error) => {
+      calls.push(["throws", error]);
+      chained({ receipt: spool.append(entries(1), false, false) }); // the next commit, after this one
+      throw new Error("a broken waiter");
+    });
+    spool.appendThen(entries(1), false, false, (error) => calls.push(["after", error]));
+    const { receipt } = await thrown;
+    expect(await receipt).toBe(1);
+    expect(calls).toEqual([
+      ["before", undefined],
+      ["throws", undefined],
+      ["after", undefined],
+    ]);
     await spool.close();
   });
 });

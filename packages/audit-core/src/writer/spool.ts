@@ -13,7 +13,7 @@
  * an entry written twice that way is skipped by the sink (ids are unique), never doubled.
  */
 import { type FileHandle, appendFile, mkdir, open, readdir, readFile, unlink } from "node:fs/promises";
-import { writeSync } from "node:fs";
+import { ftruncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SpoolCorruptError } from "../errors.ts";
 import { type AuditEntry, AuditEntrySchema } from "../event.ts";
@@ -26,6 +26,8 @@ interface Segment {
   readonly replay: boolean;
   appended: number;
   settled: number;
+  /** Bytes of the file's committed lines: a failed commit is cut back to it. */
+  size: number;
   sealed: boolean;
   /** Entries appended and not written yet; serialised when written, never inside record(). */
   pending: AuditEntry[];
@@ -50,6 +52,16 @@ const YIELD_AFTER = 1_000;
 const WRITE_SLICE = 256;
 /** Where unreadable spool lines are set aside. */
 export const CORRUPT_FILE = "corrupt.ndjson";
+
+/**
+ * The file operations a group commit makes, in one object so a test can replace one (vi.spyOn) to
+ * make the disk fail (ENOSPC, EIO) at a chosen call.
+ */
+export const spoolFs = {
+  open: (file: string): Promise<FileHandle> => open(file, "a"),
+  writeSync: (fd: number, bytes: Buffer, offset: number, length: number): number => writeSync(fd, bytes, offset, length),
+  ftruncateSync: (fd: number, length: number): void => ftruncateSync(fd, length),
+};
 
 export interface SpoolHooks {
   /** A segment was deleted: every entry in it is written or dead-lettered. */
@@ -242,7 +254,7 @@ export class Spool {
 
   private segment(id: number, replay: boolean, sealed: boolean): Segment {
     const file = join(this.dir, `segment-${String(id).padStart(16, "0")}.ndjson`);
-    return { id, file, replay, appended: 0, settled: 0, sealed, pending: [], fsync: false, waiters: [], handle: undefined };
+    return { id, file, replay, appended: 0, settled: 0, size: 0, sealed, pending: [], fsync: false, waiters: [], handle: undefined };
   }
 
   /**
@@ -258,10 +270,12 @@ export class Spool {
     this.syncScheduled = true;
     const previous = this.syncing;
     const start = this.sinceTurn < YIELD_AFTER ? previous : new Promise<void>((resolve) => setImmediate(resolve)).then(() => previous);
-    this.syncing = start.then(() => {
+    const run = () => {
       this.syncScheduled = false;
       return this.syncAll();
-    });
+    };
+    // Run after the previous commit however it ended: one that failed must not stop the rest.
+    this.syncing = start.then(run, run);
   }
 
   /** Counts appends until the event loop turns (see scheduleSync). */
@@ -284,17 +298,28 @@ export class Spool {
 
   /**
    * One group commit: every segment's pending entries serialised and written in one call, then
-   * fdatasync if any waiter asked for it, then waiters resolved.
+   * fdatasync if any waiter asked for it, then waiters resolved. A commit that fails is rolled
+   * back: the file is cut back to its size before the commit (a torn half-line would otherwise
+   * swallow the next commit's first line, and the complete lines of rejected appends would be
+   * replayed), and its entries no longer count as appended. If even the cut fails, the segment is
+   * sealed: later appends start a new file, and only a torn last line, which replay drops, can
+   * follow the failed commit.
    */
   private async syncAll(): Promise<void> {
+    let thrown: { error: unknown } | undefined;
     for (const s of [...this.segments.values()]) {
       if (s.pending.length === 0) continue;
       const { pending, waiters, fsync } = s;
       s.pending = [];
       s.waiters = [];
       s.fsync = false;
+      const sizeBefore = s.size;
+      let failure: unknown;
       try {
-        s.handle ??= await open(s.file, "a");
+        if (!s.handle) {
+          s.handle = await spoolFs.open(s.file);
+          s.size = (await s.handle.stat()).size;
+        }
         // Serialised a slice at a time, each slice one write: a burst of thousands of entries
         // never holds the event loop for more than one slice's JSON.stringify (between slices it
         // yields a turn). The write itself is synchronous: into the page cache it takes a few µs,
@@ -306,17 +331,42 @@ export class Spool {
           let data = "";
           const end = Math.min(pending.length, i + WRITE_SLICE);
           for (let j = i; j < end; j++) data += `${JSON.stringify(pending[j])}\n`;
-          writeAll(s.handle.fd, Buffer.from(data));
+          const bytes = Buffer.from(data);
+          writeAll(s.handle.fd, bytes);
+          s.size += bytes.length;
         }
         if (fsync) await s.handle.datasync();
-        for (const done of waiters) done(undefined, s.id);
       } catch (error) {
-        for (const done of waiters) done(error ?? new Error("spool write failed"), s.id);
+        failure = error ?? new Error("spool write failed");
+        s.appended -= pending.length;
+        this.rollBack(s, sizeBefore);
+      }
+      // Each waiter is told once, outside the try: one that throws (a bug) neither has the others
+      // told twice nor keeps them waiting; its error rejects this commit once all are told.
+      for (const done of waiters) {
+        try {
+          done(failure, s.id);
+        } catch (error) {
+          thrown ??= { error };
+        }
       }
       if (s.sealed && s.handle && s.pending.length === 0) {
-        await s.handle.close();
+        const { handle } = s;
         s.handle = undefined;
+        // Every waiter has its answer; a late error from close (EIO) must not stop later commits.
+        await handle.close().catch(() => undefined);
       }
+    }
+    if (thrown) throw thrown.error;
+  }
+
+  /** Cuts a failed commit's bytes off the segment; if that fails too, no append goes there again. */
+  private rollBack(s: Segment, sizeBefore: number): void {
+    try {
+      if (s.handle) spoolFs.ftruncateSync(s.handle.fd, sizeBefore);
+      s.size = sizeBefore;
+    } catch {
+      if (this.active.get(s.replay) === s) this.seal(s.replay);
     }
   }
 
@@ -341,7 +391,7 @@ export class Spool {
 /** write(2) until every byte is in: a regular file may take a large write in parts. */
 function writeAll(fd: number, bytes: Buffer): void {
   let at = 0;
-  while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+  while (at < bytes.length) at += spoolFs.writeSync(fd, bytes, at, bytes.length - at);
 }
 
 /** One spooled entry; anything but a valid entry is corruption and stops the replay. */
