@@ -126,9 +126,13 @@ function sqliteRows(url: string): TrailRows {
   const withAction = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "action" = ?`);
   const byIds = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "id" IN (SELECT value FROM json_each(?))`);
   // Prisma keeps SQLite DateTime as ISO text with an offset ("…+00:00"; the sinks write the same),
-  // or epoch ms when written raw: the common form is rewritten, anything else parsed.
-  const time = (v: unknown) =>
-    typeof v === "string" && UTC_OFFSET_TEXT.test(v) ? `${v.slice(0, 23)}Z` : new Date(typeof v === "number" ? v : String(v)).toISOString();
+  // or epoch ms when written raw: the common form is rewritten, anything else parsed — and text
+  // that is no time is kept as it is (verify names it; it must not stop the walk).
+  const time = (v: unknown) => {
+    if (typeof v === "string" && UTC_OFFSET_TEXT.test(v)) return `${v.slice(0, 23)}Z`;
+    const parsed = new Date(typeof v === "number" ? v : String(v));
+    return Number.isNaN(parsed.getTime()) ? String(v) : parsed.toISOString();
+  };
   const json = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
   const rows = (raw: unknown[]) => (raw as RawRow[]).map((r) => toRow(r, time, json));
   for (const statement of [page, range, unchained, withAction, byIds]) statement.raw(true);

@@ -12,8 +12,10 @@
  * dead-lettered entries fill their own seq from the dead-letter table. A stream whose rows begin
  * above the signed start was cut without a signed purge. Rows beyond the newest seal are younger
  * than it: counted as `unsealed`, and a break once they are older than the newest seal by more
- * than `graceMs` (the writer seals every entry within one interval). Every break is reported, up
- * to `maxProblems` (the total is counted).
+ * than `graceMs` (the writer seals every entry within one interval) — or when their time is
+ * unreadable or later than verify's own clock plus CLOCK_SKEW_MS (no writer dates an entry ahead:
+ * a forger does, to stay "within grace"). Every break is reported, up to `maxProblems` (the total
+ * is counted).
  *
  * Memory: two pages of rows (the next is read while this one is hashed), the dead letters (poison
  * entries, few), the purge entries, and per trail its newest seal, per stream its newest head: the
@@ -49,6 +51,12 @@ export type BreakKind =
   | "seal-invalid"
   | "seal-missing"
   | "seal-unanchored";
+
+/**
+ * How far ahead of verify's clock an unsealed row's `occurredAt` may lie (the writer's clock may
+ * run ahead of the verifier's) before the row counts as forged: `unsealed`, whatever `graceMs`.
+ */
+export const CLOCK_SKEW_MS = 60_000;
 
 export interface TrailBreak {
   readonly kind: BreakKind;
@@ -138,6 +146,7 @@ export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<Tra
   const problems = new Problems(options.maxProblems ?? 100);
   const pageSize = options.pageSize ?? 5_000;
   const graceMs = options.graceMs ?? 60_000;
+  const now = Date.now();
 
   const rows = await openTrailRows(options.url);
   try {
@@ -162,7 +171,7 @@ export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<Tra
       letters: [...(letters.get(streamId) ?? new Map<number, ChainedEntry>()).values()],
       purges: purges.get(streamId) ?? [],
     }));
-    const walk = { url: options.url, pageSize, sealedBefore, maxProblems: options.maxProblems ?? 100 };
+    const walk = { url: options.url, pageSize, sealedBefore, datedBefore: now + CLOCK_SKEW_MS, maxProblems: options.maxProblems ?? 100 };
     const threads = Math.min(options.threads ?? 1, jobs.length);
     const results = threads > 1 ? await walkInThreads(walk, jobs, threads) : await walkStreams(walk, jobs, rows);
     for (const r of results) {
@@ -374,6 +383,8 @@ export interface WalkSettings {
   readonly url: string;
   readonly pageSize: number;
   readonly sealedBefore: number;
+  /** Verify's clock plus CLOCK_SKEW_MS: an unsealed row dated later is forged. */
+  readonly datedBefore: number;
   readonly maxProblems: number;
 }
 
@@ -398,6 +409,7 @@ export async function walkStreams(settings: WalkSettings, jobs: readonly StreamJ
         purges: job.purges,
         pageSize: settings.pageSize,
         sealedBefore: settings.sealedBefore,
+        datedBefore: settings.datedBefore,
         problems,
       });
       results.push({ streamId: job.streamId, ...walked, problems: problems.list, problemCount: problems.count });
@@ -448,11 +460,12 @@ interface WalkInput {
   readonly purges: readonly PurgeRecord[];
   readonly pageSize: number;
   readonly sealedBefore: number;
+  readonly datedBefore: number;
   readonly problems: Problems;
 }
 
 async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): Promise<{ entries: number; unsealed: number }> {
-  const { heads, letters, problems, sealedBefore } = input;
+  const { heads, letters, problems, sealedBefore, datedBefore } = input;
   const sealedSize = heads.reduce((n, h) => Math.max(n, h.size), 0);
   const start = heads.reduce((n, h) => Math.max(n, h.start), 1);
   const newestLabel = heads.find((h) => h.size === sealedSize)?.label ?? "no seal";
@@ -520,13 +533,23 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
       }
     }
     if (row.seq > sealedSize) {
-      if (Date.parse(row.occurredAt) <= sealedBefore) {
+      const at = Date.parse(row.occurredAt);
+      const uncovered = sealedSize === 0 ? "the stream is in no seal" : `${newestLabel} ends the stream at seq ${sealedSize}`;
+      if (!(at <= datedBefore)) {
         problems.add(
           "unsealed",
           streamId,
           row.seq,
           id,
-          `no seal covers this entry (${sealedSize === 0 ? "the stream is in no seal" : `${newestLabel} ends the stream at seq ${sealedSize}`}), though it is older than the newest seal: appended or forged`,
+          `no seal covers this entry (${uncovered}), and its time ${Number.isNaN(at) ? "is unreadable" : "is later than verify's clock"}: appended or forged`,
+        );
+      } else if (at <= sealedBefore) {
+        problems.add(
+          "unsealed",
+          streamId,
+          row.seq,
+          id,
+          `no seal covers this entry (${uncovered}), though it is older than the newest seal: appended or forged`,
         );
       } else {
         unsealed++;

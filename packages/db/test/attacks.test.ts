@@ -13,7 +13,7 @@ import { purgeAuditEntries } from "../src/retention.ts";
 import { TRANSACTIONAL_STREAM, createSink, writeInTransaction } from "../src/sink.ts";
 import { sqlitePath } from "../src/sqlite-sink.ts";
 import { runRawSql, testProviders } from "../src/testing.ts";
-import type { BreakKind, TrailReport } from "../src/verify.ts";
+import { type BreakKind, CLOCK_SKEW_MS, type TrailReport } from "../src/verify.ts";
 import { type SealedTrail, type TrailTemplate, createSealedTrail } from "./sealed-trail.ts";
 
 const q = (value: unknown) =>
@@ -29,9 +29,8 @@ const rewrite = (entries: readonly ChainedEntry[]) =>
     )
     .join("\n");
 
-/** SQL inserting `entries` as rows, as the sink's columns hold them. */
-function insert(t: SealedTrail, entries: readonly ChainedEntry[]): string {
-  const time = (iso: string) => (t.db.provider === "sqlite" ? q(iso.replace(/Z$/, "+00:00")) : `${q(iso)}::timestamp`);
+/** SQL inserting `entries` as rows, as the sink's columns hold them (`time`: occurredAt's SQL instead). */
+function insert(t: SealedTrail, entries: readonly ChainedEntry[], time = (iso: string) => sqlTime(t, iso)): string {
   return entries
     .map(
       (e) =>
@@ -40,6 +39,14 @@ function insert(t: SealedTrail, entries: readonly ChainedEntry[]): string {
     )
     .join("\n");
 }
+
+const sqlTime = (t: SealedTrail, iso: string) => (t.db.provider === "sqlite" ? q(iso.replace(/Z$/, "+00:00")) : `${q(iso)}::timestamp`);
+
+/** `entry` dated `occurredAt` instead, its chain hash recomputed (a forger picks the time). */
+const dated = (entry: ChainedEntry, occurredAt: string | null): ChainedEntry => {
+  const e = { ...entry, occurredAt } as ChainedEntry;
+  return { ...e, hash: chainHash(e, e.streamId, e.prevHash) };
+};
 
 /** Relinks `entries` from index `from` on, as an attacker who read chain.ts does. */
 function recompute(entries: readonly ChainedEntry[], from: number, edit: (e: ChainedEntry) => ChainedEntry): ChainedEntry[] {
@@ -143,6 +150,35 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     expect(report.problems).toEqual([expect.objectContaining({ kind: "unsealed", id: row.id, seq: row.seq })]);
   });
 
+  it("append a forged row dated ahead of verify's clock (to stay within grace): unsealed, whatever the grace", async () => {
+    const row = dated(forged(stream(1).at(-1) as ChainedEntry, {}), "2100-01-01T00:00:00.000Z");
+    await attack(insert(t, [row]));
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "unsealed", id: row.id, seq: row.seq })]);
+    expect(report.problems[0]?.detail).toMatch(/later than verify's clock/);
+    expect(report.unsealed).toBe(0);
+  });
+
+  it("a row dated within CLOCK_SKEW_MS ahead is counted unsealed; one dated beyond it is a break", async () => {
+    const soon = dated(forged(stream(0).at(-1) as ChainedEntry, {}), new Date(Date.now() + 5_000).toISOString());
+    const late = dated(forged(soon, {}), new Date(Date.now() + CLOCK_SKEW_MS + 10 * 60_000).toISOString());
+    await attack(insert(t, [soon, late]));
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "unsealed", id: late.id, seq: late.seq })]);
+    expect(report.unsealed).toBe(1);
+  });
+
+  it("append a forged row whose time is no time ('infinity'): unsealed, whatever the grace", async () => {
+    // PostgreSQL's timestamp holds 'infinity' (verify reads it as null); SQLite keeps the text.
+    const row = dated(forged(stream(2).at(-1) as ChainedEntry, {}), t.db.provider === "sqlite" ? "infinity" : null);
+    await attack(insert(t, [row], () => (t.db.provider === "sqlite" ? "'infinity'" : "'infinity'::timestamp")));
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "unsealed", id: row.id, seq: row.seq })]);
+    expect(report.problems[0]?.detail).toMatch(/is unreadable/);
+  });
+
   it("append a forged new chain: unsealed", async () => {
     const first = forged(stream(0)[3] as ChainedEntry, { streamId: "0199-forged-stream", seq: 1, prevHash: null });
     const second = forged(first, {});
@@ -199,7 +235,7 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     const letter = { ...fake, hash: chainHash(fake, fake.streamId, fake.prevHash) };
     await attack(
       `DELETE FROM "AuditEntry" WHERE "id" = ${q(victim.id)};
-       INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") VALUES (${q(victim.id)}, ${q(letter)}, 'rejected', 1, ${t.db.provider === "sqlite" ? q(victim.occurredAt.replace(/Z$/, "+00:00")) : `${q(victim.occurredAt)}::timestamp`});`,
+       INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") VALUES (${q(victim.id)}, ${q(letter)}, 'rejected', 1, ${sqlTime(t, victim.occurredAt)});`,
     );
     const report = await t.verify();
     expect(kinds(report)).toEqual(new Set(["reordered", "rewritten"]));
