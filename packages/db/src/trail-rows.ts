@@ -54,6 +54,8 @@ export interface TrailRows {
   sealTrails(): Promise<string[]>;
   /** Seals of `trail` numbered above `after`, ascending, at most `limit` (without their text). */
   sealIds(trail: string, after: number, limit: number): Promise<Omit<StoredSeal, "note">[]>;
+  /** As sealIds, with each seal's signed text. */
+  sealTexts(trail: string, after: number, limit: number): Promise<StoredSeal[]>;
   close(): Promise<void>;
 }
 
@@ -156,6 +158,10 @@ function sqliteRows(url: string): TrailRows {
       db
         .prepare(`SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`)
         .all(trail, after, limit) as Omit<StoredSeal, "note">[],
+    sealTexts: async (trail, after, limit) =>
+      db
+        .prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`)
+        .all(trail, after, limit) as StoredSeal[],
     close: async () => {
       db.close();
     },
@@ -209,6 +215,13 @@ async function postgresRows(url: string): Promise<TrailRows> {
       (
         await client.query<Omit<StoredSeal, "note">>(
           `SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = $1 AND "number" > $2 ORDER BY "number" LIMIT $3`,
+          [trail, after, limit],
+        )
+      ).rows,
+    sealTexts: async (trail, after, limit) =>
+      (
+        await client.query<StoredSeal>(
+          `SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = $1 AND "number" > $2 ORDER BY "number" LIMIT $3`,
           [trail, after, limit],
         )
       ).rows,

@@ -6,7 +6,18 @@
  * the application's own role, and the trails that must verify OK (no false positives).
  */
 import { generateKeyPairSync } from "node:crypto";
-import { type ChainedEntry, MerkleLog, PURGE_ACTION, type Seal, chainHash, entryLeaf, signSeal, stampEvent } from "@auditrail/audit-core";
+import {
+  type ChainedEntry,
+  MerkleLog,
+  PURGE_ACTION,
+  type Seal,
+  chainHash,
+  entryLeaf,
+  sealHash,
+  signSeal,
+  stampEvent,
+  verifySeal,
+} from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { purgeAuditEntries } from "../src/retention.ts";
@@ -403,6 +414,53 @@ describe.each(testProviders())("no false positives on %s", (provider) => {
       );
       expect(await t.verify()).toMatchObject({ ok: true, problems: [] });
     }
+  });
+
+  it("verify racing a live sealer: a seal anchored but not yet stored in the seal table is not judged while younger than the grace", async () => {
+    t = await template.copy();
+    const unstored = await t.seal({ store: false });
+    expect(await t.verify({ graceMs: 60_000 })).toMatchObject({ ok: true, problems: [] });
+    // Older than the grace (0 here), the store had time to catch up: missing.
+    const late = await t.verify({ graceMs: 0 });
+    expect(late.problems).toEqual([expect.objectContaining({ kind: "seal-missing" })]);
+    expect(late.problems[0]?.detail).toMatch(new RegExp(`#${unstored.seal.number} is anchored but missing`));
+  });
+
+  it("a young anchored seal missing from the seal table while a later one is stored is missing (the sealer stores in order)", async () => {
+    t = await template.copy();
+    const unstored = await t.seal({ store: false });
+    await t.seal();
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "seal-missing" })]);
+    expect(report.problems[0]?.detail).toMatch(new RegExp(`#${unstored.seal.number} is anchored but missing`));
+    // The same when verify listed the anchors before the later seal was anchored: the table holds it.
+    t.anchored.splice(-1);
+    const listedEarlier = await t.verify({ graceMs: 60_000 });
+    expect(listedEarlier.problems).toEqual([expect.objectContaining({ kind: "seal-missing", id: sealHash(unstored) })]);
+  });
+
+  it("verify racing a live sealer: table seals past the newest anchored one, signed within the grace, are not judged; older ones are unanchored", async () => {
+    t = await template.copy();
+    const seals = [await t.seal(), await t.seal()];
+    // Verify listed the anchors before these two were anchored; the table already holds them.
+    t.anchored.splice(-2);
+    expect(await t.verify({ graceMs: 60_000 })).toMatchObject({ ok: true, problems: [] });
+    // Older than the grace (0 here), they should have been anchored before the listing.
+    const late = await t.verify({ graceMs: 0 });
+    expect(late.problems.map((p) => [p.kind, p.id])).toEqual(seals.map((s) => ["seal-unanchored", sealHash(s)]));
+  });
+
+  it("a seal in the table past the newest anchored one that the key did not sign is unanchored, however young", async () => {
+    t = await template.copy();
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const previous = verifySeal(t.anchored.at(-1) as string, t.publicKey);
+    const seal: Seal = { ...previous.seal, number: previous.seal.number + 1, time: new Date().toISOString(), prev: sealHash(previous) };
+    const forgedSeal = signSeal(seal, { name: "clinic-test", privateKey });
+    const store = createSink({ url: t.db.url });
+    await store.storeSeal?.(forgedSeal);
+    await store.close();
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.problems.map((p) => [p.kind, p.id])).toEqual([["seal-unanchored", sealHash(forgedSeal)]]);
   });
 
   it("rows younger than the newest seal are counted as unsealed, not reported as tampering", async () => {
