@@ -54,6 +54,8 @@ export interface TrailRows {
   sealTrails(): Promise<string[]>;
   /** Seals of `trail` numbered above `after`, ascending, at most `limit` (without their text). */
   sealIds(trail: string, after: number, limit: number): Promise<Omit<StoredSeal, "note">[]>;
+  /** As sealIds, with each seal's signed text. */
+  sealTexts(trail: string, after: number, limit: number): Promise<StoredSeal[]>;
   close(): Promise<void>;
 }
 
@@ -126,9 +128,13 @@ function sqliteRows(url: string): TrailRows {
   const withAction = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "action" = ?`);
   const byIds = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "id" IN (SELECT value FROM json_each(?))`);
   // Prisma keeps SQLite DateTime as ISO text with an offset ("…+00:00"; the sinks write the same),
-  // or epoch ms when written raw: the common form is rewritten, anything else parsed.
-  const time = (v: unknown) =>
-    typeof v === "string" && UTC_OFFSET_TEXT.test(v) ? `${v.slice(0, 23)}Z` : new Date(typeof v === "number" ? v : String(v)).toISOString();
+  // or epoch ms when written raw: the common form is rewritten, anything else parsed — and text
+  // that is no time is kept as it is (verify names it; it must not stop the walk).
+  const time = (v: unknown) => {
+    if (typeof v === "string" && UTC_OFFSET_TEXT.test(v)) return `${v.slice(0, 23)}Z`;
+    const parsed = new Date(typeof v === "number" ? v : String(v));
+    return Number.isNaN(parsed.getTime()) ? String(v) : parsed.toISOString();
+  };
   const json = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
   const rows = (raw: unknown[]) => (raw as RawRow[]).map((r) => toRow(r, time, json));
   for (const statement of [page, range, unchained, withAction, byIds]) statement.raw(true);
@@ -152,6 +158,10 @@ function sqliteRows(url: string): TrailRows {
       db
         .prepare(`SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`)
         .all(trail, after, limit) as Omit<StoredSeal, "note">[],
+    sealTexts: async (trail, after, limit) =>
+      db
+        .prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`)
+        .all(trail, after, limit) as StoredSeal[],
     close: async () => {
       db.close();
     },
@@ -205,6 +215,13 @@ async function postgresRows(url: string): Promise<TrailRows> {
       (
         await client.query<Omit<StoredSeal, "note">>(
           `SELECT "id", "trail", "number" FROM "AuditSeal" WHERE "trail" = $1 AND "number" > $2 ORDER BY "number" LIMIT $3`,
+          [trail, after, limit],
+        )
+      ).rows,
+    sealTexts: async (trail, after, limit) =>
+      (
+        await client.query<StoredSeal>(
+          `SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = $1 AND "number" > $2 ORDER BY "number" LIMIT $3`,
           [trail, after, limit],
         )
       ).rows,

@@ -12,8 +12,10 @@
  * dead-lettered entries fill their own seq from the dead-letter table. A stream whose rows begin
  * above the signed start was cut without a signed purge. Rows beyond the newest seal are younger
  * than it: counted as `unsealed`, and a break once they are older than the newest seal by more
- * than `graceMs` (the writer seals every entry within one interval). Every break is reported, up
- * to `maxProblems` (the total is counted).
+ * than `graceMs` (the writer seals every entry within one interval) — or when their time is
+ * unreadable or later than verify's own clock plus CLOCK_SKEW_MS (no writer dates an entry ahead:
+ * a forger does, to stay "within grace"). Every break is reported, up to `maxProblems` (the total
+ * is counted).
  *
  * Memory: two pages of rows (the next is read while this one is hashed), the dead letters (poison
  * entries, few), the purge entries, and per trail its newest seal, per stream its newest head: the
@@ -49,6 +51,12 @@ export type BreakKind =
   | "seal-invalid"
   | "seal-missing"
   | "seal-unanchored";
+
+/**
+ * How far ahead of verify's clock an unsealed row's `occurredAt` may lie (the writer's clock may
+ * run ahead of the verifier's) before the row counts as forged: `unsealed`, whatever `graceMs`.
+ */
+export const CLOCK_SKEW_MS = 60_000;
 
 export interface TrailBreak {
   readonly kind: BreakKind;
@@ -138,10 +146,14 @@ export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<Tra
   const problems = new Problems(options.maxProblems ?? 100);
   const pageSize = options.pageSize ?? 5_000;
   const graceMs = options.graceMs ?? 60_000;
+  const now = Date.now();
 
   const rows = await openTrailRows(options.url);
   try {
-    const anchored = await readSeals(options.anchoredSeals, options.publicKey, problems, options.sealTable === false ? null : rows);
+    const anchored = await readSeals(options.anchoredSeals, options.publicKey, problems, options.sealTable === false ? null : rows, {
+      now,
+      graceMs,
+    });
     const newest = [...anchored.newest.values()].sort((a, b) => a.seal.trail.localeCompare(b.seal.trail));
     const newestTime = Math.max(...newest.map((s) => Date.parse(s.seal.time)), Number.NEGATIVE_INFINITY);
     const sealedBefore = newestTime - graceMs;
@@ -162,7 +174,7 @@ export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<Tra
       letters: [...(letters.get(streamId) ?? new Map<number, ChainedEntry>()).values()],
       purges: purges.get(streamId) ?? [],
     }));
-    const walk = { url: options.url, pageSize, sealedBefore, maxProblems: options.maxProblems ?? 100 };
+    const walk = { url: options.url, pageSize, sealedBefore, datedBefore: now + CLOCK_SKEW_MS, maxProblems: options.maxProblems ?? 100 };
     const threads = Math.min(options.threads ?? 1, jobs.length);
     const results = threads > 1 ? await walkInThreads(walk, jobs, threads) : await walkStreams(walk, jobs, rows);
     for (const r of results) {
@@ -208,6 +220,14 @@ interface AnchoredState {
  * authority), read in pages beside them. Each trail's seals must come in ascending number order
  * (as `anchoredSealTexts` yields them).
  *
+ * A live sealer anchors a seal first and stores it in the table after (in order, retried), while
+ * verify lists the anchors once and reads the table later. So seals are not judged while they are
+ * younger than `graceMs` (by their signed time) in two places: the newest anchored seals missing
+ * from the table (the store may not have caught up; a missing seal followed by a later one the
+ * table holds is `seal-missing` at once), and the table's seals past a trail's newest anchored one
+ * (anchored after the listing) that verify with the public key. Older, or not signed by the key,
+ * those are `seal-unanchored`.
+ *
  * Kept: the newest seal per trail and the newest head per stream. That root commits to every
  * entry up to its size; an older seal's root over a prefix can only differ from it if the signer
  * itself signed a fork, which is the witness's to refuse (it checks consistency proofs).
@@ -217,8 +237,14 @@ async function readSeals(
   publicKey: KeyObject,
   problems: Problems,
   table: TrailRows | null,
+  clock: { readonly now: number; readonly graceMs: number },
 ): Promise<AnchoredState> {
   const state: AnchoredState = { newest: new Map(), heads: new Map(), count: 0 };
+  /** Signed within the grace period (and not ahead of the clock): the sealer may be between anchor and table. */
+  const young = (signed: SignedSeal) => {
+    const time = Date.parse(signed.seal.time);
+    return time > clock.now - clock.graceMs && time <= clock.now + CLOCK_SKEW_MS;
+  };
   const last = new Map<string, { number: number; hash: string }>();
   const tables = new Map<string, SealTableCursor>();
   for await (const text of texts) {
@@ -280,13 +306,22 @@ async function readSeals(
         cursor = new SealTableCursor(table, trail, problems);
         tables.set(trail, cursor);
       }
-      await cursor.match(number, hash);
+      await cursor.match(number, hash, young(signed));
     }
   }
   if (table) {
-    for (const cursor of tables.values()) await cursor.match(Number.POSITIVE_INFINITY, null);
     for (const trail of await table.sealTrails()) {
-      if (!tables.has(trail)) await new SealTableCursor(table, trail, problems).match(Number.POSITIVE_INFINITY, null);
+      if (!tables.has(trail)) tables.set(trail, new SealTableCursor(table, trail, problems));
+    }
+    for (const cursor of tables.values()) {
+      await cursor.rest((text) => {
+        try {
+          const signed = verifySeal(text, publicKey);
+          return young(signed) ? signed : null;
+        } catch {
+          return null;
+        }
+      });
     }
   }
   return state;
@@ -298,6 +333,10 @@ class SealTableCursor {
   private at = 0;
   private after = 0;
   private done = false;
+  /** Anchored seals missing from the table so far, young enough that the store may catch up. */
+  private pending: { number: number; hash: string }[] = [];
+  /** The newest anchored seal's number (0: none). */
+  private anchoredUpTo = 0;
 
   constructor(
     private readonly rows: TrailRows,
@@ -316,18 +355,55 @@ class SealTableCursor {
     return this.page[this.at];
   }
 
-  /** Anchored seal `number` (hash `hash`; null: past the last) against the table: every seal the table holds below it is unanchored. */
-  async match(number: number, hash: string | null): Promise<void> {
+  /**
+   * Anchored seal `number` (hash `hash`) against the table: every seal the table holds below it is
+   * unanchored. If the table lacks it and it is `young`, it is missing only once the table is seen
+   * to hold a later seal (the sealer stores seals in order).
+   */
+  async match(number: number, hash: string, young: boolean): Promise<void> {
+    this.anchoredUpTo = number;
     for (let row = await this.peek(); row && row.number <= number; row = await this.peek()) {
       this.at++;
+      this.flushPending();
       const key = `${this.trail}#${row.number}`;
       if (row.number < number) this.problems.add("seal-unanchored", null, null, row.id, `the seal table holds ${key}, which no anchor has`);
       else if (row.id !== hash)
         this.problems.add("seal-unanchored", null, null, row.id, `the seal table's ${key} differs from the anchored one`);
       if (row.number === number) return;
     }
-    if (hash !== null)
-      this.problems.add("seal-missing", null, null, hash, `seal ${this.trail}#${number} is anchored but missing from the seal table`);
+    if (young) this.pending.push({ number, hash });
+    else {
+      this.flushPending();
+      this.missing(number, hash);
+    }
+  }
+
+  /**
+   * The table's seals past the newest anchored one: unanchored, unless `young` gives them back as
+   * seals signed by the key within the grace period (anchored after verify listed the anchors). Any
+   * of them means the young anchored seals the table lacks were stored too, had they been: missing.
+   */
+  async rest(young: (text: string) => SignedSeal | null): Promise<void> {
+    for (let after = this.anchoredUpTo; ; ) {
+      const page = await this.rows.sealTexts(this.trail, after, 100);
+      if (page.length > 0) this.flushPending();
+      for (const row of page) {
+        const signed = young(row.note);
+        if (!signed || signed.seal.trail !== this.trail || signed.seal.number !== row.number || sealHash(signed) !== row.id)
+          this.problems.add("seal-unanchored", null, null, row.id, `the seal table holds ${this.trail}#${row.number}, which no anchor has`);
+      }
+      if (page.length < 100) return;
+      after = (page.at(-1) as StoredSeal).number;
+    }
+  }
+
+  private flushPending(): void {
+    for (const p of this.pending) this.missing(p.number, p.hash);
+    this.pending = [];
+  }
+
+  private missing(number: number, hash: string): void {
+    this.problems.add("seal-missing", null, null, hash, `seal ${this.trail}#${number} is anchored but missing from the seal table`);
   }
 }
 
@@ -374,6 +450,8 @@ export interface WalkSettings {
   readonly url: string;
   readonly pageSize: number;
   readonly sealedBefore: number;
+  /** Verify's clock plus CLOCK_SKEW_MS: an unsealed row dated later is forged. */
+  readonly datedBefore: number;
   readonly maxProblems: number;
 }
 
@@ -398,6 +476,7 @@ export async function walkStreams(settings: WalkSettings, jobs: readonly StreamJ
         purges: job.purges,
         pageSize: settings.pageSize,
         sealedBefore: settings.sealedBefore,
+        datedBefore: settings.datedBefore,
         problems,
       });
       results.push({ streamId: job.streamId, ...walked, problems: problems.list, problemCount: problems.count });
@@ -448,11 +527,12 @@ interface WalkInput {
   readonly purges: readonly PurgeRecord[];
   readonly pageSize: number;
   readonly sealedBefore: number;
+  readonly datedBefore: number;
   readonly problems: Problems;
 }
 
 async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): Promise<{ entries: number; unsealed: number }> {
-  const { heads, letters, problems, sealedBefore } = input;
+  const { heads, letters, problems, sealedBefore, datedBefore } = input;
   const sealedSize = heads.reduce((n, h) => Math.max(n, h.size), 0);
   const start = heads.reduce((n, h) => Math.max(n, h.start), 1);
   const newestLabel = heads.find((h) => h.size === sealedSize)?.label ?? "no seal";
@@ -520,13 +600,23 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
       }
     }
     if (row.seq > sealedSize) {
-      if (Date.parse(row.occurredAt) <= sealedBefore) {
+      const at = Date.parse(row.occurredAt);
+      const uncovered = sealedSize === 0 ? "the stream is in no seal" : `${newestLabel} ends the stream at seq ${sealedSize}`;
+      if (!(at <= datedBefore)) {
         problems.add(
           "unsealed",
           streamId,
           row.seq,
           id,
-          `no seal covers this entry (${sealedSize === 0 ? "the stream is in no seal" : `${newestLabel} ends the stream at seq ${sealedSize}`}), though it is older than the newest seal: appended or forged`,
+          `no seal covers this entry (${uncovered}), and its time ${Number.isNaN(at) ? "is unreadable" : "is later than verify's clock"}: appended or forged`,
+        );
+      } else if (at <= sealedBefore) {
+        problems.add(
+          "unsealed",
+          streamId,
+          row.seq,
+          id,
+          `no seal covers this entry (${uncovered}), though it is older than the newest seal: appended or forged`,
         );
       } else {
         unsealed++;

@@ -6,14 +6,25 @@
  * the application's own role, and the trails that must verify OK (no false positives).
  */
 import { generateKeyPairSync } from "node:crypto";
-import { type ChainedEntry, MerkleLog, PURGE_ACTION, type Seal, chainHash, entryLeaf, signSeal, stampEvent } from "@auditrail/audit-core";
+import {
+  type ChainedEntry,
+  MerkleLog,
+  PURGE_ACTION,
+  type Seal,
+  chainHash,
+  entryLeaf,
+  sealHash,
+  signSeal,
+  stampEvent,
+  verifySeal,
+} from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { purgeAuditEntries } from "../src/retention.ts";
 import { TRANSACTIONAL_STREAM, createSink, writeInTransaction } from "../src/sink.ts";
 import { sqlitePath } from "../src/sqlite-sink.ts";
 import { runRawSql, testProviders } from "../src/testing.ts";
-import type { BreakKind, TrailReport } from "../src/verify.ts";
+import { type BreakKind, CLOCK_SKEW_MS, type TrailReport } from "../src/verify.ts";
 import { type SealedTrail, type TrailTemplate, createSealedTrail } from "./sealed-trail.ts";
 
 const q = (value: unknown) =>
@@ -29,9 +40,8 @@ const rewrite = (entries: readonly ChainedEntry[]) =>
     )
     .join("\n");
 
-/** SQL inserting `entries` as rows, as the sink's columns hold them. */
-function insert(t: SealedTrail, entries: readonly ChainedEntry[]): string {
-  const time = (iso: string) => (t.db.provider === "sqlite" ? q(iso.replace(/Z$/, "+00:00")) : `${q(iso)}::timestamp`);
+/** SQL inserting `entries` as rows, as the sink's columns hold them (`time`: occurredAt's SQL instead). */
+function insert(t: SealedTrail, entries: readonly ChainedEntry[], time = (iso: string) => sqlTime(t, iso)): string {
   return entries
     .map(
       (e) =>
@@ -40,6 +50,14 @@ function insert(t: SealedTrail, entries: readonly ChainedEntry[]): string {
     )
     .join("\n");
 }
+
+const sqlTime = (t: SealedTrail, iso: string) => (t.db.provider === "sqlite" ? q(iso.replace(/Z$/, "+00:00")) : `${q(iso)}::timestamp`);
+
+/** `entry` dated `occurredAt` instead, its chain hash recomputed (a forger picks the time). */
+const dated = (entry: ChainedEntry, occurredAt: string | null): ChainedEntry => {
+  const e = { ...entry, occurredAt } as ChainedEntry;
+  return { ...e, hash: chainHash(e, e.streamId, e.prevHash) };
+};
 
 /** Relinks `entries` from index `from` on, as an attacker who read chain.ts does. */
 function recompute(entries: readonly ChainedEntry[], from: number, edit: (e: ChainedEntry) => ChainedEntry): ChainedEntry[] {
@@ -143,6 +161,35 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     expect(report.problems).toEqual([expect.objectContaining({ kind: "unsealed", id: row.id, seq: row.seq })]);
   });
 
+  it("append a forged row dated ahead of verify's clock (to stay within grace): unsealed, whatever the grace", async () => {
+    const row = dated(forged(stream(1).at(-1) as ChainedEntry, {}), "2100-01-01T00:00:00.000Z");
+    await attack(insert(t, [row]));
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "unsealed", id: row.id, seq: row.seq })]);
+    expect(report.problems[0]?.detail).toMatch(/later than verify's clock/);
+    expect(report.unsealed).toBe(0);
+  });
+
+  it("a row dated within CLOCK_SKEW_MS ahead is counted unsealed; one dated beyond it is a break", async () => {
+    const soon = dated(forged(stream(0).at(-1) as ChainedEntry, {}), new Date(Date.now() + 5_000).toISOString());
+    const late = dated(forged(soon, {}), new Date(Date.now() + CLOCK_SKEW_MS + 10 * 60_000).toISOString());
+    await attack(insert(t, [soon, late]));
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "unsealed", id: late.id, seq: late.seq })]);
+    expect(report.unsealed).toBe(1);
+  });
+
+  it("append a forged row whose time is no time ('infinity'): unsealed, whatever the grace", async () => {
+    // PostgreSQL's timestamp holds 'infinity' (verify reads it as null); SQLite keeps the text.
+    const row = dated(forged(stream(2).at(-1) as ChainedEntry, {}), t.db.provider === "sqlite" ? "infinity" : null);
+    await attack(insert(t, [row], () => (t.db.provider === "sqlite" ? "'infinity'" : "'infinity'::timestamp")));
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "unsealed", id: row.id, seq: row.seq })]);
+    expect(report.problems[0]?.detail).toMatch(/is unreadable/);
+  });
+
   it("append a forged new chain: unsealed", async () => {
     const first = forged(stream(0)[3] as ChainedEntry, { streamId: "0199-forged-stream", seq: 1, prevHash: null });
     const second = forged(first, {});
@@ -199,7 +246,7 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     const letter = { ...fake, hash: chainHash(fake, fake.streamId, fake.prevHash) };
     await attack(
       `DELETE FROM "AuditEntry" WHERE "id" = ${q(victim.id)};
-       INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") VALUES (${q(victim.id)}, ${q(letter)}, 'rejected', 1, ${t.db.provider === "sqlite" ? q(victim.occurredAt.replace(/Z$/, "+00:00")) : `${q(victim.occurredAt)}::timestamp`});`,
+       INSERT INTO "DeadLetter" ("id", "entry", "error", "attempts", "failedAt") VALUES (${q(victim.id)}, ${q(letter)}, 'rejected', 1, ${sqlTime(t, victim.occurredAt)});`,
     );
     const report = await t.verify();
     expect(kinds(report)).toEqual(new Set(["reordered", "rewritten"]));
@@ -367,6 +414,53 @@ describe.each(testProviders())("no false positives on %s", (provider) => {
       );
       expect(await t.verify()).toMatchObject({ ok: true, problems: [] });
     }
+  });
+
+  it("verify racing a live sealer: a seal anchored but not yet stored in the seal table is not judged while younger than the grace", async () => {
+    t = await template.copy();
+    const unstored = await t.seal({ store: false });
+    expect(await t.verify({ graceMs: 60_000 })).toMatchObject({ ok: true, problems: [] });
+    // Older than the grace (0 here), the store had time to catch up: missing.
+    const late = await t.verify({ graceMs: 0 });
+    expect(late.problems).toEqual([expect.objectContaining({ kind: "seal-missing" })]);
+    expect(late.problems[0]?.detail).toMatch(new RegExp(`#${unstored.seal.number} is anchored but missing`));
+  });
+
+  it("a young anchored seal missing from the seal table while a later one is stored is missing (the sealer stores in order)", async () => {
+    t = await template.copy();
+    const unstored = await t.seal({ store: false });
+    await t.seal();
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "seal-missing" })]);
+    expect(report.problems[0]?.detail).toMatch(new RegExp(`#${unstored.seal.number} is anchored but missing`));
+    // The same when verify listed the anchors before the later seal was anchored: the table holds it.
+    t.anchored.splice(-1);
+    const listedEarlier = await t.verify({ graceMs: 60_000 });
+    expect(listedEarlier.problems).toEqual([expect.objectContaining({ kind: "seal-missing", id: sealHash(unstored) })]);
+  });
+
+  it("verify racing a live sealer: table seals past the newest anchored one, signed within the grace, are not judged; older ones are unanchored", async () => {
+    t = await template.copy();
+    const seals = [await t.seal(), await t.seal()];
+    // Verify listed the anchors before these two were anchored; the table already holds them.
+    t.anchored.splice(-2);
+    expect(await t.verify({ graceMs: 60_000 })).toMatchObject({ ok: true, problems: [] });
+    // Older than the grace (0 here), they should have been anchored before the listing.
+    const late = await t.verify({ graceMs: 0 });
+    expect(late.problems.map((p) => [p.kind, p.id])).toEqual(seals.map((s) => ["seal-unanchored", sealHash(s)]));
+  });
+
+  it("a seal in the table past the newest anchored one that the key did not sign is unanchored, however young", async () => {
+    t = await template.copy();
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const previous = verifySeal(t.anchored.at(-1) as string, t.publicKey);
+    const seal: Seal = { ...previous.seal, number: previous.seal.number + 1, time: new Date().toISOString(), prev: sealHash(previous) };
+    const forgedSeal = signSeal(seal, { name: "clinic-test", privateKey });
+    const store = createSink({ url: t.db.url });
+    await store.storeSeal?.(forgedSeal);
+    await store.close();
+    const report = await t.verify({ graceMs: 60_000 });
+    expect(report.problems.map((p) => [p.kind, p.id])).toEqual([["seal-unanchored", sealHash(forgedSeal)]]);
   });
 
   it("rows younger than the newest seal are counted as unsealed, not reported as tampering", async () => {

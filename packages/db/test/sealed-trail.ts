@@ -37,8 +37,12 @@ export interface SealedTrail {
   readonly streams: Map<string, ChainedEntry[]>;
   /** The worker-like streams' ids (not the transactional one). */
   readonly workerStreams: readonly string[];
-  /** Signs a seal over every stream as it stands (reads the transactional stream back). */
-  seal(): Promise<SignedSeal>;
+  /**
+   * Signs a seal over every stream as it stands (reads the transactional stream back), anchors it
+   * and stores it in the seal table — or, with `store: false`, only anchors it (as a live sealer
+   * has before its store catches up).
+   */
+  seal(options?: { store?: boolean }): Promise<SignedSeal>;
   /** Marks purged starts, as the sealer's notePurge does, for the next seal. */
   notePurge(records: readonly PurgeRecord[]): void;
   /** Verifies with the anchored seals and the public key (grace 0: everything must be sealed). */
@@ -155,7 +159,7 @@ function openTrail(
     anchored,
     streams,
     workerStreams: state.workers,
-    async seal() {
+    async seal({ store: toTable = true } = {}) {
       const seal: Seal = {
         trail: TRAIL,
         number: (state.previous?.seal.number ?? 0) + 1,
@@ -164,9 +168,11 @@ function openTrail(
         streams: await streamHeads(),
       };
       const signed = signSeal(seal, { name: TRAIL, privateKey });
-      const store = createSink({ url: db.url });
-      await store.storeSeal?.(signed);
-      await store.close();
+      if (toTable) {
+        const store = createSink({ url: db.url });
+        await store.storeSeal?.(signed);
+        await store.close();
+      }
       anchored.push(signed.text);
       state.previous = signed;
       return signed;
