@@ -34,6 +34,16 @@ describe("bench gates", () => {
     expect(failed.map((o) => o.key)).toEqual([key]);
   });
 
+  it("hold async to 2× an unaudited call on SQLite (one write lock shared with the request), 1.5× on PostgreSQL", () => {
+    const at = (provider: "sqlite" | "postgresql", asyncOverhead: number) =>
+      evaluateGates({ [provider]: { ...(provider === "sqlite" ? passing : passingPg), api: { asyncOverhead } } })
+        .filter((o) => !o.passed)
+        .map((o) => o.key);
+    expect(at("sqlite", 1.6)).toEqual([]);
+    expect(at("sqlite", 2.1)).toEqual(["api.asyncOverhead"]);
+    expect(at("postgresql", 1.6)).toEqual(["api.asyncOverhead"]);
+  });
+
   it("apply the peers gates to PostgreSQL only, and fail PostgreSQL when auditrail lost an entry there", () => {
     expect(evaluateGates({ sqlite: passing }).map((o) => o.key)).not.toContain("peers.auditrail.persisted");
     const lossy = { ...passingPg, peers: { auditrail: { persisted: 0.999, loops10: { persisted: 1 } } } };
