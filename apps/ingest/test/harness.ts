@@ -80,6 +80,19 @@ export class IngestProcess {
     this.exited = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
   }
 
+  /**
+   * Resolves once it logged "ingesting" (started, sealer open, consuming). Faults injected before
+   * that would test a process's start, not a running one's recovery; on a loaded machine a start
+   * can take seconds.
+   */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    await until(
+      () => this.trail !== undefined,
+      timeoutMs,
+      () => `ingest did not start: ${this.log}`,
+    );
+  }
+
   /** Resolves once it has started writing `batches` batches. */
   async writingBatch(batches: number, timeoutMs = 60_000): Promise<void> {
     await until(

@@ -63,8 +63,7 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
 
   it("2. a NATS node killed (SIGKILL) mid-load and restarted loses nothing", async () => {
     const s = await begin();
-    s.startIngest();
-    s.startIngest();
+    await Promise.all([s.startIngest().ready(), s.startIngest().ready()]);
     await Promise.all([s.startWriter(), s.startWriter()]);
     await sleep(2_000);
     await cluster.kill(0, "SIGKILL");
@@ -105,8 +104,10 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
     const u = new URL(s.db.url);
     const proxy = await startFaultProxy({ target: { host: u.hostname, port: Number(u.port || 5432) } });
     try {
-      s.startIngest({ databaseUrl: proxy.url(s.db.url) });
-      s.startIngest({ databaseUrl: proxy.url(s.db.url) });
+      await Promise.all([
+        s.startIngest({ databaseUrl: proxy.url(s.db.url) }).ready(),
+        s.startIngest({ databaseUrl: proxy.url(s.db.url) }).ready(),
+      ]);
       await Promise.all([s.startWriter(), s.startWriter()]);
       await sleep(2_000);
       proxy.mode("reset");
@@ -128,8 +129,7 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
 
   it("5. the whole cluster unreachable: writers spill locally, then drain once it is back", async () => {
     const s = await begin();
-    s.startIngest();
-    s.startIngest();
+    await Promise.all([s.startIngest().ready(), s.startIngest().ready()]);
     await Promise.all([s.startWriter({ maxQueueSize: 500 }), s.startWriter({ maxQueueSize: 500 })]);
     await sleep(2_000);
     // Unreachable, not crashed: every node frozen, its connections silent (a partition).
