@@ -32,7 +32,9 @@ describe("async writer", () => {
 
     const started = performance.now();
     await writer.flush();
-    expect(performance.now() - started).toBeLessThan(2_000);
+    // In-memory sink: a flush that waited on a timer or a retry would take far longer; the wide
+    // bound holds on a loaded 2-core machine.
+    expect(performance.now() - started).toBeLessThan(10_000);
 
     await vi.waitFor(() => expect(reports.writtenIds.length).toBeGreaterThanOrEqual(1_000), { timeout: 2_000 });
     expect(reports.writtenIds).toHaveLength(1_000);
