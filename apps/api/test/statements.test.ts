@@ -91,6 +91,15 @@ describe.each(testProviders())("SQL statements per call on %s", (provider) => {
     expect(await h.entries({ action: "patient.update", entityId: a })).toHaveLength(1);
   });
 
+  it("an audited update reads the patient once: the handler's read is the entry's before (no second lookup for the diff)", async () => {
+    const id = patientIds[3] as string;
+    const { sql } = await h.statements(() => admin.patient.update.mutate({ id, phone: "+1 555 0003" }));
+    expect(sql.filter((s) => /^SELECT .* FROM \S*Patient\W/.test(s))).toHaveLength(1);
+    const [entry] = await h.entries({ action: "patient.update", entityId: id });
+    expect(entry?.diff).toContainEqual({ path: "phone", from: null, to: "+1 555 0003" });
+    expect((entry?.before as { phone: unknown } | null)?.phone).not.toBe("+1 555 0003");
+  });
+
   it("transactional bulk archive: the same statements — one audit insert — for 10 rows and for 100", async () => {
     let offset = 10;
     const { small, large } = await atSizes((n) => {

@@ -7,7 +7,6 @@
 import type { Appointment, Transaction } from "@auditrail/db";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
-import type { Context } from "../context.ts";
 import { Cursor, Limit, decodeCursor, pageOf } from "../pagination.ts";
 import { Day, Id, Instant, iso, toDate } from "../schemas.ts";
 import { allowed, notFound } from "../trpc.ts";
@@ -62,11 +61,6 @@ export function appointmentOut(a: Appointment) {
   };
 }
 
-export async function loadAppointment(id: string, ctx: Context) {
-  const a = await ctx.prisma.appointment.findUnique({ where: { id } });
-  return a && appointmentOut(a);
-}
-
 async function assertPatient(tx: Transaction, id: string): Promise<void> {
   const p = await tx.patient.findUnique({ where: { id }, select: { archivedAt: true } });
   if (!p) throw notFound("patient", id);
@@ -118,12 +112,14 @@ export const appointmentRouter = {
     ),
 
   reschedule: allowed("write appointments")
-    .meta({ audit: { action: "appointment.reschedule", entity: "Appointment", id: "input.id", before: loadAppointment } })
+    .meta({ audit: { action: "appointment.reschedule", entity: "Appointment", id: "input.id" } })
     .input(AppointmentReschedule)
     .mutation(({ ctx, input }) =>
       ctx.audit.transaction(async (tx) => {
         const current = await tx.appointment.findUnique({ where: { id: input.id } });
         if (!current) throw notFound("appointment", input.id);
+        // Read inside the transaction, so the diff is exactly what this call changed.
+        ctx.audit.change({ before: appointmentOut(current) });
         if (current.status !== "scheduled") {
           throw new TRPCError({ code: "PRECONDITION_FAILED", message: `The appointment is ${current.status}: it cannot be rescheduled.` });
         }
@@ -135,11 +131,12 @@ export const appointmentRouter = {
     ),
 
   cancel: allowed("write appointments")
-    .meta({ audit: { action: "appointment.cancel", entity: "Appointment", id: "input.id", before: loadAppointment } })
+    .meta({ audit: { action: "appointment.cancel", entity: "Appointment", id: "input.id" } })
     .input(AppointmentCancel)
     .mutation(async ({ ctx, input }) => {
       const current = await ctx.prisma.appointment.findUnique({ where: { id: input.id } });
       if (!current) throw notFound("appointment", input.id);
+      ctx.audit.change({ before: appointmentOut(current) });
       if (input.reason) ctx.audit.annotate({ reason: input.reason });
       if (current.status === "cancelled") return appointmentOut(current);
       return appointmentOut(await ctx.prisma.appointment.update({ where: { id: current.id }, data: { status: "cancelled" } }));

@@ -7,7 +7,6 @@
 import { type Patient, patientSearchKey } from "@auditrail/db";
 import { TRPCError, type TRPCRouterRecord } from "@trpc/server";
 import { z } from "zod";
-import type { Context } from "../context.ts";
 import { likeText, needsRecheck } from "../literal.ts";
 import { Cursor, Limit, decodeCursor, pageOf } from "../pagination.ts";
 import { Day, Id, definedFields, iso, toDate } from "../schemas.ts";
@@ -66,12 +65,6 @@ export function patientOut(p: Patient) {
     createdAt: iso(p.createdAt),
     updatedAt: iso(p.updatedAt),
   };
-}
-
-/** The audit `before` loader: the patient as it is now (null if unknown). */
-export async function loadPatient(id: string, ctx: Context) {
-  const p = await ctx.prisma.patient.findUnique({ where: { id } });
-  return p && patientOut(p);
 }
 
 const ListKey = z.tuple([z.string(), z.string(), z.string()]);
@@ -139,13 +132,14 @@ export const patientRouter = {
     }),
 
   update: allowed("write patients")
-    .meta({ audit: { action: "patient.update", entity: "Patient", id: "input.id", before: loadPatient } })
+    .meta({ audit: { action: "patient.update", entity: "Patient", id: "input.id" } })
     .input(PatientUpdate)
     .mutation(async ({ ctx, input }) => {
       const { id, dateOfBirth, ...given } = input;
       const rest = definedFields(given);
       const current = await ctx.prisma.patient.findUnique({ where: { id } });
       if (!current) throw notFound("patient", id);
+      ctx.audit.change({ before: patientOut(current) });
       const next = { ...current, ...rest };
       const p = await ctx.prisma.patient.update({
         where: { id },
@@ -159,22 +153,24 @@ export const patientRouter = {
     }),
 
   archive: allowed("write patients")
-    .meta({ audit: { action: "patient.archive", entity: "Patient", id: "input.id", before: loadPatient } })
+    .meta({ audit: { action: "patient.archive", entity: "Patient", id: "input.id" } })
     .input(z.strictObject({ id: Id }))
     .mutation(async ({ ctx, input }) => {
       const current = await ctx.prisma.patient.findUnique({ where: { id: input.id } });
       if (!current) throw notFound("patient", input.id);
+      ctx.audit.change({ before: patientOut(current) });
       if (current.archivedAt) return patientOut(current);
       return patientOut(await ctx.prisma.patient.update({ where: { id: input.id }, data: { archivedAt: new Date() } }));
     }),
 
   /** Brings an archived patient back (lists show them again); idempotent. */
   unarchive: allowed("write patients")
-    .meta({ audit: { action: "patient.unarchive", entity: "Patient", id: "input.id", before: loadPatient } })
+    .meta({ audit: { action: "patient.unarchive", entity: "Patient", id: "input.id" } })
     .input(z.strictObject({ id: Id }))
     .mutation(async ({ ctx, input }) => {
       const current = await ctx.prisma.patient.findUnique({ where: { id: input.id } });
       if (!current) throw notFound("patient", input.id);
+      ctx.audit.change({ before: patientOut(current) });
       if (!current.archivedAt) return patientOut(current);
       return patientOut(await ctx.prisma.patient.update({ where: { id: input.id }, data: { archivedAt: null } }));
     }),
