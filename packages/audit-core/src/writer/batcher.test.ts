@@ -60,6 +60,24 @@ describe("Batcher", () => {
     expect(batches.map((b) => b.length)).toEqual([2, 2, 2, 1]);
   });
 
+  it("a batch that finishes early leaves what arrived meanwhile to age: one batch per maxBatchWaitMs at low rates, not one per round trip", () => {
+    const { batches, batcher, add, queue } = setup({ maxBatchSize: 100, maxBatchWaitMs: 20, slots: 2 });
+    add(1);
+    vi.advanceTimersByTime(20);
+    expect(batches.map((b) => b.length)).toEqual([1]);
+    vi.advanceTimersByTime(2);
+    add(1); // arrives while the first batch is written
+    vi.advanceTimersByTime(3);
+    queue.settle(1);
+    batcher.done(); // the write took 5 ms: the new entry has waited 3
+    expect(batches).toHaveLength(1);
+    add(2);
+    vi.advanceTimersByTime(16);
+    expect(batches).toHaveLength(1);
+    vi.advanceTimersByTime(1); // 20 ms after the entry that arrived during the write
+    expect(batches.map((b) => b.length)).toEqual([1, 3]);
+  });
+
   it("sends what waits on the next turn while urgent (flush), without waiting for it to age", () => {
     const { batches, batcher, add } = setup({ maxBatchSize: 100, maxBatchWaitMs: 1_000, slots: 3 });
     batcher.hurry();
