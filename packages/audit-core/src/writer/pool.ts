@@ -16,7 +16,7 @@ const WORKER_ENTRY = fileURLToPath(new URL("../../dist/writer/worker.js", import
 
 export class WorkerPool {
   private readonly pool: Tinypool;
-  /** Set to 1 to stop: shared memory, seen even by a worker that starts after the request. */
+  /** Set to 1 (and notified) to stop: shared memory, seen even by a worker that starts after the request. */
   private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
@@ -64,6 +64,7 @@ export class WorkerPool {
   /** Tells every worker to abandon its write in progress and not retry: their runs then reject. */
   stop(): void {
     Atomics.store(this.stopFlag, 0, 1);
+    Atomics.notify(this.stopFlag, 0);
   }
 
   destroy(): Promise<void> {

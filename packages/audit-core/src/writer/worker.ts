@@ -11,9 +11,6 @@ import { type AuditSink, type DeadLetter, type SinkSpec, loadSink } from "../sin
 import { keepDeadLetters } from "./dead-letter.ts";
 import { type RetryPolicy, retryRetryable, writeWithRetry } from "./retry.ts";
 
-/** How often a worker looks at the stop flag. */
-const STOP_POLL_MS = 10;
-
 export interface WorkerData {
   readonly sink: SinkSpec;
   readonly policy: RetryPolicy;
@@ -66,15 +63,11 @@ const stream = new ChainStream();
 // waiting out a lock, aborts the whole process). The writer has spilled these entries already.
 const stop = new AbortController();
 if (stopFlag) {
-  // Polled, not messaged: a flag in shared memory cannot be missed by a worker that was busy or
-  // not yet started when the writer set it.
-  const poll = setInterval(() => {
-    if (Atomics.load(stopFlag, 0) === 1) {
-      stop.abort();
-      clearInterval(poll);
-    }
-  }, STOP_POLL_MS);
-  poll.unref();
+  // Waited on in shared memory, not messaged nor polled: answers at once when the flag is set
+  // already (a worker that starts after the request), and costs no timer wake-ups meanwhile.
+  const waited = Atomics.waitAsync(stopFlag, 0, 0);
+  if (waited.async) void waited.value.then(() => stop.abort());
+  else stop.abort();
 }
 
 export default function writeBatch(task: WriteTask): Promise<WorkerAnswer>;
