@@ -1,9 +1,10 @@
 /**
  * The PostgreSQL audit sink: a small pg pool of its own (one per worker). A batch is one
- * transaction: `COPY … FROM STDIN` (text format) straight into "AuditEntry", then COMMIT. If an
- * id of the batch is stored already (a replayed batch, or one retried after a commit whose answer
- * was lost), that COPY fails on the primary key, is rolled back, and the batch takes the staged
- * path: COPY into a per-connection temporary table, then `INSERT … SELECT … ON CONFLICT DO
+ * statement, `COPY … FROM STDIN` (text format) straight into "AuditEntry", committed on its own
+ * (autocommit: all rows or none; no BEGIN/COMMIT round trips, which at low rates cost more than
+ * the rows). If an id of the batch is stored already (a replayed batch, or one retried after a
+ * commit whose answer was lost), that COPY fails on the primary key, stores nothing, and the
+ * batch takes the staged path: COPY into a per-connection temporary table, then `INSERT … SELECT … ON CONFLICT DO
  * NOTHING` into "AuditEntry" (stored ids skipped) and COMMIT, which empties the staging table.
  * Against always staging, the direct COPY took 4–18 % less time per batch (500 and 2,000 rows,
  * the two sinks interleaved batch by batch, medians of 50; 2026-12-01); the staged path cost
@@ -78,21 +79,18 @@ export class PostgresAuditSink implements AuditSink {
   }
 
   /**
-   * The common case, a batch of new entries: one COPY straight into "AuditEntry". False (rolled
-   * back) when an id is stored already — the batch was retried after a commit whose answer was
-   * lost, or replayed — and the staged path must skip those ids.
+   * The common case, a batch of new entries: one COPY straight into "AuditEntry", its own
+   * transaction. False (nothing stored) when an id is stored already — the batch was retried after
+   * a commit whose answer was lost, or replayed — and the staged path must skip those ids.
    */
   private async copyDirect(client: pg.PoolClient, text: string): Promise<boolean> {
-    await client.query("BEGIN");
     try {
       await pipeline(Readable.from([text]), client.query(copyFrom(COPY_DIRECT)));
+      return true;
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      await client.query("ROLLBACK");
       return false;
     }
-    await client.query("COMMIT");
-    return true;
   }
 
   private async copyStaged(client: pg.PoolClient, text: string): Promise<void> {
