@@ -114,6 +114,7 @@ export class PooledWriter implements AuditWriter {
     let writer: PooledWriter | undefined;
     const spool = await Spool.open(options.spoolDir, options.segmentMaxEntries, {
       onRemoved: (segment) => writer?.segmentRemoved(segment),
+      onError: (error) => writer?.report(error),
     });
     const policy: RetryPolicy = { ...options.retry, maxAttempts: Number.POSITIVE_INFINITY };
     let pool: WorkerPool;

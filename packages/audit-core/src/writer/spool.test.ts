@@ -311,6 +311,44 @@ describe("Spool", () => {
     await spool.close();
   });
 
+  it("a segment whose file fails to close when its last entry settles is still deleted, and the error told (not thrown)", async () => {
+    patchHandles((handle) => {
+      const close = handle.close.bind(handle);
+      handle.close = async () => {
+        await close();
+        throw diskError("EIO");
+      };
+    });
+    const told: unknown[] = [];
+    const spool = await Spool.open(dir, 100, { onError: (error) => told.push(error) });
+    const segment = await spool.append(entries(2), false, false);
+    await spool.settle(segment, 2);
+    expect(await listSegments()).toEqual([]);
+    expect(told).toEqual([expect.objectContaining({ code: "EIO" })]);
+    await spool.close();
+  });
+
+  it("close() closes every file and deletes every settled segment even when a file fails to close", async () => {
+    patchHandles((handle) => {
+      const close = handle.close.bind(handle);
+      handle.close = async () => {
+        await close();
+        throw diskError("EIO");
+      };
+    });
+    const told: unknown[] = [];
+    const spool = await Spool.open(dir, 100, { onError: (error) => told.push(error) });
+    const queued = await spool.append(entries(1), false, false);
+    await spool.append(entries(1), true, false); // spilled: kept for replay
+    await spool.settle(queued, 1);
+    await spool.close();
+    expect(told.length).toBeGreaterThan(0);
+    expect(await listSegments()).toHaveLength(1);
+    const next = await Spool.open(dir, 100);
+    expect((await readAll(next)).flatMap((c) => c.ids)).toHaveLength(1);
+    await next.close();
+  });
+
   it("tells each waiter once even when one throws, and commits chained after that one still run", async () => {
     const spool = await Spool.open(dir, 100);
     await spool.append(entries(1), false, false); // opens the file, so the next commit runs within the turn

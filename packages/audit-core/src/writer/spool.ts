@@ -66,6 +66,11 @@ export const spoolFs = {
 export interface SpoolHooks {
   /** A segment was deleted: every entry in it is written or dead-lettered. */
   readonly onRemoved?: (segment: number) => void;
+  /**
+   * A segment's file failed to close (a delayed EIO). Its lines were written (and synced, where
+   * the mode syncs) before: nothing is lost, and the spool carries on; the error is only told.
+   */
+  readonly onError?: (error: unknown) => void;
 }
 
 export class Spool {
@@ -214,8 +219,7 @@ export class Spool {
       this.segments.delete(segment);
       this.readDone.delete(segment);
       await this.syncing;
-      await s.handle?.close();
-      s.handle = undefined;
+      await this.closeFile(s);
       await unlink(s.file).catch(() => undefined);
       this.hooks.onRemoved?.(segment);
     }
@@ -228,8 +232,7 @@ export class Spool {
     try {
       await this.drainSync();
       for (const s of [...this.segments.values()]) {
-        await s.handle?.close();
-        s.handle = undefined;
+        await this.closeFile(s);
         if (s.settled >= s.appended && (!s.replay || this.readDone.has(s.id))) {
           this.segments.delete(s.id);
           await unlink(s.file).catch(() => undefined);
@@ -241,6 +244,13 @@ export class Spool {
   }
 
   private readonly readDone = new Set<number>();
+
+  /** Closes a segment's file; a failure is told (hooks.onError), never thrown: see SpoolHooks. */
+  private async closeFile(s: Segment): Promise<void> {
+    const { handle } = s;
+    s.handle = undefined;
+    await handle?.close().catch((error: unknown) => this.hooks.onError?.(error));
+  }
 
   private isRead(s: Segment): boolean {
     return this.readDone.has(s.id) || this.reading?.segment === s.id;
@@ -350,12 +360,8 @@ export class Spool {
           thrown ??= { error };
         }
       }
-      if (s.sealed && s.handle && s.pending.length === 0) {
-        const { handle } = s;
-        s.handle = undefined;
-        // Every waiter has its answer; a late error from close (EIO) must not stop later commits.
-        await handle.close().catch(() => undefined);
-      }
+      // Every waiter has its answer; a late error from close (EIO) must not stop later commits.
+      if (s.sealed && s.handle && s.pending.length === 0) await this.closeFile(s);
     }
     if (thrown) throw thrown.error;
   }
