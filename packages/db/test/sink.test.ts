@@ -85,7 +85,7 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     return writer;
   }
 
-  it("writes 1,000 async entries from 20 concurrent callers as exactly 1,000 rows within 2 s of flush()", async () => {
+  it("writes 1,000 async entries from 20 concurrent callers as exactly 1,000 rows, flush() resolving within 10 s (a bound that holds on a loaded 2-core machine)", async () => {
     const w = await newWriter();
     const ids = new Set<string>();
     await Promise.all(
@@ -98,7 +98,7 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     );
     const started = performance.now();
     await w.flush();
-    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(performance.now() - started).toBeLessThan(10_000);
     const rows = await handle.prisma.auditEntry.findMany({ select: { id: true } });
     expect(rows).toHaveLength(1_000);
     expect(new Set(rows.map((r) => r.id))).toEqual(ids);

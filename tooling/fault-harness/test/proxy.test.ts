@@ -77,7 +77,8 @@ describe("the fault proxy", () => {
     await new Promise((r) => setTimeout(r, 450));
     expect(got).toBe("ab");
     s.removeAllListeners("data");
-    expect(await roundTrip(s, "fast")).toBeLessThan(150);
+    // Well under the 300 ms delay it had (with room for a loaded machine): the delay is off.
+    expect(await roundTrip(s, "fast")).toBeLessThan(250);
   });
 
   it("blackholes open and new connections: accepted, never answered, not revived by pass", async () => {
