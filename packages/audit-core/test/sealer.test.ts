@@ -147,6 +147,26 @@ describe("Sealer", () => {
     expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/ECONNREFUSED/), expect.stringMatching(/ECONNREFUSED/)]);
   });
 
+  it("a new process stores the trail's newest anchored seal in the database again (its predecessor was killed between anchoring and storing it)", async () => {
+    const anchorDir = await cleanup.tempDir();
+    const reports = cleanup.reports();
+    const killed = await open({
+      anchorDir,
+      clock: new ManualClock(),
+      sink: memorySinkSpec({ channel: reports.name, failSealsFirst: 100 }),
+      onError: () => undefined,
+    });
+    killed.report(new TestStream("a").write(1));
+    await killed.seal(); // anchored; the database refused it
+    expect(killed.stats()).toMatchObject({ seals: 1, storePending: 1 });
+    await killed.close();
+    expect(reports.seals).toEqual([]);
+
+    const next = await open({ anchorDir, clock: new ManualClock(), sink: memorySinkSpec({ channel: reports.name }) });
+    await next.close();
+    await vi.waitFor(() => expect(reports.seals.map((s) => s.number)).toEqual([1]));
+  });
+
   it("signs a purge's new stream start at once", async () => {
     const sealer = await open({ anchorDir: await cleanup.tempDir(), clock: new ManualClock() });
     const a = new TestStream("a");

@@ -11,7 +11,8 @@
  *
  * One sealer per process and trail, shared by all the writers of the process. A new process
  * continues the trail: number, previous hash and every stream are carried on from the newest
- * anchored seal, so the newest seal alone covers the whole trail.
+ * anchored seal, so the newest seal alone covers the whole trail; it stores that seal in the
+ * database again (a process killed between steps 1 and 2 left it only in the anchor).
  */
 import { type KeyObject, createPublicKey } from "node:crypto";
 import { resolve } from "node:path";
@@ -177,6 +178,9 @@ export class Sealer implements StreamSealer {
     for (const head of last?.seal.streams ?? []) {
       this.streams.set(head.streamId, { head, frontier: [], sealed: { size: head.size, frontier: [] }, leaves: [], gap: false });
     }
+    // The newest anchored seal goes to the database again (storing is idempotent): a process
+    // killed between anchoring a seal and storing it left the seal table one short.
+    if (last && sink) this.storeQueue.push(last);
   }
 
   /**
