@@ -53,6 +53,14 @@ export type BreakKind =
   | "seal-unanchored";
 
 /**
+ * Rows verify reads per page unless told otherwise. Two pages (the one being hashed and the next)
+ * stay far below the young generation, so rows die young: measured on a 200,000-row trail (SQLite,
+ * one thread, interleaved runs), 256-row pages took ~20 % less CPU than 5,000-row pages and
+ * ~25 MB less RSS per walking thread; on PostgreSQL the round trips it adds overlap the hashing.
+ */
+export const VERIFY_PAGE_ROWS = 256;
+
+/**
  * How far ahead of verify's clock an unsealed row's `occurredAt` may lie (the writer's clock may
  * run ahead of the verifier's) before the row counts as forged: `unsealed`, whatever `graceMs`.
  */
@@ -95,7 +103,11 @@ export interface VerifyTrailOptions {
   readonly anchoredSeals: Iterable<string> | AsyncIterable<string>;
   /** Breaks listed at most (default 100); all are counted. */
   readonly maxProblems?: number;
-  /** Rows read per page (default 5,000). */
+  /**
+   * Rows read per page (default VERIFY_PAGE_ROWS, 256). Small on purpose: a page's rows live until
+   * they are hashed, and whatever lives through a young-generation collection is copied (twice,
+   * then promoted); 5,000-row pages made garbage collection a fifth of verify's CPU time.
+   */
   readonly pageSize?: number;
   /** How long a row may stay unsealed before that is a break (default 60 s). */
   readonly graceMs?: number;
@@ -144,7 +156,7 @@ class Problems {
 export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<TrailReport> {
   const started = performance.now();
   const problems = new Problems(options.maxProblems ?? 100);
-  const pageSize = options.pageSize ?? 5_000;
+  const pageSize = options.pageSize ?? VERIFY_PAGE_ROWS;
   const graceMs = options.graceMs ?? 60_000;
   const now = Date.now();
 
