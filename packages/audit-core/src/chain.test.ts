@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "./canonical.ts";
-import { type ChainedEntry, ChainStream, chainHash, verifyChain } from "./chain.ts";
+import { type ChainedEntry, ChainStream, chainHash, chainHashOfJsonText, verifyChain } from "./chain.ts";
 import { stampEvent } from "./event.ts";
 import { MerkleLog, entryLeaf } from "./merkle.ts";
 
@@ -90,6 +90,53 @@ describe("ChainStream", () => {
     expect(chainHash({ ...a, after: { n: 99 } }, a.streamId, a.prevHash)).not.toBe(a.hash);
     expect(chainHash(a, "other-stream", a.prevHash)).not.toBe(a.hash);
     expect(chainHash({ ...a, seq: 42 } as ChainedEntry, a.streamId, a.prevHash)).toBe(a.hash);
+  });
+});
+
+describe("chainHashOfJsonText", () => {
+  const [linked] = new ChainStream("s-t").link([
+    stampEvent(
+      { action: "patient.update", entity: "Patient", before: { z: [1, { b: 2, a: "é" }], a: 1.5 }, after: "text", diff: [] },
+      undefined,
+    ),
+  ]);
+  const e = linked as ChainedEntry;
+  const texts = (text: (v: unknown) => string | null) => ({
+    ...e,
+    before: text(e.before),
+    after: text(e.after),
+    diff: text(e.diff),
+    metadata: text(e.metadata),
+  });
+
+  it("gives the chain hash when each JSON field is its value's canonical text (null for none)", () => {
+    expect(e.metadata).toBeNull();
+    expect(
+      chainHashOfJsonText(
+        texts((v) => (v === null ? null : canonicalJson(v))),
+        e.streamId,
+        e.prevHash,
+      ),
+    ).toBe(e.hash);
+    // The text "null" and no text hash alike, as a null value and an absent one do.
+    expect(chainHashOfJsonText({ ...texts((v) => canonicalJson(v)) }, e.streamId, e.prevHash)).toBe(e.hash);
+  });
+
+  it("gives another hash for the same values in another text (key order, whitespace): those rows are hashed parsed", () => {
+    expect(
+      chainHashOfJsonText(
+        texts((v) => (v === null ? null : JSON.stringify(v))),
+        e.streamId,
+        e.prevHash,
+      ),
+    ).not.toBe(e.hash);
+    expect(
+      chainHashOfJsonText(
+        texts((v) => (v === null ? null : JSON.stringify(JSON.parse(canonicalJson(v)), null, 1))),
+        e.streamId,
+        e.prevHash,
+      ),
+    ).not.toBe(e.hash);
   });
 });
 

@@ -14,7 +14,7 @@
  */
 import { hash } from "node:crypto";
 import { canonicalJson, canonicalString } from "./canonical.ts";
-import { type AuditEntry, ENTRY_FIELDS } from "./event.ts";
+import { type AuditEntry, ENTRY_FIELDS, JSON_FIELDS } from "./event.ts";
 import { uuidv7 } from "./id.ts";
 import { MerkleLog, leafHash } from "./merkle.ts";
 
@@ -28,7 +28,17 @@ export interface ChainLink {
 export type ChainedEntry = AuditEntry & ChainLink;
 
 /** The hashed fields in canonical (sorted) order, with their JSON-quoted names, computed once. */
-const HASHED = [...ENTRY_FIELDS, "streamId", "prevHash"].sort().map((name) => ({ name, quoted: `${canonicalString(name)}:` }));
+const HASHED = [...ENTRY_FIELDS, "streamId", "prevHash"]
+  .sort()
+  .map((name) => ({ name, quoted: `${canonicalString(name)}:`, json: JSON_FIELDS.has(name) }));
+
+type JsonField = "before" | "after" | "diff" | "metadata";
+
+/**
+ * An entry as a store keeps it: the JSON fields (before, after, diff, metadata) as their stored
+ * text, null for none.
+ */
+export type EntryWithJsonText = Omit<AuditEntry, JsonField> & { readonly [F in JsonField]: string | null };
 
 /**
  * The text an entry's chain hash is computed over: the canonical JSON (RFC 8785, ./canonical.ts)
@@ -36,13 +46,21 @@ const HASHED = [...ENTRY_FIELDS, "streamId", "prevHash"].sort().map((name) => ({
  * `streamId` and `prevHash`. Built field by field, the same text canonicalJson gives for the whole
  * object: workers hash every entry they write, and verify every row it reads.
  */
-function chainText(entry: AuditEntry, streamId: string, prevHash: string | null): string {
+function chainText(entry: AuditEntry | EntryWithJsonText, streamId: string, prevHash: string | null, jsonAsText = false): string {
   const source = entry as unknown as Record<string, unknown>;
   let text = "{";
   for (let i = 0; i < HASHED.length; i++) {
-    const { name, quoted } = HASHED[i] as (typeof HASHED)[number];
+    const { name, quoted, json } = HASHED[i] as (typeof HASHED)[number];
     const value = name === "streamId" ? streamId : name === "prevHash" ? prevHash : source[name];
-    text += `${i === 0 ? "" : ","}${quoted}${typeof value === "string" ? canonicalString(value) : value == null ? "null" : canonicalJson(value)}`;
+    text += `${i === 0 ? "" : ","}${quoted}${
+      value == null
+        ? "null"
+        : jsonAsText && json
+          ? (value as string)
+          : typeof value === "string"
+            ? canonicalString(value)
+            : canonicalJson(value)
+    }`;
   }
   return `${text}}`;
 }
@@ -51,6 +69,20 @@ function chainText(entry: AuditEntry, streamId: string, prevHash: string | null)
 export function chainHash(entry: AuditEntry, streamId: string, prevHash: string | null): string {
   // Hex straight from crypto.hash: on Node 20 its "buffer" output costs more than hex text.
   return hash("sha256", chainText(entry, streamId, prevHash), "hex");
+}
+
+/**
+ * chainHash with the JSON fields hashed as their stored text, as it is (no parsing, no re-ordering):
+ * equal to the entry's chain hash when each text is its value's canonical JSON, as the SQLite sink
+ * stores it; for any other text it differs, and the caller hashes the parsed entry (chainHash).
+ *
+ * Each text must be proven ONE complete JSON value on its own (e.g. SQLite's json_valid) before
+ * its hash means anything: then the hashed text splits into its fields in one way only, so a match
+ * says every field's text is exactly what the writer hashed. Text that is not a value by itself
+ * could be moved across a field boundary unseen (after `{"x":1`, before `2}`).
+ */
+export function chainHashOfJsonText(entry: EntryWithJsonText, streamId: string, prevHash: string | null): string {
+  return hash("sha256", chainText(entry, streamId, prevHash, true), "hex");
 }
 
 /** chainHash as raw bytes (what the stream's Merkle leaf is made of). */

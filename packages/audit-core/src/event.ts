@@ -207,7 +207,8 @@ export function fitEvent(event: unknown, limits: EntryLimits): unknown {
   }
 }
 
-const JSON_FIELDS = new Set(["before", "after", "diff", "metadata"]);
+/** The entry's fields that hold JSON values (stored as JSON, hashed as canonical JSON). */
+export const JSON_FIELDS: ReadonlySet<string> = new Set(["before", "after", "diff", "metadata"] satisfies (keyof AuditEntry)[]);
 
 /**
  * oversize "truncate": the text fields first (bounded by the schema), then each JSON field in the

@@ -36,8 +36,18 @@ export {
 } from "./errors.ts";
 export type { AuditErrorCode, IssueLike } from "./errors.ts";
 export { canonicalJson } from "./canonical.ts";
-export { ChainStream, PURGE_ACTION, chainHash, verifyChain } from "./chain.ts";
-export type { ChainLink, ChainProblem, ChainedEntry, PurgeStart, StreamReport, TamperKind, VerifyInput, VerifyReport } from "./chain.ts";
+export { ChainStream, PURGE_ACTION, chainHash, chainHashOfJsonText, verifyChain } from "./chain.ts";
+export type {
+  ChainLink,
+  ChainProblem,
+  ChainedEntry,
+  EntryWithJsonText,
+  PurgeStart,
+  StreamReport,
+  TamperKind,
+  VerifyInput,
+  VerifyReport,
+} from "./chain.ts";
 export {
   EMPTY_ROOT,
   MerkleLog,
@@ -86,7 +96,16 @@ export { WitnessClient, checkSuccession, startWitness } from "./witness.ts";
 export type { WitnessOptions, WitnessServer } from "./witness.ts";
 export { Sealer, SealerOptionsSchema } from "./writer/sealer.ts";
 export type { SealerClock, SealerOptions, SealerStats, StreamSealer } from "./writer/sealer.ts";
-export { AuditEntrySchema, AuditEventSchema, DEFAULT_MAX_ENTRY_BYTES, ENTRY_FIELDS, LIMITS, normalizeText, stampEvent } from "./event.ts";
+export {
+  AuditEntrySchema,
+  AuditEventSchema,
+  DEFAULT_MAX_ENTRY_BYTES,
+  ENTRY_FIELDS,
+  JSON_FIELDS,
+  LIMITS,
+  normalizeText,
+  stampEvent,
+} from "./event.ts";
 export type { AuditEntry, AuditEvent, EntryLimits } from "./event.ts";
 export { LatencyWindow } from "./metrics.ts";
 export type { LatencySummary, WriterStats } from "./metrics.ts";

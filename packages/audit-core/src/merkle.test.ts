@@ -8,6 +8,7 @@ import {
   consistencyPathFrom,
   consistencyRanges,
   entryLeaf,
+  entryLeafHex,
   inclusionPathFrom,
   inclusionProof,
   leafHash,
@@ -101,6 +102,24 @@ describe("RFC 6962 hashing", () => {
     expect(entryLeaf(chain)).toEqual(leafHash(unhex(chain)));
     expect(() => entryLeaf("ab")).toThrow(MerkleProofError);
     expect(() => entryLeaf("zz".repeat(32))).toThrow(MerkleProofError);
+  });
+
+  it("takes a chain hash only as 64 hex digits (either case), whatever else it holds", () => {
+    const chain = "ab".repeat(32);
+    expect(entryLeafHex(chain.toUpperCase())).toBe(entryLeafHex(chain));
+    expect(entryLeafHex(chain)).toBe(hex(leafHash(unhex(chain))));
+    for (const bad of [
+      `${chain.slice(0, 63)}g`,
+      `g${chain.slice(1)}`,
+      `${chain.slice(0, 62)} a`,
+      `0x${chain.slice(2)}`,
+      `${chain}0`,
+      "é".repeat(64),
+      `${chain.slice(0, 63)}\u0000`,
+    ]) {
+      expect(() => entryLeafHex(bad)).toThrow(MerkleProofError);
+      expect(() => entryLeaf(bad)).toThrow(MerkleProofError);
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ENTRY_FIELDS } from "@auditrail/audit-core";
-import { AUDIT_COLUMNS, JSON_COLUMNS, type SinkEntry, auditRow, copyField, copyText } from "./audit-rows.ts";
+import { AUDIT_COLUMNS, JSON_COLUMNS, type SinkEntry, auditRow, canonicalJsonText, copyField, copyText } from "./audit-rows.ts";
 
 const entry: SinkEntry = {
   id: "id-1",
@@ -39,6 +39,12 @@ describe("audit rows", () => {
       const value = entry[column];
       expect(row[i]).toEqual(typeof value === "object" && value !== null ? JSON.stringify(value) : value);
     });
+  });
+
+  it("with canonicalJsonText (the SQLite sink's), JSON columns hold the canonical text the chain hash covers", () => {
+    const row = auditRow({ ...entry, after: { z: [1, { y: 2, x: 1 }], a: "é" }, metadata: null }, undefined, canonicalJsonText);
+    expect(row[AUDIT_COLUMNS.indexOf("after")]).toBe('{"a":"é","z":[1,{"x":1,"y":2}]}');
+    expect(row[AUDIT_COLUMNS.indexOf("metadata")]).toBeNull();
   });
 
   it("write absent optional fields and the chain link as NULL", () => {

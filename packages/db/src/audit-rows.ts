@@ -4,7 +4,7 @@
  * order here is the order of the SQLite INSERT, of PostgreSQL's COPY into its staging table and of
  * the INSERT … SELECT from it.
  */
-import type { AuditEntry, ChainLink, ChainedEntry } from "@auditrail/audit-core";
+import { type AuditEntry, type ChainLink, type ChainedEntry, canonicalJson } from "@auditrail/audit-core";
 
 /** An entry as the writer hands it over: with its chain link (absent only in direct sink use). */
 export type SinkEntry = AuditEntry & Partial<ChainLink>;
@@ -49,10 +49,20 @@ export const JSON_COLUMNS: ReadonlySet<string> = new Set(AUDIT_COLUMNS.filter((c
 
 export type SqlValue = string | number | null;
 
-const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+/** How a JSON column's value becomes text (null stays NULL). */
+export type JsonText = (value: unknown) => string | null;
 
-/** One row's values in AUDIT_COLUMNS order; JSON columns serialised, `occurredAt` via `time`. */
-export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso) => iso): SqlValue[] {
+const json: JsonText = (value) => (value === null || value === undefined ? null : JSON.stringify(value));
+
+/**
+ * JSON columns as their canonical text (RFC 8785), the text the chain hash covers: where the
+ * store keeps that text as it is (SQLite), verify hashes it without parsing and re-serialising
+ * it (see trail-rows.ts). jsonb (PostgreSQL) keeps no text, so COPY sends plain JSON.
+ */
+export const canonicalJsonText: JsonText = (value) => (value === null || value === undefined ? null : canonicalJson(value));
+
+/** One row's values in AUDIT_COLUMNS order; JSON columns serialised by `jsonText`, `occurredAt` via `time`. */
+export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso) => iso, jsonText: JsonText = json): SqlValue[] {
   // Written out rather than mapped over AUDIT_COLUMNS: this runs once per row on the write path.
   return [
     entry.id,
@@ -65,10 +75,10 @@ export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso)
     entry.outcome,
     entry.path ?? null,
     entry.durationMs ?? null,
-    json(entry.before),
-    json(entry.after),
-    json(entry.diff),
-    json(entry.metadata),
+    jsonText(entry.before),
+    jsonText(entry.after),
+    jsonText(entry.diff),
+    jsonText(entry.metadata),
     entry.requestId ?? null,
     entry.ip ?? null,
     entry.userAgent ?? null,

@@ -5,10 +5,11 @@
  * duplicates of a retried batch are skipped. Measured against one prepared multi-row statement per
  * 20, 100 or 500 rows (50,000 rows in batches of 500, CPU time per row, which holds up on a loaded
  * machine): the single-row statement cost 17–18 µs a row, the multi-row ones 19–21 µs, so it stays.
+ * JSON columns hold their canonical text (canonicalJsonText), which verify hashes as it is.
  */
 import { type AuditEntry, type AuditSink, type DeadLetter, type SignedSeal, sealHash } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
-import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
+import { AUDIT_COLUMNS, auditRow, canonicalJsonText, quoted } from "./audit-rows.ts";
 
 /** Prisma stores SQLite DateTime as ISO-8601 text with an explicit offset; match it exactly. */
 export const sqliteTime = (iso: string) => iso.replace(/Z$/, "+00:00");
@@ -45,7 +46,7 @@ export class SqliteAuditSink implements AuditSink {
        ON CONFLICT DO NOTHING`,
     );
     this.insertBatch = this.db.transaction((entries: readonly AuditEntry[]) => {
-      for (const entry of entries) insert.run(auditRow(entry, sqliteTime));
+      for (const entry of entries) insert.run(auditRow(entry, sqliteTime, canonicalJsonText));
     });
     this.insertLetters = this.db.transaction((letters: readonly DeadLetter[]) => {
       for (const l of letters) {

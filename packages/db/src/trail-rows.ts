@@ -3,7 +3,9 @@
  * a million rows through the ORM cost seconds and the whole result in memory). Rows come per
  * stream in pages ordered by (seq, id) — keyset paging on the (streamId, seq) index — so memory
  * stays bounded by one page whatever the trail's size. Values are turned back into exactly what
- * the writer hashed: ISO-8601 UTC milliseconds for occurredAt, parsed JSON for the JSON columns.
+ * the writer hashed: ISO-8601 UTC milliseconds for occurredAt, parsed JSON for the JSON columns —
+ * except in verify's walk on SQLite (walkPage), which keeps the JSON text the sink stored (its
+ * canonical text) to hash it as it is, once SQLite's json_valid proved each one a whole JSON value.
  */
 import type { ChainedEntry } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
@@ -14,12 +16,29 @@ import { providerOf } from "./url.ts";
 
 type Json = ChainedEntry["before"];
 
+/** The columns holding JSON. */
+type JsonField = "before" | "after" | "diff" | "metadata";
+
 /** A stored row: an entry with its chain link (streamId null for unchained legacy rows). */
 export interface StoredRow extends Omit<ChainedEntry, "streamId" | "seq" | "prevHash" | "hash"> {
   readonly streamId: string | null;
   readonly seq: number | null;
   readonly prevHash: string | null;
   readonly hash: string | null;
+}
+
+/**
+ * A row whose JSON columns are still their stored text (null for NULL): SQLite's rows as verify's
+ * walk reads them. `jsonValid` says SQLite's json_valid found each one text holding ONE complete
+ * JSON value (RFC 8259, nothing else) — what chainHashOfJsonText needs before it may hash them
+ * as they are; `parsedRow` gives the StoredRow for anything else.
+ */
+export interface TextRow extends Omit<StoredRow, JsonField> {
+  readonly before: unknown;
+  readonly after: unknown;
+  readonly diff: unknown;
+  readonly metadata: unknown;
+  readonly jsonValid: boolean;
 }
 
 export interface StoredSeal {
@@ -40,6 +59,11 @@ export interface TrailRows {
   streams(): Promise<string[]>;
   /** Rows of `streamId` after (seq, id), ascending, at most `limit`. */
   page(streamId: string, after: { seq: number; id: string }, limit: number): Promise<StoredRow[]>;
+  /**
+   * As page, for verify's walk: where JSON is kept as text (SQLite), rows with that text unparsed
+   * (TextRow); elsewhere StoredRows.
+   */
+  walkPage(streamId: string, after: { seq: number; id: string }, limit: number): Promise<readonly (StoredRow | TextRow)[]>;
   /** Rows with the given ids. */
   byIds(ids: readonly string[]): Promise<StoredRow[]>;
   /** Rows of `streamId` with seq in [from, to], ascending. */
@@ -83,7 +107,12 @@ type RawRow = readonly unknown[];
  * there) rather than looped over COLUMNS: verify builds a million of these. `streamId`, when
  * given, is the stream a page was read for (the page does not read that column again).
  */
-function toRow(r: RawRow, time: (v: unknown) => string, json: (v: unknown) => Json, streamId?: string): StoredRow {
+function toRow<J = Json>(
+  r: RawRow,
+  time: (v: unknown) => string,
+  json: (v: unknown) => J,
+  streamId?: string,
+): Omit<StoredRow, JsonField> & Record<JsonField, J> {
   const seq = r[AT.seq] as number | string | null;
   return {
     id: r[AT.id] as string,
@@ -114,14 +143,50 @@ const UTC_OFFSET_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/;
 
 const parseText = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
 
+/** SQLite's JSON column text to its value (NULL to null); a SyntaxError for text that is no JSON. */
+const sqliteJson = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
+
+/** `row` with its JSON columns parsed, as page gives it (written out: no spread per row). */
+export function parsedRow(row: TextRow): StoredRow {
+  return {
+    id: row.id,
+    occurredAt: row.occurredAt,
+    actorId: row.actorId,
+    actorRole: row.actorRole,
+    action: row.action,
+    entity: row.entity,
+    entityId: row.entityId,
+    outcome: row.outcome,
+    path: row.path,
+    durationMs: row.durationMs,
+    before: sqliteJson(row.before),
+    after: sqliteJson(row.after),
+    diff: sqliteJson(row.diff),
+    metadata: sqliteJson(row.metadata),
+    requestId: row.requestId,
+    ip: row.ip,
+    userAgent: row.userAgent,
+    streamId: row.streamId,
+    seq: row.seq,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+const isTextOrNull = (v: unknown) => v === null || typeof v === "string";
+
 function sqliteRows(url: string): TrailRows {
   const db = new Database(sqlitePath(url), { readonly: true, fileMustExist: true });
   const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
   // A page is one stream's: its rows' streamId is known, not read again (a string per row less).
   const pageCols = COLUMNS.map((c) => (c === "streamId" ? `NULL AS "streamId"` : `"${c}"`)).join(", ");
-  const page = db.prepare(
-    `SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = @stream AND "seq" >= @seq AND ("seq" > @seq OR "id" > @id) ORDER BY "seq", "id" LIMIT @limit`,
-  );
+  const pageWhere = `FROM "AuditEntry" WHERE "streamId" = @stream AND "seq" >= @seq AND ("seq" > @seq OR "id" > @id) ORDER BY "seq", "id" LIMIT @limit`;
+  const page = db.prepare(`SELECT ${pageCols} ${pageWhere}`);
+  // One more column: 1 when every JSON column is NULL or valid JSON by itself (json_valid: strict
+  // RFC 8259 in the SQLite better-sqlite3 bundles; trail-rows.test.ts holds it to that).
+  const valid = ["before", "after", "diff", "metadata"].map((c) => `coalesce(json_valid("${c}"), 1)`).join(" AND ");
+  const walkPage = db.prepare(`SELECT ${pageCols}, ${valid} AS "jsonValid" ${pageWhere}`);
+  const JSON_VALID = COLUMNS.length;
   const range = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = ? AND "seq" BETWEEN ? AND ? ORDER BY "seq", "id"`);
   const unchained = db.prepare(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" IS NULL LIMIT ?`);
   const countUnchained = db.prepare(`SELECT count(*) AS n FROM "AuditEntry" WHERE "streamId" IS NULL`);
@@ -135,13 +200,22 @@ function sqliteRows(url: string): TrailRows {
     const parsed = new Date(typeof v === "number" ? v : String(v));
     return Number.isNaN(parsed.getTime()) ? String(v) : parsed.toISOString();
   };
-  const json = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
+  const json = sqliteJson;
+  const asText = (v: unknown) => v;
   const rows = (raw: unknown[]) => (raw as RawRow[]).map((r) => toRow(r, time, json));
-  for (const statement of [page, range, unchained, withAction, byIds]) statement.raw(true);
+  const textRow = (r: RawRow, streamId: string): TextRow => {
+    const row = toRow(r, time, asText, streamId) as Omit<TextRow, "jsonValid"> & { jsonValid: boolean };
+    row.jsonValid =
+      r[JSON_VALID] === 1 && isTextOrNull(row.before) && isTextOrNull(row.after) && isTextOrNull(row.diff) && isTextOrNull(row.metadata);
+    return row;
+  };
+  for (const statement of [page, walkPage, range, unchained, withAction, byIds]) statement.raw(true);
   return {
     streams: async () => (db.prepare(STREAMS_SQL).all() as { id: string }[]).map((r) => r.id),
     page: async (streamId, after, limit) =>
       (page.all({ stream: streamId, seq: after.seq, id: after.id, limit }) as RawRow[]).map((r) => toRow(r, time, json, streamId)),
+    walkPage: async (streamId, after, limit) =>
+      (walkPage.all({ stream: streamId, seq: after.seq, id: after.id, limit }) as RawRow[]).map((r) => textRow(r, streamId)),
     byIds: async (ids) => rows(byIds.all(JSON.stringify(ids))),
     range: async (streamId, from, to) => rows(range.all(streamId, from, to)),
     unchained: async (limit) => ({ rows: rows(unchained.all(limit)), count: (countUnchained.get() as { n: number }).n }),
@@ -181,16 +255,19 @@ async function postgresRows(url: string): Promise<TrailRows> {
     (await client.query<unknown[]>({ text, values, rowMode: "array", ...(name ? { name } : {}) })).rows.map((r) =>
       toRow(r, time, json, streamId),
     );
+  const page: TrailRows["page"] = (streamId, after, limit) =>
+    query(
+      // "seq" >= $2 first, so the (streamId, seq) index bounds the scan; the id breaks ties.
+      `SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" >= $2 AND ("seq" > $2 OR "id" > $3) ORDER BY "seq", "id" LIMIT $4`,
+      [streamId, after.seq, after.id, limit],
+      "auditrail_verify_page",
+      streamId,
+    );
   return {
     streams: async () => (await client.query<{ id: string }>(STREAMS_SQL)).rows.map((r) => r.id),
-    page: (streamId, after, limit) =>
-      query(
-        // "seq" >= $2 first, so the (streamId, seq) index bounds the scan; the id breaks ties.
-        `SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" >= $2 AND ("seq" > $2 OR "id" > $3) ORDER BY "seq", "id" LIMIT $4`,
-        [streamId, after.seq, after.id, limit],
-        "auditrail_verify_page",
-        streamId,
-      ),
+    page,
+    // jsonb keeps no text: pg parses it, and the walk canonicalises the values.
+    walkPage: page,
     byIds: (ids) => query(`SELECT ${cols} FROM "AuditEntry" WHERE "id" = ANY($1::text[])`, [ids]),
     range: (streamId, from, to) =>
       query(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" BETWEEN $2 AND $3 ORDER BY "seq", "id"`, [

@@ -29,14 +29,16 @@ import {
   type MerkleState,
   PURGE_ACTION,
   type SignedSeal,
+  type EntryWithJsonText,
   chainHash,
+  chainHashOfJsonText,
   entryLeafHex,
   messageOf,
   readDeadLetterFile,
   sealHash,
   verifySeal,
 } from "@auditrail/audit-core";
-import { type StoredRow, type StoredSeal, type TrailRows, openTrailRows } from "./trail-rows.ts";
+import { type StoredRow, type StoredSeal, type TextRow, type TrailRows, openTrailRows, parsedRow } from "./trail-rows.ts";
 
 export type BreakKind =
   | "modified"
@@ -51,6 +53,14 @@ export type BreakKind =
   | "seal-invalid"
   | "seal-missing"
   | "seal-unanchored";
+
+/**
+ * Rows verify reads per page unless told otherwise. Two pages (the one being hashed and the next)
+ * stay far below the young generation, so rows die young: measured on a 200,000-row trail (SQLite,
+ * one thread, interleaved runs), 256-row pages took ~20 % less CPU than 5,000-row pages and
+ * ~25 MB less RSS per walking thread; on PostgreSQL the round trips it adds overlap the hashing.
+ */
+export const VERIFY_PAGE_ROWS = 256;
 
 /**
  * How far ahead of verify's clock an unsealed row's `occurredAt` may lie (the writer's clock may
@@ -95,7 +105,11 @@ export interface VerifyTrailOptions {
   readonly anchoredSeals: Iterable<string> | AsyncIterable<string>;
   /** Breaks listed at most (default 100); all are counted. */
   readonly maxProblems?: number;
-  /** Rows read per page (default 5,000). */
+  /**
+   * Rows read per page (default VERIFY_PAGE_ROWS, 256). Small on purpose: a page's rows live until
+   * they are hashed, and whatever lives through a young-generation collection is copied (twice,
+   * then promoted); 5,000-row pages made garbage collection a fifth of verify's CPU time.
+   */
   readonly pageSize?: number;
   /** How long a row may stay unsealed before that is a break (default 60 s). */
   readonly graceMs?: number;
@@ -144,7 +158,7 @@ class Problems {
 export async function verifyAuditTrail(options: VerifyTrailOptions): Promise<TrailReport> {
   const started = performance.now();
   const problems = new Problems(options.maxProblems ?? 100);
-  const pageSize = options.pageSize ?? 5_000;
+  const pageSize = options.pageSize ?? VERIFY_PAGE_ROWS;
   const graceMs = options.graceMs ?? 60_000;
   const now = Date.now();
 
@@ -566,10 +580,30 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
   let unsealed = 0;
   let lastSeq = 0;
 
-  const check = (row: ChainedEntry, id: string, fromDeadLetter: boolean) => {
+  // Whether to hash a TextRow's JSON text as stored first: true at each page's start, false for the
+  // rest of a page once a row's text was not canonical though its parsed values gave the hash (rows
+  // written before the SQLite sink stored canonical text, or through Prisma): one try per page.
+  let textFirst = true;
+  /** Whether a stored row's content still gives its chain hash. */
+  const intact = (row: StoredRow | TextRow): boolean => {
+    if (!("jsonValid" in row)) return chainHash(row as ChainedEntry, streamId, row.prevHash) === row.hash;
+    const tried = textFirst && row.jsonValid;
+    if (tried && chainHashOfJsonText(row as EntryWithJsonText, streamId, row.prevHash) === row.hash) return true;
+    let parsed: StoredRow;
+    try {
+      parsed = parsedRow(row);
+    } catch {
+      return false; // a JSON column whose text is no JSON: not what the writer stored
+    }
+    const ok = chainHash(parsed as ChainedEntry, streamId, row.prevHash) === row.hash;
+    if (ok && tried) textFirst = false;
+    return ok;
+  };
+
+  const check = (row: Pick<ChainedEntry, "seq" | "hash" | "prevHash" | "occurredAt">, id: string, fromDeadLetter: boolean, ok: boolean) => {
     entries++;
     const where = fromDeadLetter ? "the dead letter standing in for this seq" : "the row";
-    if (chainHash(row, streamId, row.prevHash) !== row.hash) {
+    if (!ok) {
       problems.add("modified", streamId, row.seq, id, `${where}'s content no longer gives its chain hash`);
     }
     if (linkKnown && row.prevHash !== prevHash) {
@@ -631,7 +665,7 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
     while (expected < upTo) {
       const letter = letters.get(expected);
       if (letter) {
-        check(letter, letter.id, true);
+        check(letter, letter.id, true, chainHash(letter, streamId, letter.prevHash) === letter.hash);
         continue;
       }
       let end = expected;
@@ -662,11 +696,13 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
 
   // The next page is asked for as soon as this one arrived (its keyset is this page's last row),
   // so the database reads it while this thread hashes: two pages in memory at most.
-  let next: Promise<StoredRow[]> | null = rows.page(streamId, { seq: 0, id: "" }, input.pageSize);
+  let next: Promise<readonly (StoredRow | TextRow)[]> | null = rows.walkPage(streamId, { seq: 0, id: "" }, input.pageSize);
   while (next) {
-    const page: StoredRow[] = await next;
+    const page: readonly (StoredRow | TextRow)[] = await next;
     const last = page.at(-1);
-    next = last && page.length === input.pageSize ? rows.page(streamId, { seq: last.seq as number, id: last.id }, input.pageSize) : null;
+    next =
+      last && page.length === input.pageSize ? rows.walkPage(streamId, { seq: last.seq as number, id: last.id }, input.pageSize) : null;
+    textFirst = true;
     for (const row of page) {
       const seq = row.seq as number;
       if (seq < start) continue; // below a signed purge's start: purged meanwhile, or left by it
@@ -675,16 +711,17 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
         continue;
       }
       gap(seq, row.id, "deleted");
-      const chained = row as ChainedEntry;
       const letter = letters.get(seq);
       if (letter && letter.hash !== row.hash) {
         problems.add("modified", streamId, seq, row.id, "the row differs from the dead letter kept for the same seq");
       }
-      check(chained, row.id, false);
+      check(row as ChainedEntry, row.id, false, intact(row));
     }
   }
   // Trailing dead letters, then whatever the seals promise beyond the last row.
   gap(sealedSize + 1, null, "truncated");
-  for (let letter = letters.get(expected); letter; letter = letters.get(expected)) check(letter, letter.id, true);
+  for (let letter = letters.get(expected); letter; letter = letters.get(expected)) {
+    check(letter, letter.id, true, chainHash(letter, streamId, letter.prevHash) === letter.hash);
+  }
   return { entries, unsealed };
 }

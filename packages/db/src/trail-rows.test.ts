@@ -1,0 +1,93 @@
+import { ChainStream, canonicalJson, stampEvent } from "@auditrail/audit-core";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSink } from "./sink.ts";
+import { type TestDatabase, createTestDatabase, runRawSql } from "./testing.ts";
+import { type TextRow, type TrailRows, openTrailRows, parsedRow } from "./trail-rows.ts";
+
+describe("SQLite's json_valid, which lets verify hash JSON text as stored", () => {
+  it("takes exactly the texts JSON.parse takes as one whole value: RFC 8259, no JSON5, no fragments", () => {
+    const db = new Database(":memory:");
+    const valid = (text: string) => db.prepare("SELECT json_valid(?) AS v").get(text) as { v: number };
+    const texts = [
+      '{"a":1}',
+      ' [1, {"b": "x"}] ',
+      '"text"',
+      "-0",
+      "1e999",
+      '"\\ud800"',
+      "null",
+      // fragments: text moved across a column boundary
+      '{"a":1',
+      '2},"before":null',
+      '1,"x":2',
+      "",
+      "1 2",
+      // JSON5 and other near-JSON
+      "{a:1}",
+      "[1,]",
+      '{"a":1,}',
+      "'x'",
+      "0x10",
+      "Infinity",
+      "NaN",
+      "+1",
+      ".5",
+      "1.",
+      "01",
+      '"\\x41"',
+      '"tab\there"',
+      '{"a":1}/* c */',
+      '{"a":1}\u00a0',
+    ];
+    for (const text of texts) {
+      let parses = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        parses = false;
+      }
+      expect([text, valid(text).v]).toEqual([text, parses ? 1 : 0]);
+    }
+    db.close();
+  });
+});
+
+describe("walkPage on SQLite", () => {
+  let db: TestDatabase;
+  let rows: TrailRows;
+  const stream = new ChainStream();
+  const linked = stream.link(
+    [{ b: 1, a: [true, null] }, "text", null].map((after) =>
+      stampEvent({ action: "patient.update", entity: "Patient", after, metadata: { z: 1, y: "é" } }, undefined),
+    ),
+  );
+  beforeAll(async () => {
+    db = await createTestDatabase("sqlite");
+    const sink = createSink({ url: db.url });
+    await sink.write(linked);
+    await sink.close();
+    await runRawSql(db.url, `UPDATE "AuditEntry" SET "metadata" = '{"z":1' WHERE "seq" = 3`);
+    rows = await openTrailRows(db.url);
+  });
+  afterAll(async () => {
+    await rows?.close();
+    await db?.drop();
+  });
+
+  it("gives each JSON column's text as the sink stored it (canonical), flagged valid when each is one JSON value", async () => {
+    const page = (await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10)) as TextRow[];
+    expect(page.map((r) => [r.after, r.metadata, r.jsonValid])).toEqual([
+      ['{"a":[true,null],"b":1}', '{"y":"é","z":1}', true],
+      ['"text"', canonicalJson({ z: 1, y: "é" }), true],
+      [null, '{"z":1', false],
+    ]);
+  });
+
+  it("parsedRow gives what page gives", async () => {
+    const page = (await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 2)) as TextRow[];
+    expect(page.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 2));
+    const broken = ((await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10)) as TextRow[])[2];
+    expect(() => parsedRow(broken as TextRow)).toThrow(SyntaxError);
+  });
+});
