@@ -4,12 +4,13 @@
  * JetStream sink), ingest processes (dist/main.js; each seals its own trail into the scenario's
  * anchor folder with the scenario's key), and the accounting every scenario prints.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { type KeyObject, generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { DirectoryAnchor, sealHash } from "@auditrail/audit-core";
 import { type DatabaseHandle, createDatabase, readAnchoredSeals, verifyAuditTrail } from "@auditrail/db";
 import { type TestDatabase, createTestDatabase, testProviders } from "@auditrail/db/testing";
@@ -21,6 +22,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { IngestConfig } from "../src/config.ts";
 import type { IngestStats } from "../src/ingest.ts";
+
+const run = promisify(execFile);
 
 export const hasPostgres = testProviders().includes("postgresql");
 
@@ -277,7 +280,7 @@ export async function account(
       `ingest stored ${(await stored()).length} of ${recordedSet.size}; lag ${JSON.stringify(await consumerLag(cluster, s.stream.name))}`,
   ).catch(() => undefined); // what is missing is reported as lost below
   const r = reconcile({ recorded: writers.recorded, stored: await stored(), deadLettered: await dead() });
-  if (r.lost.length > 0) for (const i of s.ingests) console.log(`ingest log (lost ${r.lost.length}):\n${i.log}`);
+  if (r.lost.length > 0) await explainLoss(s, cluster, r.lost);
   const verify = await verifySealed(s);
   // A consumer the cluster lost has no lag to report: NaN, and the line says so.
   const lag = await consumerLag(cluster, s.stream.name).catch(() => ({ pending: Number.NaN, ackPending: Number.NaN }));
@@ -300,6 +303,29 @@ export async function account(
       waitedMs: Date.now() - started,
     },
   };
+}
+
+/**
+ * What a failed run needs to tell where lost entries went: each ingest process's log, the stream's
+ * state (did it ever hold them?), and which files under the scenario's folder (spools, ingest
+ * dead-letter folders) still name the first few.
+ */
+async function explainLoss(s: Scenario, cluster: NatsCluster, lost: readonly string[]): Promise<void> {
+  for (const i of s.ingests) console.log(`ingest log (lost ${lost.length}):\n${i.log}`);
+  const nc = await connect({ servers: cluster.urls });
+  try {
+    const info = await (await jetstreamManager(nc)).streams.info(s.stream.name);
+    console.log(`stream ${s.stream.name} at the end: ${JSON.stringify(info.state)}`);
+  } catch (error) {
+    console.log(`stream ${s.stream.name}: no info (${error instanceof Error ? error.message : String(error)})`);
+  } finally {
+    await nc.close();
+  }
+  for (const id of lost.slice(0, 5)) {
+    const { stdout } = await run("grep", ["-rl", id, s.dir]).catch(() => ({ stdout: "" }));
+    console.log(`lost ${id}: ${stdout.trim() || "in no file under the scenario's folder"}`);
+  }
+  console.log(`writer reports: ${JSON.stringify(s.writers.map((w) => w.report))}`);
 }
 
 /**
