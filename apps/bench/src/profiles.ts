@@ -33,7 +33,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     curve: { entries: 0, maxWorkers: [], maxBatchSize: [] },
     singleRow: 1_000,
     memory: 200_000,
-    apiRequests: 300,
+    apiRequests: 500,
     bulk: 1_000,
     peers: 1_000,
     verify: 200_000,
