@@ -39,6 +39,16 @@ function patchHandles(patch: (handle: Awaited<ReturnType<typeof open>>) => void)
     return handle;
   });
 }
+/** Every file opened from now closes, then reports EIO (a delayed write error). */
+function failEveryClose(): void {
+  patchHandles((handle) => {
+    const close = handle.close.bind(handle);
+    handle.close = async () => {
+      await close();
+      throw diskError("EIO");
+    };
+  });
+}
 const listSegments = async () => (await readdir(dir)).filter((f) => f.startsWith("segment-")).sort();
 
 async function readAll(spool: Spool, max = 1_000): Promise<Array<{ segment: number; ids: string[] }>> {
@@ -312,13 +322,7 @@ describe("Spool", () => {
   });
 
   it("a segment whose file fails to close when its last entry settles is still deleted, and the error told (not thrown)", async () => {
-    patchHandles((handle) => {
-      const close = handle.close.bind(handle);
-      handle.close = async () => {
-        await close();
-        throw diskError("EIO");
-      };
-    });
+    failEveryClose();
     const told: unknown[] = [];
     const spool = await Spool.open(dir, 100, { onError: (error) => told.push(error) });
     const segment = await spool.append(entries(2), false, false);
@@ -329,13 +333,7 @@ describe("Spool", () => {
   });
 
   it("close() closes every file and deletes every settled segment even when a file fails to close", async () => {
-    patchHandles((handle) => {
-      const close = handle.close.bind(handle);
-      handle.close = async () => {
-        await close();
-        throw diskError("EIO");
-      };
-    });
+    failEveryClose();
     const told: unknown[] = [];
     const spool = await Spool.open(dir, 100, { onError: (error) => told.push(error) });
     const queued = await spool.append(entries(1), false, false);
