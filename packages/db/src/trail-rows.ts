@@ -73,13 +73,19 @@ export interface TrailRows {
   /** Rows of the given action (purge entries: few). */
   withAction(action: string): Promise<StoredRow[]>;
   deadLetters(): Promise<StoredDeadLetter[]>;
-  seals(): Promise<StoredSeal[]>;
+  /**
+   * The dead letters whose stored text contains `streamId` (every dead letter of that stream, and
+   * possibly others that merely mention it: the caller checks each entry's streamId).
+   */
+  deadLettersMentioning(streamId: string): Promise<StoredDeadLetter[]>;
   /** The trails the seal table holds seals of. */
   sealTrails(): Promise<string[]>;
   /** Seals of `trail` numbered above `after`, ascending, at most `limit` (without their text). */
   sealIds(trail: string, after: number, limit: number): Promise<Omit<StoredSeal, "note">[]>;
   /** As sealIds, with each seal's signed text. */
   sealTexts(trail: string, after: number, limit: number): Promise<StoredSeal[]>;
+  /** Seals of `trail` numbered below `before`, newest first, at most `limit`, with their text. */
+  sealsNewestFirst(trail: string, before: number, limit: number): Promise<StoredSeal[]>;
   close(): Promise<void>;
 }
 
@@ -225,8 +231,13 @@ function sqliteRows(url: string): TrailRows {
         id: r.id,
         entry: parseText(r.entry),
       })),
-    seals: async () =>
-      db.prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`).all() as StoredSeal[],
+    deadLettersMentioning: async (streamId) =>
+      (
+        db.prepare(`SELECT "id", "entry" FROM "DeadLetter" WHERE instr("entry", ?) > 0 ORDER BY "id"`).all(streamId) as {
+          id: string;
+          entry: string;
+        }[]
+      ).map((r) => ({ id: r.id, entry: parseText(r.entry) })),
     sealTrails: async () => (db.prepare(`SELECT DISTINCT "trail" FROM "AuditSeal"`).all() as { trail: string }[]).map((r) => r.trail),
     sealIds: async (trail, after, limit) =>
       db
@@ -236,6 +247,10 @@ function sqliteRows(url: string): TrailRows {
       db
         .prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = ? AND "number" > ? ORDER BY "number" LIMIT ?`)
         .all(trail, after, limit) as StoredSeal[],
+    sealsNewestFirst: async (trail, before, limit) =>
+      db
+        .prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = ? AND "number" < ? ORDER BY "number" DESC LIMIT ?`)
+        .all(trail, before, limit) as StoredSeal[],
     close: async () => {
       db.close();
     },
@@ -285,8 +300,13 @@ async function postgresRows(url: string): Promise<TrailRows> {
         id: r.id,
         entry: parseText(r.entry),
       })),
-    seals: async () =>
-      (await client.query<StoredSeal>(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" ORDER BY "trail", "number"`)).rows,
+    deadLettersMentioning: async (streamId) =>
+      (
+        await client.query<{ id: string; entry: unknown }>(
+          `SELECT "id", "entry" FROM "DeadLetter" WHERE strpos("entry", $1) > 0 ORDER BY "id"`,
+          [streamId],
+        )
+      ).rows.map((r) => ({ id: r.id, entry: parseText(r.entry) })),
     sealTrails: async () => (await client.query<{ trail: string }>(`SELECT DISTINCT "trail" FROM "AuditSeal"`)).rows.map((r) => r.trail),
     sealIds: async (trail, after, limit) =>
       (
@@ -300,6 +320,13 @@ async function postgresRows(url: string): Promise<TrailRows> {
         await client.query<StoredSeal>(
           `SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = $1 AND "number" > $2 ORDER BY "number" LIMIT $3`,
           [trail, after, limit],
+        )
+      ).rows,
+    sealsNewestFirst: async (trail, before, limit) =>
+      (
+        await client.query<StoredSeal>(
+          `SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = $1 AND "number" < $2 ORDER BY "number" DESC LIMIT $3`,
+          [trail, before, limit],
         )
       ).rows,
     close: () => client.end(),

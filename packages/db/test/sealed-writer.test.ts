@@ -15,10 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAnchoredSeals } from "../src/anchors.ts";
 import { type DatabaseHandle, createDatabase } from "../src/client.ts";
 import { type DatabaseStreamSource, databaseStreamSource } from "../src/db-stream.ts";
-import { ProofUnavailableError, buildEntryProof } from "../src/proof.ts";
+import { PROOF_SEAL_PAGE, ProofUnavailableError, buildEntryProof, entryProof } from "../src/proof.ts";
 import { purgeAuditEntries } from "../src/retention.ts";
 import { TRANSACTIONAL_STREAM, sqlSinkSpec, writeInTransaction } from "../src/sink.ts";
 import { type TestDatabase, createTestDatabase, runRawSql, testProviders } from "../src/testing.ts";
+import { type TrailRows, openTrailRows } from "../src/trail-rows.ts";
 import { verifyAuditTrail } from "../src/verify.ts";
 import { verifyOffThread } from "../src/verify-thread.ts";
 
@@ -102,6 +103,41 @@ describe.each(testProviders())("sealed writers on %s", (provider) => {
     await sealer.seal();
     const proof = await buildEntryProof(db.url, young?.id ?? "");
     expect(proof && verifyProof(proof, publicKey)).toMatchObject({ ok: true });
+  });
+
+  it("a proof reads the seal table newest first and stops at the first seal covering the entry; dead letters only of its stream", async () => {
+    for (let i = 0; i < 2 * PROOF_SEAL_PAGE; i++) {
+      await handle.prisma.$transaction((tx) => writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient" }, undefined)]));
+      await sealer.seal();
+    }
+    const sealCount = await handle.prisma.auditSeal.count();
+    expect(sealCount).toBeGreaterThan(2 * PROOF_SEAL_PAGE);
+    const row = await handle.prisma.auditEntry.findFirstOrThrow({ where: { entityId: "p-77" } });
+    const opened = await openTrailRows(db.url);
+    let sealsRead = 0;
+    const letterStreams: string[] = [];
+    const counted: TrailRows = {
+      ...opened,
+      sealsNewestFirst: async (trail, before, limit) => {
+        const page = await opened.sealsNewestFirst(trail, before, limit);
+        sealsRead += page.length;
+        return page;
+      },
+      deadLetters: () => Promise.reject(new Error("a proof must not load every dead letter")),
+      deadLettersMentioning: (streamId) => {
+        letterStreams.push(streamId);
+        return opened.deadLettersMentioning(streamId);
+      },
+    };
+    try {
+      const proof = await entryProof(counted, row.id);
+      expect(proof && verifyProof(proof, publicKey)).toMatchObject({ ok: true });
+      // The newest seal covers p-77: one page of seals, not the table's every seal.
+      expect(sealsRead).toBeLessThanOrEqual(PROOF_SEAL_PAGE);
+      expect(letterStreams).toEqual([row.streamId]);
+    } finally {
+      await opened.close();
+    }
   });
 
   it("a purge signed through the sealer verifies OK; the rows it removed are not missed", async () => {
