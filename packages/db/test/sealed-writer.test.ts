@@ -107,7 +107,9 @@ describe.each(testProviders())("sealed writers on %s", (provider) => {
 
   it("a proof reads the seal table newest first and stops at the first seal covering the entry; dead letters only of its stream", async () => {
     for (let i = 0; i < 2 * PROOF_SEAL_PAGE; i++) {
-      await handle.prisma.$transaction((tx) => writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient" }, undefined)]));
+      await handle.prisma.$transaction((tx) =>
+        writeInTransaction(tx, [stampEvent({ action: "patient.create", entity: "Patient" }, undefined)]),
+      );
       await sealer.seal();
     }
     const sealCount = await handle.prisma.auditSeal.count();
