@@ -1,5 +1,6 @@
 // Assembles one schema per provider from prisma/models.prisma, then runs `prisma generate` on each.
-// The models exist once; only the datasource and the generator's output differ.
+// The models exist once; only the datasource, the generator's output and PostgreSQL's native
+// types differ: `@db.Json` (a PostgreSQL type) is dropped from every other provider's schema.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -25,6 +26,6 @@ for (const provider of PROVIDERS) {
   ].join("\n");
   mkdirSync(`${root}/prisma/${provider}`, { recursive: true });
   const schema = `${root}/prisma/${provider}/schema.prisma`;
-  writeFileSync(schema, header + models);
+  writeFileSync(schema, header + (provider === "postgresql" ? models : models.replace(/ +@db\.Json/g, "")));
   execFileSync("prisma", ["generate", "--schema", schema], { cwd: root, stdio: "inherit" });
 }

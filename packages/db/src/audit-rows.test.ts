@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ENTRY_FIELDS } from "@auditrail/audit-core";
-import { AUDIT_COLUMNS, JSON_COLUMNS, type SinkEntry, auditRow, canonicalJsonText, copyField, copyText } from "./audit-rows.ts";
+import { ENTRY_FIELDS, canonicalJson } from "@auditrail/audit-core";
+import { AUDIT_COLUMNS, JSON_COLUMNS, type SinkEntry, auditRow, copyField, copyText } from "./audit-rows.ts";
 
 const entry: SinkEntry = {
   id: "id-1",
@@ -32,17 +32,17 @@ describe("audit rows", () => {
     expect([...JSON_COLUMNS].sort()).toEqual(["after", "before", "diff", "metadata"]);
   });
 
-  it("put every column's value at its AUDIT_COLUMNS position, JSON serialised", () => {
+  it("put every column's value at its AUDIT_COLUMNS position, JSON as its canonical text", () => {
     const row = auditRow(entry);
     expect(row).toHaveLength(AUDIT_COLUMNS.length);
     AUDIT_COLUMNS.forEach((column, i) => {
       const value = entry[column];
-      expect(row[i]).toEqual(typeof value === "object" && value !== null ? JSON.stringify(value) : value);
+      expect(row[i]).toEqual(typeof value === "object" && value !== null ? canonicalJson(value) : value);
     });
   });
 
-  it("with canonicalJsonText (the SQLite sink's), JSON columns hold the canonical text the chain hash covers", () => {
-    const row = auditRow({ ...entry, after: { z: [1, { y: 2, x: 1 }], a: "é" }, metadata: null }, undefined, canonicalJsonText);
+  it("JSON columns hold the canonical text the chain hash covers (both sinks: SQLite's text, PostgreSQL's json)", () => {
+    const row = auditRow({ ...entry, after: { z: [1, { y: 2, x: 1 }], a: "é" }, metadata: null });
     expect(row[AUDIT_COLUMNS.indexOf("after")]).toBe('{"a":"é","z":[1,{"x":1,"y":2}]}');
     expect(row[AUDIT_COLUMNS.indexOf("metadata")]).toBeNull();
   });

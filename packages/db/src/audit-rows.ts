@@ -44,25 +44,20 @@ export const AUDIT_COLUMN_KINDS = {
 
 export const AUDIT_COLUMNS = Object.keys(AUDIT_COLUMN_KINDS) as readonly (keyof ChainedEntry)[];
 
-/** The columns holding JSON (serialised text in SQLite, jsonb in PostgreSQL). */
+/** The columns holding JSON (text in SQLite, json in PostgreSQL: both keep the text stored). */
 export const JSON_COLUMNS: ReadonlySet<string> = new Set(AUDIT_COLUMNS.filter((c) => AUDIT_COLUMN_KINDS[c] === "json"));
 
 export type SqlValue = string | number | null;
 
-/** How a JSON column's value becomes text (null stays NULL). */
-export type JsonText = (value: unknown) => string | null;
-
-const json: JsonText = (value) => (value === null || value === undefined ? null : JSON.stringify(value));
-
 /**
- * JSON columns as their canonical text (RFC 8785), the text the chain hash covers: where the
- * store keeps that text as it is (SQLite), verify hashes it without parsing and re-serialising
- * it (see trail-rows.ts). jsonb (PostgreSQL) keeps no text, so COPY sends plain JSON.
+ * JSON columns as their canonical text (RFC 8785), the text the chain hash covers: both stores
+ * keep that text as it is (SQLite's text, PostgreSQL's json), so verify hashes it without parsing
+ * and re-serialising it (see trail-rows.ts).
  */
-export const canonicalJsonText: JsonText = (value) => (value === null || value === undefined ? null : canonicalJson(value));
+export const canonicalJsonText = (value: unknown): string | null => (value === null || value === undefined ? null : canonicalJson(value));
 
-/** One row's values in AUDIT_COLUMNS order; JSON columns serialised by `jsonText`, `occurredAt` via `time`. */
-export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso) => iso, jsonText: JsonText = json): SqlValue[] {
+/** One row's values in AUDIT_COLUMNS order; JSON columns as canonicalJsonText, `occurredAt` via `time`. */
+export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso) => iso): SqlValue[] {
   // Written out rather than mapped over AUDIT_COLUMNS: this runs once per row on the write path.
   return [
     entry.id,
@@ -75,10 +70,10 @@ export function auditRow(entry: SinkEntry, time: (iso: string) => string = (iso)
     entry.outcome,
     entry.path ?? null,
     entry.durationMs ?? null,
-    jsonText(entry.before),
-    jsonText(entry.after),
-    jsonText(entry.diff),
-    jsonText(entry.metadata),
+    canonicalJsonText(entry.before),
+    canonicalJsonText(entry.after),
+    canonicalJsonText(entry.diff),
+    canonicalJsonText(entry.metadata),
     entry.requestId ?? null,
     entry.ip ?? null,
     entry.userAgent ?? null,
@@ -100,7 +95,7 @@ export function copyField(value: SqlValue): string {
   return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c] as string) : value;
 }
 
-/** Entries as COPY text-format lines, one per entry, in AUDIT_COLUMNS order. */
+/** Entries as COPY text-format lines, one per entry, in AUDIT_COLUMNS order; JSON as canonical text. */
 export function copyText(entries: readonly SinkEntry[]): string {
   let text = "";
   for (const entry of entries) text += `${auditRow(entry).map(copyField).join("\t")}\n`;

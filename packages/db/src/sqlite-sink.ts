@@ -9,7 +9,7 @@
  */
 import { type AuditEntry, type AuditSink, type DeadLetter, type SignedSeal, sealHash } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
-import { AUDIT_COLUMNS, auditRow, canonicalJsonText, quoted } from "./audit-rows.ts";
+import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
 
 /** Prisma stores SQLite DateTime as ISO-8601 text with an explicit offset; match it exactly. */
 export const sqliteTime = (iso: string) => iso.replace(/Z$/, "+00:00");
@@ -46,7 +46,7 @@ export class SqliteAuditSink implements AuditSink {
        ON CONFLICT DO NOTHING`,
     );
     this.insertBatch = this.db.transaction((entries: readonly AuditEntry[]) => {
-      for (const entry of entries) insert.run(auditRow(entry, sqliteTime, canonicalJsonText));
+      for (const entry of entries) insert.run(auditRow(entry, sqliteTime));
     });
     this.insertLetters = this.db.transaction((letters: readonly DeadLetter[]) => {
       for (const l of letters) {

@@ -2,7 +2,7 @@ import { ChainStream, canonicalJson, stampEvent } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSink } from "./sink.ts";
-import { type TestDatabase, createTestDatabase, runRawSql } from "./testing.ts";
+import { type TestDatabase, createTestDatabase, runRawSql, testProviders } from "./testing.ts";
 import { type TextRow, type TrailRows, openTrailRows, parsedRow } from "./trail-rows.ts";
 
 describe("SQLite's json_valid, which lets verify hash JSON text as stored", () => {
@@ -89,5 +89,51 @@ describe("walkPage on SQLite", () => {
     expect(page.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 2));
     const broken = ((await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10)) as TextRow[])[2];
     expect(() => parsedRow(broken as TextRow)).toThrow(SyntaxError);
+  });
+});
+
+describe.runIf(testProviders().includes("postgresql"))("walkPage on PostgreSQL", () => {
+  let db: TestDatabase;
+  let rows: TrailRows;
+  const stream = new ChainStream();
+  const linked = stream.link(
+    [{ b: 1, a: [true, null] }, "text", null].map((after) =>
+      stampEvent({ action: "patient.update", entity: "Patient", after, metadata: { z: 1, y: "é" } }, undefined),
+    ),
+  );
+  beforeAll(async () => {
+    db = await createTestDatabase("postgresql");
+    const sink = createSink({ url: db.url });
+    await sink.write(linked);
+    await sink.close();
+    rows = await openTrailRows(db.url);
+  });
+  afterAll(async () => {
+    await rows?.close();
+    await db?.drop();
+  });
+
+  it("gives each json column's text as the sink stored it (canonical), flagged valid: the json type takes nothing but one whole value", async () => {
+    const page = await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10);
+    expect(page.map((r) => [r.after, r.metadata, r.jsonValid])).toEqual([
+      ['{"a":[true,null],"b":1}', '{"y":"é","z":1}', true],
+      ['"text"', '{"y":"é","z":1}', true],
+      [null, '{"y":"é","z":1}', true],
+    ]);
+    expect(page.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 10));
+  });
+
+  it("flags no row valid once a JSON column is no longer json (made text or jsonb); parsedRow still gives the values written", async () => {
+    for (const type of ["text", "jsonb"]) {
+      await runRawSql(db.url, `ALTER TABLE "AuditEntry" ALTER COLUMN "metadata" TYPE ${type} USING "metadata"::text::${type}`);
+      const fresh = await openTrailRows(db.url);
+      try {
+        const page = await fresh.walkPage(stream.streamId, { seq: 0, id: "" }, 10);
+        expect(page.map((r) => r.jsonValid)).toEqual([false, false, false]);
+        expect(page.map((r) => parsedRow(r).metadata)).toEqual(linked.map((e) => e.metadata));
+      } finally {
+        await fresh.close();
+      }
+    }
   });
 });

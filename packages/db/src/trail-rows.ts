@@ -4,8 +4,9 @@
  * stream in pages ordered by (seq, id) — keyset paging on the (streamId, seq) index — so memory
  * stays bounded by one page whatever the trail's size. Values are turned back into exactly what
  * the writer hashed: ISO-8601 UTC milliseconds for occurredAt, parsed JSON for the JSON columns —
- * except in verify's walk on SQLite (walkPage), which keeps the JSON text the sink stored (its
- * canonical text) to hash it as it is, once SQLite's json_valid proved each one a whole JSON value.
+ * except in verify's walk (walkPage), which keeps the JSON text the sink stored (its canonical
+ * text) to hash it as it is, once each is proven one whole JSON value: on SQLite by json_valid, on
+ * PostgreSQL by the column's type, json (which takes nothing else), seen in the result itself.
  */
 import type { ChainedEntry } from "@auditrail/audit-core";
 import Database from "better-sqlite3";
@@ -28,10 +29,10 @@ export interface StoredRow extends Omit<ChainedEntry, "streamId" | "seq" | "prev
 }
 
 /**
- * A row whose JSON columns are still their stored text (null for NULL): SQLite's rows as verify's
- * walk reads them. `jsonValid` says SQLite's json_valid found each one text holding ONE complete
- * JSON value (RFC 8259, nothing else) — what chainHashOfJsonText needs before it may hash them
- * as they are; `parsedRow` gives the StoredRow for anything else.
+ * A row whose JSON columns are still their stored text (null for NULL): rows as verify's walk
+ * reads them. `jsonValid` says each one is proven text holding ONE complete JSON value (RFC 8259,
+ * nothing else: SQLite's json_valid, or PostgreSQL's json type) — what chainHashOfJsonText needs
+ * before it may hash them as they are; `parsedRow` gives the StoredRow for anything else.
  */
 export interface TextRow extends Omit<StoredRow, JsonField> {
   readonly before: unknown;
@@ -59,11 +60,8 @@ export interface TrailRows {
   streams(): Promise<string[]>;
   /** Rows of `streamId` after (seq, id), ascending, at most `limit`. */
   page(streamId: string, after: { seq: number; id: string }, limit: number): Promise<StoredRow[]>;
-  /**
-   * As page, for verify's walk: where JSON is kept as text (SQLite), rows with that text unparsed
-   * (TextRow); elsewhere StoredRows.
-   */
-  walkPage(streamId: string, after: { seq: number; id: string }, limit: number): Promise<readonly (StoredRow | TextRow)[]>;
+  /** As page, for verify's walk: rows with their JSON text unparsed (TextRow). */
+  walkPage(streamId: string, after: { seq: number; id: string }, limit: number): Promise<readonly TextRow[]>;
   /** Rows with the given ids. */
   byIds(ids: readonly string[]): Promise<StoredRow[]>;
   /** Rows of `streamId` with seq in [from, to], ascending. */
@@ -149,8 +147,8 @@ const UTC_OFFSET_TEXT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/;
 
 const parseText = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
 
-/** SQLite's JSON column text to its value (NULL to null); a SyntaxError for text that is no JSON. */
-const sqliteJson = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
+/** A JSON column's text to its value (NULL to null); a SyntaxError for text that is no JSON. */
+const jsonOfText = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Json));
 
 /** `row` with its JSON columns parsed, as page gives it (written out: no spread per row). */
 export function parsedRow(row: TextRow): StoredRow {
@@ -165,10 +163,10 @@ export function parsedRow(row: TextRow): StoredRow {
     outcome: row.outcome,
     path: row.path,
     durationMs: row.durationMs,
-    before: sqliteJson(row.before),
-    after: sqliteJson(row.after),
-    diff: sqliteJson(row.diff),
-    metadata: sqliteJson(row.metadata),
+    before: jsonOfText(row.before),
+    after: jsonOfText(row.after),
+    diff: jsonOfText(row.diff),
+    metadata: jsonOfText(row.metadata),
     requestId: row.requestId,
     ip: row.ip,
     userAgent: row.userAgent,
@@ -180,6 +178,13 @@ export function parsedRow(row: TextRow): StoredRow {
 }
 
 const isTextOrNull = (v: unknown) => v === null || typeof v === "string";
+
+/** A row read with its JSON columns as text; `proven`: the store proved each one whole JSON value. */
+function textRow(r: RawRow, time: (v: unknown) => string, streamId: string, proven: boolean): TextRow {
+  const row = toRow(r, time, (v) => v, streamId) as Omit<TextRow, "jsonValid"> & { jsonValid: boolean };
+  row.jsonValid = proven && isTextOrNull(row.before) && isTextOrNull(row.after) && isTextOrNull(row.diff) && isTextOrNull(row.metadata);
+  return row;
+}
 
 function sqliteRows(url: string): TrailRows {
   const db = new Database(sqlitePath(url), { readonly: true, fileMustExist: true });
@@ -206,22 +211,17 @@ function sqliteRows(url: string): TrailRows {
     const parsed = new Date(typeof v === "number" ? v : String(v));
     return Number.isNaN(parsed.getTime()) ? String(v) : parsed.toISOString();
   };
-  const json = sqliteJson;
-  const asText = (v: unknown) => v;
+  const json = jsonOfText;
   const rows = (raw: unknown[]) => (raw as RawRow[]).map((r) => toRow(r, time, json));
-  const textRow = (r: RawRow, streamId: string): TextRow => {
-    const row = toRow(r, time, asText, streamId) as Omit<TextRow, "jsonValid"> & { jsonValid: boolean };
-    row.jsonValid =
-      r[JSON_VALID] === 1 && isTextOrNull(row.before) && isTextOrNull(row.after) && isTextOrNull(row.diff) && isTextOrNull(row.metadata);
-    return row;
-  };
   for (const statement of [page, walkPage, range, unchained, withAction, byIds]) statement.raw(true);
   return {
     streams: async () => (db.prepare(STREAMS_SQL).all() as { id: string }[]).map((r) => r.id),
     page: async (streamId, after, limit) =>
       (page.all({ stream: streamId, seq: after.seq, id: after.id, limit }) as RawRow[]).map((r) => toRow(r, time, json, streamId)),
     walkPage: async (streamId, after, limit) =>
-      (walkPage.all({ stream: streamId, seq: after.seq, id: after.id, limit }) as RawRow[]).map((r) => textRow(r, streamId)),
+      (walkPage.all({ stream: streamId, seq: after.seq, id: after.id, limit }) as RawRow[]).map((r) =>
+        textRow(r, time, streamId, r[JSON_VALID] === 1),
+      ),
     byIds: async (ids) => rows(byIds.all(JSON.stringify(ids))),
     range: async (streamId, from, to) => rows(range.all(streamId, from, to)),
     unchained: async (limit) => ({ rows: rows(unchained.all(limit)), count: (countUnchained.get() as { n: number }).n }),
@@ -249,7 +249,9 @@ function sqliteRows(url: string): TrailRows {
         .all(trail, after, limit) as StoredSeal[],
     sealsNewestFirst: async (trail, before, limit) =>
       db
-        .prepare(`SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = ? AND "number" < ? ORDER BY "number" DESC LIMIT ?`)
+        .prepare(
+          `SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = ? AND "number" < ? ORDER BY "number" DESC LIMIT ?`,
+        )
         .all(trail, before, limit) as StoredSeal[],
     close: async () => {
       db.close();
@@ -266,23 +268,39 @@ async function postgresRows(url: string): Promise<TrailRows> {
   const pageCols = COLUMNS.map((c) => (c === "streamId" ? `NULL AS "streamId"` : column(c))).join(", ");
   const time = (v: unknown) => v as string;
   const json = (v: unknown) => v as Json;
+  // The walk reads JSON columns as the text PostgreSQL sends (json: the text stored; jsonb: its
+  // rendering), not parsed: json's text is hashed as it is, anything else parsed by parsedRow.
+  const textTypes: pg.CustomTypesConfig = {
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === pg.types.builtins.JSON || oid === pg.types.builtins.JSONB
+        ? (v: string) => v
+        : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+  };
+  const jsonAt = ["before", "after", "diff", "metadata"].map((c) => AT[c as JsonField]);
   const query = async (text: string, values: unknown[] = [], name?: string, streamId?: string) =>
     (await client.query<unknown[]>({ text, values, rowMode: "array", ...(name ? { name } : {}) })).rows.map((r) =>
       toRow(r, time, json, streamId),
     );
+  // "seq" >= $2 first, so the (streamId, seq) index bounds the scan; the id breaks ties.
+  const pageSql = `SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" >= $2 AND ("seq" > $2 OR "id" > $3) ORDER BY "seq", "id" LIMIT $4`;
   const page: TrailRows["page"] = (streamId, after, limit) =>
-    query(
-      // "seq" >= $2 first, so the (streamId, seq) index bounds the scan; the id breaks ties.
-      `SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" >= $2 AND ("seq" > $2 OR "id" > $3) ORDER BY "seq", "id" LIMIT $4`,
-      [streamId, after.seq, after.id, limit],
-      "auditrail_verify_page",
-      streamId,
-    );
+    query(pageSql, [streamId, after.seq, after.id, limit], "auditrail_verify_page", streamId);
   return {
     streams: async () => (await client.query<{ id: string }>(STREAMS_SQL)).rows.map((r) => r.id),
     page,
-    // jsonb keeps no text: pg parses it, and the walk canonicalises the values.
-    walkPage: page,
+    walkPage: async (streamId, after, limit) => {
+      const result = await client.query<unknown[]>({
+        text: pageSql,
+        values: [streamId, after.seq, after.id, limit],
+        rowMode: "array",
+        name: "auditrail_verify_walk",
+        types: textTypes,
+      });
+      // Proven whole JSON values only when every JSON column came as json (type oid 114), as the
+      // migrations make them: a column altered to text or jsonb is parsed instead.
+      const proven = jsonAt.every((i) => result.fields[i]?.dataTypeID === pg.types.builtins.JSON);
+      return result.rows.map((r) => textRow(r, time, streamId, proven));
+    },
     byIds: (ids) => query(`SELECT ${cols} FROM "AuditEntry" WHERE "id" = ANY($1::text[])`, [ids]),
     range: (streamId, from, to) =>
       query(`SELECT ${cols} FROM "AuditEntry" WHERE "streamId" = $1 AND "seq" BETWEEN $2 AND $3 ORDER BY "seq", "id"`, [

@@ -580,13 +580,12 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
   let unsealed = 0;
   let lastSeq = 0;
 
-  // Whether to hash a TextRow's JSON text as stored first: true at each page's start, false for the
+  // Whether to hash a row's JSON text as stored first: true at each page's start, false for the
   // rest of a page once a row's text was not canonical though its parsed values gave the hash (rows
-  // written before the SQLite sink stored canonical text, or through Prisma): one try per page.
+  // written before the sinks stored canonical text, or through Prisma): one try per page.
   let textFirst = true;
   /** Whether a stored row's content still gives its chain hash. */
-  const intact = (row: StoredRow | TextRow): boolean => {
-    if (!("jsonValid" in row)) return chainHash(row as ChainedEntry, streamId, row.prevHash) === row.hash;
+  const intact = (row: TextRow): boolean => {
     const tried = textFirst && row.jsonValid;
     if (tried && chainHashOfJsonText(row as EntryWithJsonText, streamId, row.prevHash) === row.hash) return true;
     let parsed: StoredRow;
@@ -696,9 +695,9 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
 
   // The next page is asked for as soon as this one arrived (its keyset is this page's last row),
   // so the database reads it while this thread hashes: two pages in memory at most.
-  let next: Promise<readonly (StoredRow | TextRow)[]> | null = rows.walkPage(streamId, { seq: 0, id: "" }, input.pageSize);
+  let next: Promise<readonly TextRow[]> | null = rows.walkPage(streamId, { seq: 0, id: "" }, input.pageSize);
   while (next) {
-    const page: readonly (StoredRow | TextRow)[] = await next;
+    const page: readonly TextRow[] = await next;
     const last = page.at(-1);
     next =
       last && page.length === input.pageSize ? rows.walkPage(streamId, { seq: last.seq as number, id: last.id }, input.pageSize) : null;

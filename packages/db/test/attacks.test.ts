@@ -262,26 +262,29 @@ describe.each(testProviders())("attacks on a sealed trail on %s: verify names ea
     expect(report.problems).toEqual([expect.objectContaining({ kind: "modified", streamId: TRANSACTIONAL_STREAM, seq: 3, id: victim.id })]);
   });
 
-  it.runIf(provider === "sqlite")(
-    'move JSON text across a column boundary so the hashed text stays the same (after `{"a":1`, before `2},"before":null`): modified',
-    async () => {
-      const s = new ChainStream();
-      const [victim] = s.link([stampEvent({ action: "patient.update", entity: "Patient", after: { a: 1, before: 2 } }, undefined)]);
-      const sink = createSink({ url: t.db.url });
-      await sink.write([victim as ChainedEntry]);
-      await sink.close();
-      t.streams.set(s.streamId, [victim as ChainedEntry]);
-      await t.seal();
-      expect(await t.verify()).toMatchObject({ ok: true });
-      const shifted = { ...(victim as ChainedEntry), after: '{"a":1', before: '2},"before":null', diff: null, metadata: null };
-      // Hashed as stored, the two texts give the row's chain hash back; neither is JSON by itself,
-      // so verify never hashes them so.
-      expect(chainHashOfJsonText(shifted, s.streamId, null)).toBe(victim?.hash);
-      await attack(`UPDATE "AuditEntry" SET "after" = ${q(shifted.after)}, "before" = ${q(shifted.before)} WHERE "id" = ${q(victim?.id)}`);
-      const report = await t.verify();
-      expect(report.problems).toEqual([expect.objectContaining({ kind: "modified", streamId: s.streamId, seq: 1, id: victim?.id })]);
-    },
-  );
+  it('move JSON text across a column boundary so the hashed text stays the same (after `{"a":1`, before `2},"before":null`): modified', async () => {
+    const s = new ChainStream();
+    const [victim] = s.link([stampEvent({ action: "patient.update", entity: "Patient", after: { a: 1, before: 2 } }, undefined)]);
+    const sink = createSink({ url: t.db.url });
+    await sink.write([victim as ChainedEntry]);
+    await sink.close();
+    t.streams.set(s.streamId, [victim as ChainedEntry]);
+    await t.seal();
+    expect(await t.verify()).toMatchObject({ ok: true });
+    const shifted = { ...(victim as ChainedEntry), after: '{"a":1', before: '2},"before":null', diff: null, metadata: null };
+    // Hashed as stored, the two texts give the row's chain hash back; neither is JSON by itself,
+    // so verify never hashes them so.
+    expect(chainHashOfJsonText(shifted, s.streamId, null)).toBe(victim?.hash);
+    const update = `UPDATE "AuditEntry" SET "after" = ${q(shifted.after)}, "before" = ${q(shifted.before)} WHERE "id" = ${q(victim?.id)};`;
+    if (provider === "postgresql") {
+      // PostgreSQL's json column takes only whole JSON values; the attacker (the owner) first
+      // makes the columns text, which verify sees in the result's column types.
+      await expect(attack(update)).rejects.toThrow(/invalid input syntax for type json/);
+      await attack(`ALTER TABLE "AuditEntry" ALTER COLUMN "after" TYPE text, ALTER COLUMN "before" TYPE text; ${update}`);
+    } else await attack(update);
+    const report = await t.verify();
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "modified", streamId: s.streamId, seq: 1, id: victim?.id })]);
+  });
 
   it("several edits in one chain: every one is reported", async () => {
     const entries = stream(1);
@@ -429,13 +432,18 @@ describe.each(testProviders())("no false positives on %s", (provider) => {
     t.streams.set(s.streamId, linked);
     await t.seal();
     expect(await t.verify()).toMatchObject({ ok: true, problems: [] });
-    if (provider === "sqlite") {
-      // Re-serialising the JSON text (pretty-printed, keys reordered) changes bytes, not content.
-      await runRawSql(
-        t.db.url,
-        `UPDATE "AuditEntry" SET "metadata" = '{ "z" : 1 , "a" : { "b" : "x" , "y" : [ 3 , 2 , 1 ] } , "" : "empty key", "9": "nine", "10": "ten" }' WHERE "action" = 'edge.case' AND "metadata" LIKE '%"z":1%'`,
-      );
-      expect(await t.verify()).toMatchObject({ ok: true, problems: [] });
+    // Re-serialising the JSON text (pretty-printed, keys reordered) changes bytes, not content:
+    // on SQLite's text and PostgreSQL's json (which keeps the text given) alike, and on a JSON
+    // column made text or jsonb (then verify parses every row).
+    const pretty = `'{ "z" : 1 , "a" : { "b" : "x" , "y" : [ 3 , 2 , 1 ] } , "" : "empty key", "9": "nine", "10": "ten" }'`;
+    const reserialise = `UPDATE "AuditEntry" SET "metadata" = ${pretty} WHERE "action" = 'edge.case' AND CAST("metadata" AS TEXT) LIKE '%"z":1%';`;
+    await runRawSql(t.db.url, reserialise);
+    expect(await t.verify()).toMatchObject({ ok: true, problems: [] });
+    if (provider === "postgresql") {
+      for (const type of ["text", "jsonb"]) {
+        await runRawSql(t.db.url, `ALTER TABLE "AuditEntry" ALTER COLUMN "metadata" TYPE ${type} USING "metadata"::text::${type}`);
+        expect(await t.verify()).toMatchObject({ ok: true, problems: [] });
+      }
     }
   });
 
