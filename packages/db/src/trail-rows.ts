@@ -343,7 +343,7 @@ async function postgresRows(url: string): Promise<TrailRows> {
     sealsNewestFirst: async (trail, before, limit) =>
       (
         await client.query<StoredSeal>(
-          `SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = $1 AND "number" < $2 ORDER BY "number" DESC LIMIT $3`,
+          `SELECT "id", "trail", "number", "note" FROM "AuditSeal" WHERE "trail" = $1 AND "number" < $2::bigint ORDER BY "number" DESC LIMIT $3`,
           [trail, before, limit],
         )
       ).rows,
