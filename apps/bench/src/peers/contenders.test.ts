@@ -53,8 +53,8 @@ describe.runIf(onPostgres)("every peers contender", () => {
         // Queues deliver through their consumer: wait (widely) until all rows are there.
         for (let waited = 0; waited < 30_000 && rows.length < n; waited += 100) {
           ({ rows } = await client.query<StoredRow>(
-            `SELECT "action", "entity", "actorId", "outcome", "durationMs", jsonb_typeof("before") AS "before",
-                  jsonb_typeof("after") AS "after", jsonb_typeof("diff") AS "diff", "requestId", "streamId"
+            `SELECT "action", "entity", "actorId", "outcome", "durationMs", json_typeof("before") AS "before",
+                  json_typeof("after") AS "after", json_typeof("diff") AS "diff", "requestId", "streamId"
            FROM "AuditEntry"`,
           ));
           if (rows.length < n) await new Promise((r) => setTimeout(r, 100));
