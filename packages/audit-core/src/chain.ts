@@ -73,13 +73,13 @@ export function chainHash(entry: AuditEntry, streamId: string, prevHash: string 
 
 /**
  * chainHash with the JSON fields hashed as their stored text, as it is (no parsing, no re-ordering):
- * equal to the entry's chain hash when each text is its value's canonical JSON, as the SQLite sink
- * stores it; for any other text it differs, and the caller hashes the parsed entry (chainHash).
+ * equal to the entry's chain hash when each text is its value's canonical JSON, as the SQL sinks
+ * store it; for any other text it differs, and the caller hashes the parsed entry (chainHash).
  *
- * Each text must be proven ONE complete JSON value on its own (e.g. SQLite's json_valid) before
- * its hash means anything: then the hashed text splits into its fields in one way only, so a match
- * says every field's text is exactly what the writer hashed. Text that is not a value by itself
- * could be moved across a field boundary unseen (after `{"x":1`, before `2}`).
+ * Each text must be proven ONE complete JSON value on its own (SQLite's json_valid, PostgreSQL's
+ * json type) before its hash means anything: then the hashed text splits into its fields in one
+ * way only, so a match says every field's text is exactly what the writer hashed. Text that is
+ * not a value by itself could be moved across a field boundary unseen (after `{"x":1`, before `2}`).
  */
 export function chainHashOfJsonText(entry: EntryWithJsonText, streamId: string, prevHash: string | null): string {
   return hash("sha256", chainText(entry, streamId, prevHash, true), "hex");
