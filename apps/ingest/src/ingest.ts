@@ -14,6 +14,11 @@
  * - Each process chains what it writes into a stream of its own and owns a Sealer: after each
  *   commit the stream's Merkle log is reported to it, and it signs a seal over it (at most every
  *   seal.sealEveryMs, and at stop) into the anchor folder and the seal table (see sealing.ts).
+ * - The sweep: a message can stay in the work-queue stream at or below the consumer's ack floor,
+ *   where the consumer never delivers it again (given up after consumer.maxDeliver deliveries, or a
+ *   server whose stream and consumer state fell out of step; see README.md). At start, every
+ *   sweepEveryMs, after a reconnect and after missed heartbeats, the run loop reads such messages by
+ *   sequence, stores them like deliveries (ids already stored are skipped), then deletes them.
  * - Entries the database refuses for good, and dead letters published by API writers, go to the
  *   DeadLetter table (the writer's dead-letter path), or to a file if the database refuses those too.
  *   A message that is not an audit entry at all is kept in `rejected-messages.ndjson` and terminated.
@@ -38,7 +43,15 @@ import {
 import type { OpenedSealer } from "@auditrail/db";
 import { createSink } from "@auditrail/db/sink";
 import { connectNats, ensureAuditStream } from "@auditrail/jetstream/stream";
-import { type ConsumerMessages, type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type MsgRequest,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { type IngestConfig, type ResolvedIngestConfig, parseIngestConfig } from "./config.ts";
@@ -55,6 +68,11 @@ export interface IngestStats {
   readonly rejected: number;
   /** Messages JetStream delivered more than once. */
   readonly redelivered: number;
+  /**
+   * Messages the sweep found in the stream at or below the consumer's ack floor (never to be
+   * delivered again), stored (or found stored) and deleted from the stream.
+   */
+  readonly swept: number;
   readonly retries: number;
   readonly batches: number;
   /** Seals this process's sealer anchored (its trail: `Ingest.trail`). */
@@ -66,6 +84,16 @@ export interface IngestHooks {
   readonly onError?: (error: Error) => void;
   /** Before a batch is written (size) and after it was committed and acknowledged. */
   readonly onBatch?: (event: { phase: "writing" | "acked"; messages: number; written: number }) => void;
+  /** After the sweep stored and deleted messages left at or below the consumer's ack floor (never with 0). */
+  readonly onSweep?: (event: { swept: number; written: number; ackFloor: number; firstSeq: number; messages: number }) => void;
+}
+
+/** What the store step needs of a message: a delivery, or one the sweep read by sequence. */
+interface Incoming {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly redelivered: boolean;
 }
 
 const DeadLetterSchema = z.object({
@@ -89,7 +117,20 @@ export class Ingest {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
-  private counters = { written: 0, alreadyStored: 0, deadLettered: 0, rejected: 0, redelivered: 0, retries: 0, batches: 0 };
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepRetry: NodeJS.Timeout | undefined;
+  private sweepDue = false;
+  private jsm: JetStreamManager | undefined;
+  private counters = {
+    written: 0,
+    alreadyStored: 0,
+    deadLettered: 0,
+    rejected: 0,
+    redelivered: 0,
+    swept: 0,
+    retries: 0,
+    batches: 0,
+  };
 
   private constructor(
     readonly config: ResolvedIngestConfig,
@@ -124,6 +165,12 @@ export class Ingest {
     ingest.loop = ingest.run();
     // Keep every delivered, unacknowledged message in progress while this process holds it.
     ingest.heartbeat = setInterval(() => ingest.keepWorking(), Math.max(250, Math.floor(config.consumer.ackWaitMs / 3)));
+    if (config.sweepEveryMs > 0) {
+      // Once at start too: a previous run may have ended with such messages left behind.
+      ingest.requestSweep();
+      ingest.sweepTimer = setInterval(() => ingest.requestSweep(), config.sweepEveryMs);
+      void ingest.watchConnection();
+    }
     return ingest;
   }
 
@@ -162,6 +209,8 @@ export class Ingest {
       this.abort.abort();
       await this.loop;
       clearInterval(this.heartbeat);
+      clearInterval(this.sweepTimer);
+      clearTimeout(this.sweepRetry);
       for (const m of this.buffer.splice(0)) m.nak();
       await this.nc.drain().catch(() => this.nc.close());
       await this.sealing.sealer.close();
@@ -208,6 +257,8 @@ export class Ingest {
   private async watch(messages: ConsumerMessages): Promise<void> {
     for await (const status of messages.status()) {
       if (this.stopping || messages !== this.messages) return;
+      // The pull heard nothing from the cluster: once it answers again, look for what it left behind.
+      if (status.type === "heartbeats_missed") this.requestSweep();
       if (status.type !== "consumer_not_found" && status.type !== "consumer_deleted" && status.type !== "stream_not_found") continue;
       this.hooks.onError?.(new Error(`JetStream ${status.type.replaceAll("_", " ")}: creating the stream and consumer again`));
       try {
@@ -221,9 +272,24 @@ export class Ingest {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
+      if (this.sweepDue) {
+        // Between batches: the sweep links into the same chain, so it never runs beside a batch.
+        this.sweepDue = false;
+        try {
+          await this.sweep();
+        } catch (error) {
+          // Not finished (the cluster not answering yet): try again after a pause.
+          if (!this.stopping) {
+            this.hooks.onError?.(asError(error));
+            clearTimeout(this.sweepRetry);
+            this.sweepRetry = setTimeout(() => this.requestSweep(), this.config.retry.maxDelayMs);
+          }
+        }
+        continue;
+      }
       if (this.buffer.length === 0) await this.waitForMessages(undefined);
       else if (this.buffer.length < this.config.batchSize) await this.waitForMessages(this.config.maxBatchWaitMs);
-      if (this.stopping || this.buffer.length === 0) continue;
+      if (this.stopping || this.sweepDue || this.buffer.length === 0) continue;
       const batch = this.buffer.splice(0, this.config.batchSize);
       for (const m of batch) this.processing.add(m);
       try {
@@ -253,6 +319,23 @@ export class Ingest {
   }
 
   private async handle(batch: readonly JsMsg[]): Promise<void> {
+    this.hooks.onBatch?.({ phase: "writing", messages: batch.length, written: this.counters.written });
+    const rejected = await this.store(batch);
+    for (const m of batch) {
+      // No reason text: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers.
+      if (rejected.has(m.seq)) m.term();
+      else m.ack();
+    }
+    this.counters.batches++;
+    this.hooks.onBatch?.({ phase: "acked", messages: batch.length, written: this.counters.written });
+  }
+
+  /**
+   * Stores a batch: skips ids already stored, links and writes the rest (poison dead-lettered),
+   * keeps dead letters and rejected messages; resolves once all of it committed, with the
+   * sequences of the rejected messages (not audit entries).
+   */
+  private async store(batch: readonly Incoming[]): Promise<ReadonlySet<number>> {
     const control = { signal: this.abort.signal, onRetry: () => this.counters.retries++ };
     const entries = new Map<string, AuditEntry>();
     const letters: DeadLetter[] = [];
@@ -270,8 +353,6 @@ export class Ingest {
         if (!entries.has(parsed.value.id)) entries.set(parsed.value.id, parsed.value);
       }
     }
-    this.hooks.onBatch?.({ phase: "writing", messages: batch.length, written: this.counters.written });
-
     const ids = [...entries.keys()];
     const stored =
       ids.length > 0 && this.sink.existing
@@ -287,24 +368,93 @@ export class Ingest {
       await mkdir(this.config.deadLetterDir, { recursive: true });
       await appendFile(join(this.config.deadLetterDir, REJECTED_FILE), rejected.map((r) => `${JSON.stringify(r)}\n`).join(""));
     }
-
-    for (const m of batch) {
-      // No reason text: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers.
-      if (rejected.some((r) => r.seq === m.seq)) m.term();
-      else m.ack();
-    }
     this.counters.written += outcome.written;
     // Stored before, or the same entry twice in this batch (published again after the duplicate window).
     this.counters.alreadyStored += stored.size + (entryMessages - entries.size);
     this.counters.deadLettered += outcome.deadLetters.length + letters.length;
     this.counters.rejected += rejected.length;
-    this.counters.batches++;
-    this.hooks.onBatch?.({ phase: "acked", messages: batch.length, written: this.counters.written });
+    return new Set(rejected.map((r) => r.seq));
+  }
+
+  private requestSweep(): void {
+    if (this.stopping) return;
+    this.sweepDue = true;
+    this.wake?.();
+  }
+
+  /** A reconnect: the cluster was unreachable for this process, so look for what it left behind. */
+  private async watchConnection(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === "reconnect") this.requestSweep();
+    }
+  }
+
+  /**
+   * Reads the messages the stream holds at or below the consumer's ack floor, in batches, by
+   * sequence; stores each batch as a delivery would be (ids already stored are skipped), then
+   * deletes its messages from the stream. Everything at or below the ack floor was acknowledged
+   * (after its commit), terminated (rejected, kept in its file) or given up after
+   * consumer.maxDeliver deliveries, so a message still there was either handled already (its id
+   * is stored, or it is rejected again) or will never be delivered; storing it is safe either way.
+   */
+  private async sweep(): Promise<void> {
+    const jsm = await this.manager();
+    const { name } = this.config.stream;
+    const consumer = await jsm.consumers.info(name, this.config.consumer.durable);
+    const ackFloor = consumer.ack_floor.stream_seq;
+    const { state } = await jsm.streams.info(name);
+    if (state.messages === 0 || state.first_seq > ackFloor) return;
+    const written = this.counters.written;
+    let swept = 0;
+    let seq = state.first_seq;
+    while (!this.stopping && seq <= ackFloor) {
+      const found: Incoming[] = [];
+      while (found.length < this.config.batchSize && seq <= ackFloor) {
+        // The first message at or after seq (nats-server answers next_by_subj since 2.9; the client types omit it).
+        const query: MsgRequest = Object.assign({ seq }, { next_by_subj: ">" });
+        const m = await jsm.streams.getMessage(name, query);
+        if (m === null || m.seq > ackFloor) {
+          seq = ackFloor + 1;
+          break;
+        }
+        found.push({ seq: m.seq, subject: m.subject, data: m.data, redelivered: false });
+        seq = m.seq + 1;
+      }
+      if (found.length === 0) break;
+      await this.store(found);
+      // Only now: a message deleted before its commit would be gone for good.
+      for (const m of found) await deleteIfPresent(jsm, name, m.seq);
+      swept += found.length;
+      this.counters.swept += found.length;
+    }
+    if (swept > 0) {
+      this.hooks.onSweep?.({
+        swept,
+        written: this.counters.written - written,
+        ackFloor,
+        firstSeq: state.first_seq,
+        messages: state.messages,
+      });
+    }
+  }
+
+  private async manager(): Promise<JetStreamManager> {
+    this.jsm ??= await jetstreamManager(this.nc);
+    return this.jsm;
   }
 
   private keepWorking(): void {
     for (const m of this.processing) m.working();
     for (const m of this.buffer) m.working();
+  }
+}
+
+/** Deletes message `seq`; one already gone (acknowledged meanwhile, or swept by another process) is fine. */
+async function deleteIfPresent(jsm: JetStreamManager, stream: string, seq: number): Promise<void> {
+  try {
+    await jsm.streams.deleteMessage(stream, seq, false);
+  } catch (error) {
+    if ((await jsm.streams.getMessage(stream, { seq })) !== null) throw error;
   }
 }
 
