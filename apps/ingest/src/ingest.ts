@@ -17,8 +17,9 @@
  * - The sweep: a message can stay in the work-queue stream at or below the consumer's ack floor,
  *   where the consumer never delivers it again (given up after consumer.maxDeliver deliveries, or a
  *   server whose stream and consumer state fell out of step; see README.md). At start, every
- *   sweepEveryMs, after a reconnect and after missed heartbeats, the run loop reads such messages by
- *   sequence, stores them like deliveries (ids already stored are skipped), then deletes them.
+ *   sweepEveryMs, after a reconnect and after missed heartbeats, ingest reads such messages by
+ *   sequence, publishes each again (the consumer delivers the copy like any message, to one
+ *   process, and ids already stored are skipped) and only then deletes the original.
  * - Entries the database refuses for good, and dead letters published by API writers, go to the
  *   DeadLetter table (the writer's dead-letter path), or to a file if the database refuses those too.
  *   A message that is not an audit entry at all is kept in `rejected-messages.ndjson` and terminated.
@@ -49,6 +50,7 @@ import {
   type JetStreamManager,
   type JsMsg,
   type MsgRequest,
+  type StoredMsg,
   jetstream,
   jetstreamManager,
 } from "@nats-io/jetstream";
@@ -70,7 +72,7 @@ export interface IngestStats {
   readonly redelivered: number;
   /**
    * Messages the sweep found in the stream at or below the consumer's ack floor (never to be
-   * delivered again), stored (or found stored) and deleted from the stream.
+   * delivered again), published again and deleted; the copies are delivered and counted as any message.
    */
   readonly swept: number;
   readonly retries: number;
@@ -84,16 +86,8 @@ export interface IngestHooks {
   readonly onError?: (error: Error) => void;
   /** Before a batch is written (size) and after it was committed and acknowledged. */
   readonly onBatch?: (event: { phase: "writing" | "acked"; messages: number; written: number }) => void;
-  /** After the sweep stored and deleted messages left at or below the consumer's ack floor (never with 0). */
-  readonly onSweep?: (event: { swept: number; written: number; ackFloor: number; firstSeq: number; messages: number }) => void;
-}
-
-/** What the store step needs of a message: a delivery, or one the sweep read by sequence. */
-interface Incoming {
-  readonly seq: number;
-  readonly subject: string;
-  readonly data: Uint8Array;
-  readonly redelivered: boolean;
+  /** After a sweep that found messages at or below the consumer's ack floor (published again, then deleted). */
+  readonly onSweep?: (event: { swept: number; ackFloor: number; firstSeq: number; messages: number }) => void;
 }
 
 const DeadLetterSchema = z.object({
@@ -119,7 +113,9 @@ export class Ingest {
   private heartbeat: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepRetry: NodeJS.Timeout | undefined;
-  private sweepDue = false;
+  /** The sweep running now (one at a time), and whether another was asked for meanwhile. */
+  private sweeping: Promise<void> | undefined;
+  private sweepAgain = false;
   private jsm: JetStreamManager | undefined;
   private counters = {
     written: 0,
@@ -211,6 +207,7 @@ export class Ingest {
       clearInterval(this.heartbeat);
       clearInterval(this.sweepTimer);
       clearTimeout(this.sweepRetry);
+      await this.sweeping;
       for (const m of this.buffer.splice(0)) m.nak();
       await this.nc.drain().catch(() => this.nc.close());
       await this.sealing.sealer.close();
@@ -272,24 +269,9 @@ export class Ingest {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      if (this.sweepDue) {
-        // Between batches: the sweep links into the same chain, so it never runs beside a batch.
-        this.sweepDue = false;
-        try {
-          await this.sweep();
-        } catch (error) {
-          // Not finished (the cluster not answering yet): try again after a pause.
-          if (!this.stopping) {
-            this.hooks.onError?.(asError(error));
-            clearTimeout(this.sweepRetry);
-            this.sweepRetry = setTimeout(() => this.requestSweep(), this.config.retry.maxDelayMs);
-          }
-        }
-        continue;
-      }
       if (this.buffer.length === 0) await this.waitForMessages(undefined);
       else if (this.buffer.length < this.config.batchSize) await this.waitForMessages(this.config.maxBatchWaitMs);
-      if (this.stopping || this.sweepDue || this.buffer.length === 0) continue;
+      if (this.stopping || this.buffer.length === 0) continue;
       const batch = this.buffer.splice(0, this.config.batchSize);
       for (const m of batch) this.processing.add(m);
       try {
@@ -319,23 +301,6 @@ export class Ingest {
   }
 
   private async handle(batch: readonly JsMsg[]): Promise<void> {
-    this.hooks.onBatch?.({ phase: "writing", messages: batch.length, written: this.counters.written });
-    const rejected = await this.store(batch);
-    for (const m of batch) {
-      // No reason text: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers.
-      if (rejected.has(m.seq)) m.term();
-      else m.ack();
-    }
-    this.counters.batches++;
-    this.hooks.onBatch?.({ phase: "acked", messages: batch.length, written: this.counters.written });
-  }
-
-  /**
-   * Stores a batch: skips ids already stored, links and writes the rest (poison dead-lettered),
-   * keeps dead letters and rejected messages; resolves once all of it committed, with the
-   * sequences of the rejected messages (not audit entries).
-   */
-  private async store(batch: readonly Incoming[]): Promise<ReadonlySet<number>> {
     const control = { signal: this.abort.signal, onRetry: () => this.counters.retries++ };
     const entries = new Map<string, AuditEntry>();
     const letters: DeadLetter[] = [];
@@ -353,6 +318,8 @@ export class Ingest {
         if (!entries.has(parsed.value.id)) entries.set(parsed.value.id, parsed.value);
       }
     }
+    this.hooks.onBatch?.({ phase: "writing", messages: batch.length, written: this.counters.written });
+
     const ids = [...entries.keys()];
     const stored =
       ids.length > 0 && this.sink.existing
@@ -368,18 +335,42 @@ export class Ingest {
       await mkdir(this.config.deadLetterDir, { recursive: true });
       await appendFile(join(this.config.deadLetterDir, REJECTED_FILE), rejected.map((r) => `${JSON.stringify(r)}\n`).join(""));
     }
+
+    for (const m of batch) {
+      // No reason text: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers.
+      if (rejected.some((r) => r.seq === m.seq)) m.term();
+      else m.ack();
+    }
     this.counters.written += outcome.written;
     // Stored before, or the same entry twice in this batch (published again after the duplicate window).
     this.counters.alreadyStored += stored.size + (entryMessages - entries.size);
     this.counters.deadLettered += outcome.deadLetters.length + letters.length;
     this.counters.rejected += rejected.length;
-    return new Set(rejected.map((r) => r.seq));
+    this.counters.batches++;
+    this.hooks.onBatch?.({ phase: "acked", messages: batch.length, written: this.counters.written });
   }
 
   private requestSweep(): void {
     if (this.stopping) return;
-    this.sweepDue = true;
-    this.wake?.();
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
+    this.sweeping = this.sweep()
+      .catch((error: unknown) => {
+        // Not finished (the cluster not answering yet): try again after a pause.
+        if (this.stopping) return;
+        this.hooks.onError?.(asError(error));
+        clearTimeout(this.sweepRetry);
+        this.sweepRetry = setTimeout(() => this.requestSweep(), this.config.retry.maxDelayMs);
+      })
+      .finally(() => {
+        this.sweeping = undefined;
+        if (this.sweepAgain) {
+          this.sweepAgain = false;
+          this.requestSweep();
+        }
+      });
   }
 
   /** A reconnect: the cluster was unreachable for this process, so look for what it left behind. */
@@ -390,57 +381,39 @@ export class Ingest {
   }
 
   /**
-   * Reads the messages the stream holds at or below the consumer's ack floor, in batches, by
-   * sequence; stores each batch as a delivery would be (ids already stored are skipped), then
-   * deletes its messages from the stream. Everything at or below the ack floor was acknowledged
-   * (after its commit), terminated (rejected, kept in its file) or given up after
-   * consumer.maxDeliver deliveries, so a message still there was either handled already (its id
-   * is stored, or it is rejected again) or will never be delivered; storing it is safe either way.
+   * Finds the messages the stream holds at or below the consumer's ack floor, by sequence, and
+   * publishes each again before deleting it. Everything at or below the ack floor was
+   * acknowledged (after its commit), terminated (rejected, kept in its file) or given up after
+   * consumer.maxDeliver deliveries, so such a message was handled already or will never be
+   * delivered: its copy is, and ingest stores it unless its id is stored already. The copy's
+   * message id names the original's sequence, so two processes sweeping the same message at once
+   * publish one copy (the stream's duplicate window); a process that dies between publishing and
+   * deleting leaves the original for the next sweep, which publishes it again, and the copy's id
+   * is skipped as stored. Nothing is linked or written here: the copies take the one path every
+   * delivery takes.
    */
   private async sweep(): Promise<void> {
-    const jsm = await this.manager();
+    this.jsm ??= await jetstreamManager(this.nc);
+    const jsm = this.jsm;
     const { name } = this.config.stream;
     const consumer = await jsm.consumers.info(name, this.config.consumer.durable);
     const ackFloor = consumer.ack_floor.stream_seq;
     const { state } = await jsm.streams.info(name);
     if (state.messages === 0 || state.first_seq > ackFloor) return;
-    const written = this.counters.written;
     let swept = 0;
     let seq = state.first_seq;
     while (!this.stopping && seq <= ackFloor) {
-      const found: Incoming[] = [];
-      while (found.length < this.config.batchSize && seq <= ackFloor) {
-        // The first message at or after seq (nats-server answers next_by_subj since 2.9; the client types omit it).
-        const query: MsgRequest = Object.assign({ seq }, { next_by_subj: ">" });
-        const m = await jsm.streams.getMessage(name, query);
-        if (m === null || m.seq > ackFloor) {
-          seq = ackFloor + 1;
-          break;
-        }
-        found.push({ seq: m.seq, subject: m.subject, data: m.data, redelivered: false });
-        seq = m.seq + 1;
-      }
-      if (found.length === 0) break;
-      await this.store(found);
-      // Only now: a message deleted before its commit would be gone for good.
-      for (const m of found) await deleteIfPresent(jsm, name, m.seq);
-      swept += found.length;
-      this.counters.swept += found.length;
+      // The first message at or after seq (nats-server answers next_by_subj since 2.9; the client types omit it).
+      const query: MsgRequest = Object.assign({ seq }, { next_by_subj: ">" });
+      const m: StoredMsg | null = await jsm.streams.getMessage(name, query);
+      if (m === null || m.seq > ackFloor) break;
+      await this.js.publish(m.subject, m.data, { msgID: `swept-${name}-${m.seq}` });
+      await deleteIfPresent(jsm, name, m.seq);
+      swept++;
+      this.counters.swept++;
+      seq = m.seq + 1;
     }
-    if (swept > 0) {
-      this.hooks.onSweep?.({
-        swept,
-        written: this.counters.written - written,
-        ackFloor,
-        firstSeq: state.first_seq,
-        messages: state.messages,
-      });
-    }
-  }
-
-  private async manager(): Promise<JetStreamManager> {
-    this.jsm ??= await jetstreamManager(this.nc);
-    return this.jsm;
+    if (swept > 0) this.hooks.onSweep?.({ swept, ackFloor, firstSeq: state.first_seq, messages: state.messages });
   }
 
   private keepWorking(): void {
@@ -449,7 +422,7 @@ export class Ingest {
   }
 }
 
-/** Deletes message `seq`; one already gone (acknowledged meanwhile, or swept by another process) is fine. */
+/** Deletes message `seq`; one already gone (swept by another process meanwhile) is fine. */
 async function deleteIfPresent(jsm: JetStreamManager, stream: string, seq: number): Promise<void> {
   try {
     await jsm.streams.deleteMessage(stream, seq, false);
