@@ -41,8 +41,9 @@ export const IngestConfigSchema = z
     pullExpiresMs: int(1_000, 300_000).default(5_000),
     /**
      * How often the sweep looks for messages the stream still holds at or below the consumer's ack
-     * floor (which the consumer will never deliver again) and stores them; it also runs after a
-     * reconnect and after the pull noticed an unreachable cluster (missed heartbeats). 0: never.
+     * floor (which the consumer will never deliver again), publishes each again and deletes it;
+     * it also runs at start, after a reconnect and after the pull noticed an unreachable cluster
+     * (missed heartbeats). 0: never.
      */
     sweepEveryMs: z.union([z.literal(0), int(100, 3_600_000)]).default(30_000),
     /** Retry of retryable database errors (backoff with full jitter), as the writer does. */
