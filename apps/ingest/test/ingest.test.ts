@@ -181,8 +181,9 @@ describe.each(testProviders())("ingest on %s", (provider) => {
   });
 
   it("stores and removes messages the stream still holds at or below the consumer's ack floor (the consumer will not deliver them)", async () => {
-    // The state nats-server 2.9 can leave behind after a whole-cluster outage: messages in the
-    // work-queue stream, the consumer's ack floor past them, nothing pending. Built here with a
+    // The state a consumer and stream out of step leave (seen in scale-out scenario 5 after the
+    // whole cluster froze; see README): messages in the work-queue stream, the consumer's ack
+    // floor past them, nothing pending, so they are never delivered. Built here with a
     // consumer that gives up after one delivery (max_deliver 1): the first messages are delivered,
     // never acknowledged, dropped from its pending; acknowledging a later one moves the ack floor past them.
     streams++;
