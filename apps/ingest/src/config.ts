@@ -39,6 +39,13 @@ export const IngestConfigSchema = z
      * leader that moved) is noticed within it (heartbeats every half of it) and pulled again.
      */
     pullExpiresMs: int(1_000, 300_000).default(5_000),
+    /**
+     * How often the sweep looks for messages the stream still holds at or below the consumer's ack
+     * floor (which the consumer will never deliver again), publishes each again and deletes it;
+     * it also runs at start, after a reconnect and after the pull noticed an unreachable cluster
+     * (missed heartbeats). 0: never.
+     */
+    sweepEveryMs: z.union([z.literal(0), int(100, 3_600_000)]).default(30_000),
     /** Retry of retryable database errors (backoff with full jitter), as the writer does. */
     retry: z
       .strictObject({

@@ -14,6 +14,12 @@
  * - Each process chains what it writes into a stream of its own and owns a Sealer: after each
  *   commit the stream's Merkle log is reported to it, and it signs a seal over it (at most every
  *   seal.sealEveryMs, and at stop) into the anchor folder and the seal table (see sealing.ts).
+ * - The sweep: a message can stay in the work-queue stream at or below the consumer's ack floor,
+ *   where the consumer never delivers it again (given up after consumer.maxDeliver deliveries, or a
+ *   server whose stream and consumer state fell out of step; see README.md). At start, every
+ *   sweepEveryMs, after a reconnect and after missed heartbeats, ingest reads such messages by
+ *   sequence, publishes each again (the consumer delivers the copy like any message, to one
+ *   process, and ids already stored are skipped) and only then deletes the original.
  * - Entries the database refuses for good, and dead letters published by API writers, go to the
  *   DeadLetter table (the writer's dead-letter path), or to a file if the database refuses those too.
  *   A message that is not an audit entry at all is kept in `rejected-messages.ndjson` and terminated.
@@ -38,7 +44,16 @@ import {
 import type { OpenedSealer } from "@auditrail/db";
 import { createSink } from "@auditrail/db/sink";
 import { connectNats, ensureAuditStream } from "@auditrail/jetstream/stream";
-import { type ConsumerMessages, type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type MsgRequest,
+  type StoredMsg,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { type IngestConfig, type ResolvedIngestConfig, parseIngestConfig } from "./config.ts";
@@ -55,6 +70,11 @@ export interface IngestStats {
   readonly rejected: number;
   /** Messages JetStream delivered more than once. */
   readonly redelivered: number;
+  /**
+   * Messages the sweep found in the stream at or below the consumer's ack floor (never to be
+   * delivered again), published again and deleted; the copies are delivered and counted as any message.
+   */
+  readonly swept: number;
   readonly retries: number;
   readonly batches: number;
   /** Seals this process's sealer anchored (its trail: `Ingest.trail`). */
@@ -66,6 +86,8 @@ export interface IngestHooks {
   readonly onError?: (error: Error) => void;
   /** Before a batch is written (size) and after it was committed and acknowledged. */
   readonly onBatch?: (event: { phase: "writing" | "acked"; messages: number; written: number }) => void;
+  /** After a sweep that found messages at or below the consumer's ack floor (published again, then deleted). */
+  readonly onSweep?: (event: { swept: number; ackFloor: number; firstSeq: number; messages: number }) => void;
 }
 
 const DeadLetterSchema = z.object({
@@ -89,7 +111,22 @@ export class Ingest {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
-  private counters = { written: 0, alreadyStored: 0, deadLettered: 0, rejected: 0, redelivered: 0, retries: 0, batches: 0 };
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepRetry: NodeJS.Timeout | undefined;
+  /** The sweep running now (one at a time), and whether another was asked for meanwhile. */
+  private sweeping: Promise<void> | undefined;
+  private sweepAgain = false;
+  private jsm: JetStreamManager | undefined;
+  private counters = {
+    written: 0,
+    alreadyStored: 0,
+    deadLettered: 0,
+    rejected: 0,
+    redelivered: 0,
+    swept: 0,
+    retries: 0,
+    batches: 0,
+  };
 
   private constructor(
     readonly config: ResolvedIngestConfig,
@@ -124,6 +161,12 @@ export class Ingest {
     ingest.loop = ingest.run();
     // Keep every delivered, unacknowledged message in progress while this process holds it.
     ingest.heartbeat = setInterval(() => ingest.keepWorking(), Math.max(250, Math.floor(config.consumer.ackWaitMs / 3)));
+    if (config.sweepEveryMs > 0) {
+      // Once at start too: a previous run may have ended with such messages left behind.
+      ingest.requestSweep();
+      ingest.sweepTimer = setInterval(() => ingest.requestSweep(), config.sweepEveryMs);
+      void ingest.watchConnection();
+    }
     return ingest;
   }
 
@@ -162,6 +205,9 @@ export class Ingest {
       this.abort.abort();
       await this.loop;
       clearInterval(this.heartbeat);
+      clearInterval(this.sweepTimer);
+      clearTimeout(this.sweepRetry);
+      await this.sweeping;
       for (const m of this.buffer.splice(0)) m.nak();
       await this.nc.drain().catch(() => this.nc.close());
       await this.sealing.sealer.close();
@@ -208,6 +254,8 @@ export class Ingest {
   private async watch(messages: ConsumerMessages): Promise<void> {
     for await (const status of messages.status()) {
       if (this.stopping || messages !== this.messages) return;
+      // The pull heard nothing from the cluster: once it answers again, look for what it left behind.
+      if (status.type === "heartbeats_missed") this.requestSweep();
       if (status.type !== "consumer_not_found" && status.type !== "consumer_deleted" && status.type !== "stream_not_found") continue;
       this.hooks.onError?.(new Error(`JetStream ${status.type.replaceAll("_", " ")}: creating the stream and consumer again`));
       try {
@@ -302,9 +350,84 @@ export class Ingest {
     this.hooks.onBatch?.({ phase: "acked", messages: batch.length, written: this.counters.written });
   }
 
+  private requestSweep(): void {
+    if (this.stopping) return;
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
+    this.sweeping = this.sweep()
+      .catch((error: unknown) => {
+        // Not finished (the cluster not answering yet): try again after a pause.
+        if (this.stopping) return;
+        this.hooks.onError?.(asError(error));
+        clearTimeout(this.sweepRetry);
+        this.sweepRetry = setTimeout(() => this.requestSweep(), this.config.retry.maxDelayMs);
+      })
+      .finally(() => {
+        this.sweeping = undefined;
+        if (this.sweepAgain) {
+          this.sweepAgain = false;
+          this.requestSweep();
+        }
+      });
+  }
+
+  /** A reconnect: the cluster was unreachable for this process, so look for what it left behind. */
+  private async watchConnection(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === "reconnect") this.requestSweep();
+    }
+  }
+
+  /**
+   * Finds the messages the stream holds at or below the consumer's ack floor, by sequence, and
+   * publishes each again before deleting it. Everything at or below the ack floor was
+   * acknowledged (after its commit), terminated (rejected, kept in its file) or given up after
+   * consumer.maxDeliver deliveries, so such a message was handled already or will never be
+   * delivered: its copy is, and ingest stores it unless its id is stored already. The copy's
+   * message id names the original's sequence, so two processes sweeping the same message at once
+   * publish one copy (the stream's duplicate window); a process that dies between publishing and
+   * deleting leaves the original for the next sweep, which publishes it again, and the copy's id
+   * is skipped as stored. Nothing is linked or written here: the copies take the one path every
+   * delivery takes.
+   */
+  private async sweep(): Promise<void> {
+    this.jsm ??= await jetstreamManager(this.nc);
+    const jsm = this.jsm;
+    const { name } = this.config.stream;
+    const consumer = await jsm.consumers.info(name, this.config.consumer.durable);
+    const ackFloor = consumer.ack_floor.stream_seq;
+    const { state } = await jsm.streams.info(name);
+    if (state.messages === 0 || state.first_seq > ackFloor) return;
+    let swept = 0;
+    let seq = state.first_seq;
+    while (!this.stopping && seq <= ackFloor) {
+      // The first message at or after seq (nats-server answers next_by_subj since 2.9; the client types omit it).
+      const query: MsgRequest = Object.assign({ seq }, { next_by_subj: ">" });
+      const m: StoredMsg | null = await jsm.streams.getMessage(name, query);
+      if (m === null || m.seq > ackFloor) break;
+      await this.js.publish(m.subject, m.data, { msgID: `swept-${name}-${m.seq}` });
+      await deleteIfPresent(jsm, name, m.seq);
+      swept++;
+      this.counters.swept++;
+      seq = m.seq + 1;
+    }
+    if (swept > 0) this.hooks.onSweep?.({ swept, ackFloor, firstSeq: state.first_seq, messages: state.messages });
+  }
+
   private keepWorking(): void {
     for (const m of this.processing) m.working();
     for (const m of this.buffer) m.working();
+  }
+}
+
+/** Deletes message `seq`; one already gone (swept by another process meanwhile) is fine. */
+async function deleteIfPresent(jsm: JetStreamManager, stream: string, seq: number): Promise<void> {
+  try {
+    await jsm.streams.deleteMessage(stream, seq, false);
+  } catch (error) {
+    if ((await jsm.streams.getMessage(stream, { seq })) !== null) throw error;
   }
 }
 

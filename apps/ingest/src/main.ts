@@ -18,6 +18,7 @@ const config = process.argv[2]
 const ingest = await Ingest.start(config, {
   onError: (err) => logger.warn({ err }, "ingest"),
   onBatch: (event) => logger.debug(event, "batch"),
+  onSweep: (event) => logger.warn(event, "swept messages the stream held at or below the consumer's ack floor"),
 });
 if (ingest.developmentKey)
   logger.warn({ keyFile: ingest.developmentKey }, "sealing with the development key: set AUDIT_SEAL_KEY_FILE in production");

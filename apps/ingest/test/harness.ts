@@ -313,11 +313,41 @@ export async function account(
 async function explainLoss(s: Scenario, cluster: NatsCluster, lost: readonly string[]): Promise<void> {
   for (const i of s.ingests) console.log(`ingest log (lost ${lost.length}):\n${i.log}`);
   const nc = await connect({ servers: cluster.urls });
+  const why = (error: unknown) => (error instanceof Error ? error.message : String(error));
   try {
-    const info = await (await jetstreamManager(nc)).streams.info(s.stream.name);
-    console.log(`stream ${s.stream.name} at the end: ${JSON.stringify(info.state)}`);
-  } catch (error) {
-    console.log(`stream ${s.stream.name}: no info (${error instanceof Error ? error.message : String(error)})`);
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(s.stream.name).catch((error: unknown) => why(error));
+    console.log(`stream ${s.stream.name} at the end: ${typeof info === "string" ? `no info (${info})` : JSON.stringify(info.state)}`);
+    const consumer = await jsm.consumers.info(s.stream.name, "ingest").catch((error: unknown) => why(error));
+    console.log(
+      typeof consumer === "string"
+        ? `consumer ingest: no info (${consumer})`
+        : `consumer ingest at the end: ${JSON.stringify({
+            delivered: consumer.delivered,
+            ack_floor: consumer.ack_floor,
+            num_pending: consumer.num_pending,
+            num_ack_pending: consumer.num_ack_pending,
+            num_redelivered: consumer.num_redelivered,
+            cluster: consumer.cluster,
+          })}`,
+    );
+    // Which lost ids the stream still holds, and at which sequence (every message left, in order).
+    if (typeof info !== "string" && info.state.messages > 0) {
+      const lostSet = new Set(lost);
+      const held: string[] = [];
+      let seq = info.state.first_seq;
+      for (let n = 0; n < info.state.messages; n++) {
+        // The first message at or after seq (next_by_subj: 2.9 servers answer it; the client's type omits it).
+        const next = { seq, next_by_subj: ">" };
+        const m = await jsm.streams.getMessage(s.stream.name, next).catch(() => null);
+        if (m === null) break;
+        const id = m.header.get("Nats-Msg-Id");
+        held.push(`${m.seq}:${lostSet.has(id) ? "lost" : "other"}:${id}`);
+        seq = m.seq + 1;
+      }
+      const lostHeld = held.filter((h) => h.includes(":lost:")).length;
+      console.log(`stream holds ${held.length} messages, ${lostHeld} of the ${lost.length} lost ids: ${held.slice(0, 20).join(" ")}`);
+    }
   } finally {
     await nc.close();
   }

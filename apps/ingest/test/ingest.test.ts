@@ -9,14 +9,19 @@ import { join } from "node:path";
 import { type AuditEntry, stampEvent } from "@auditrail/audit-core";
 import { type DatabaseHandle, type TrailReport, createDatabase, readAnchoredSeals, verifyAuditTrail } from "@auditrail/db";
 import { type TestDatabase, createTestDatabase, runRawSql, testProviders } from "@auditrail/db/testing";
-import { InvalidJetStreamConfigError } from "@auditrail/jetstream/stream";
+import {
+  AuditConsumerConfigSchema,
+  AuditStreamConfigSchema,
+  InvalidJetStreamConfigError,
+  ensureAuditStream,
+} from "@auditrail/jetstream/stream";
 import { NatsCluster } from "@auditrail/jetstream/testing";
 import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, connect } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type IngestConfig, ingestConfigFromEnv, parseIngestConfig } from "../src/config.ts";
 import { Ingest, REJECTED_FILE } from "../src/ingest.ts";
-import { until } from "./harness.ts";
+import { sleep, until } from "./harness.ts";
 
 let server: NatsCluster;
 let nc: NatsConnection;
@@ -173,6 +178,54 @@ describe.each(testProviders())("ingest on %s", (provider) => {
     } finally {
       await sql(provider === "sqlite" ? `DROP TRIGGER reject_action` : `ALTER TABLE "AuditEntry" DROP CONSTRAINT reject_action`);
     }
+  });
+
+  it("stores and removes messages the stream still holds at or below the consumer's ack floor (the consumer will not deliver them)", async () => {
+    // The state a consumer and stream out of step leave (seen in scale-out scenario 5 after the
+    // whole cluster froze; see README): messages in the work-queue stream, the consumer's ack
+    // floor past them, nothing pending, so they are never delivered. Built here with a
+    // consumer that gives up after one delivery (max_deliver 1): the first messages are delivered,
+    // never acknowledged, dropped from its pending; acknowledging a later one moves the ack floor past them.
+    streams++;
+    const name = `I${streams}`;
+    const subjects = { entries: `i${streams}.entries`, deadLetters: `i${streams}.dead` };
+    const jsm = await jetstreamManager(nc);
+    const stream = { name, subjects, replicas: 1 as const, maxBytes: 16 * 1024 ** 2 };
+    await ensureAuditStream(
+      jsm,
+      AuditStreamConfigSchema.parse(stream),
+      AuditConsumerConfigSchema.parse({ ackWaitMs: 1_000, maxDeliver: 1 }),
+    );
+    const leftBehind = Array.from({ length: 5 }, (_, i) => entry("patient.read", i));
+    for (const e of leftBehind) await js.publish(subjects.entries, JSON.stringify(e));
+    const consumer = await js.consumers.get(name, "ingest");
+    let delivered = 0;
+    for await (const _m of await consumer.fetch({ max_messages: 5, expires: 2_000 })) delivered++; // and never acknowledged
+    expect(delivered).toBe(5);
+    await sleep(1_500); // past the ack wait: the next pull drops them from pending (no deliveries left)
+    let again = 0;
+    for await (const _m of await consumer.fetch({ max_messages: 1, expires: 1_000 })) again++;
+    expect(again).toBe(0);
+    const later = entry("patient.read", 5);
+    await js.publish(subjects.entries, JSON.stringify(later));
+    for await (const m of await consumer.fetch({ max_messages: 1, expires: 2_000 })) await m.ackAck();
+    const before = await jsm.consumers.info(name, "ingest");
+    expect({
+      messages: (await jsm.streams.info(name)).state.messages,
+      pending: before.num_pending + before.num_ack_pending,
+      ackFloor: before.ack_floor.stream_seq,
+    }).toEqual({ messages: 5, pending: 0, ackFloor: 6 });
+
+    const { ingest, config } = await start({ stream, sweepEveryMs: 60_000 });
+    await until(
+      async () => (await rowsOf(leftBehind.map((e) => e.id))).length === 5 && (await jsm.streams.info(name)).state.messages === 0,
+      30_000,
+      async () => `${JSON.stringify(ingest.stats())}; stream ${JSON.stringify((await jsm.streams.info(name)).state)}`,
+    );
+    expect(ingest.stats()).toMatchObject({ swept: 5, written: 5, alreadyStored: 0 });
+    expect(await lag(config)).toBe(0);
+    await ingest.seal();
+    expect(await verify()).toMatchObject({ ok: true, problems: [], unsealed: 0 });
   });
 
   it("terminates a message that is not an audit entry and keeps it in rejected-messages.ndjson", async () => {

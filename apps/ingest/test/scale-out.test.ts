@@ -139,7 +139,9 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
     await sleep(3_000);
     const writers = await stopWriters(s);
     const a = await account(s, cluster, writers);
-    printScaleOut("cluster-down", { ...a, extra: { ...a.extra, replayed: writers.replayed } });
+    // Swept: messages the cluster left in the stream at or below the consumer's ack floor (see README).
+    const swept = s.ingests.reduce((n, i) => n + (i.stats?.swept ?? 0), 0);
+    printScaleOut("cluster-down", { ...a, extra: { ...a.extra, replayed: writers.replayed, swept } });
     expectExact(a);
     expect(writers.spilled).toBeGreaterThan(0);
     expect(writers.inSpool).toBe(0);
