@@ -9,6 +9,11 @@
  *   mid-batch leaves its messages unacknowledged and JetStream redelivers them after the ack wait.
  * - Writes are idempotent: ids already stored (a redelivery, or a replay published again after
  *   the duplicate window) are skipped before linking, so they take no second place in a chain.
+ *   Two processes can still hold one message at once (after a whole-cluster freeze the ack-wait
+ *   timers fire together and redeliver what another process is writing): the one whose write
+ *   comes second finds the entry stored under the other's link, the sink stores nothing of its
+ *   batch (EntriesStoredElsewhereError), and it takes back the batch's links, counts the entry as
+ *   already stored and links and writes the rest again (linkAndWrite), so its chain has no gap.
  * - While a batch waits on the database (retrying an outage), its messages and the buffered ones
  *   are kept "in progress" (`working()`), so they are not redelivered to another process meanwhile.
  * - Each process chains what it writes into a stream of its own and owns a Sealer: after each
@@ -37,9 +42,9 @@ import {
   appendDeadLetterFile,
   formatIssues,
   keepDeadLetters,
+  linkAndWrite,
   messageOf,
   retryRetryable,
-  writeWithRetry,
 } from "@auditrail/audit-core";
 import type { OpenedSealer } from "@auditrail/db";
 import { createSink } from "@auditrail/db/sink";
@@ -142,9 +147,13 @@ export class Ingest {
   /**
    * Opens this process's sealer (a bad key or a trail another running process seals fail here),
    * connects (retrying until the cluster answers), creates or updates the stream and consumer,
-   * starts consuming.
+   * starts consuming. `wrapSink` wraps the database sink (tests play a second process with it).
    */
-  static async start(input: IngestConfig, hooks: IngestHooks = {}): Promise<Ingest> {
+  static async start(
+    input: IngestConfig,
+    hooks: IngestHooks = {},
+    wrapSink: (sink: AuditSink) => AuditSink = (sink) => sink,
+  ): Promise<Ingest> {
     const config = parseIngestConfig(input);
     const policy = retryPolicy(config);
     const retryAll: WriteControl = { onRetry: (_attempt, _delay, error) => hooks.onError?.(asError(error)) };
@@ -156,7 +165,7 @@ export class Ingest {
       await sealing.sealer.close();
       throw error;
     }
-    const ingest = new Ingest(config, nc, jetstream(nc), createSink({ url: config.databaseUrl }), sealing, hooks);
+    const ingest = new Ingest(config, nc, jetstream(nc), wrapSink(createSink({ url: config.databaseUrl })), sealing, hooks);
     await ingest.subscribe(retryAll);
     ingest.loop = ingest.run();
     // Keep every delivered, unacknowledged message in progress while this process holds it.
@@ -326,11 +335,14 @@ export class Ingest {
         ? await retryRetryable(() => (this.sink.existing as NonNullable<AuditSink["existing"]>).call(this.sink, ids), this.policy, control)
         : new Set<string>();
     const fresh = [...entries.values()].filter((e) => !stored.has(e.id));
-    const outcome = await writeWithRetry(this.sink, this.chain.link(fresh), this.policy, control);
+    // Another process may hold the same messages (redelivered after the ack wait while this one
+    // still writes them) and store them between existing() and this write: linkAndWrite then takes
+    // back this batch's links and writes the rest, so this stream keeps no seq without a row.
+    const outcome = await linkAndWrite(this.sink, this.chain, fresh, this.policy, control);
     const unstored = await keepDeadLetters(this.sink, [...outcome.deadLetters, ...letters], this.policy, control);
     if (unstored.length > 0) await appendDeadLetterFile(this.config.deadLetterDir, unstored);
     // Committed (rows and dead letters alike keep their places): the sealer signs them at its next seal.
-    if (fresh.length > 0) this.sealing.sealer.report(this.chain.report());
+    if (fresh.length > outcome.storedElsewhere.size) this.sealing.sealer.report(this.chain.report());
     if (rejected.length > 0) {
       await mkdir(this.config.deadLetterDir, { recursive: true });
       await appendFile(join(this.config.deadLetterDir, REJECTED_FILE), rejected.map((r) => `${JSON.stringify(r)}\n`).join(""));
@@ -342,8 +354,8 @@ export class Ingest {
       else m.ack();
     }
     this.counters.written += outcome.written;
-    // Stored before, or the same entry twice in this batch (published again after the duplicate window).
-    this.counters.alreadyStored += stored.size + (entryMessages - entries.size);
+    // Stored before (or by another process meanwhile), or the same entry twice in this batch (published again after the duplicate window).
+    this.counters.alreadyStored += stored.size + outcome.storedElsewhere.size + (entryMessages - entries.size);
     this.counters.deadLettered += outcome.deadLetters.length + letters.length;
     this.counters.rejected += rejected.length;
     this.counters.batches++;

@@ -6,8 +6,9 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuditEntry, stampEvent } from "@auditrail/audit-core";
+import { type AuditEntry, type AuditSink, ChainStream, stampEvent } from "@auditrail/audit-core";
 import { type DatabaseHandle, type TrailReport, createDatabase, readAnchoredSeals, verifyAuditTrail } from "@auditrail/db";
+import { createSink } from "@auditrail/db/sink";
 import { type TestDatabase, createTestDatabase, runRawSql, testProviders } from "@auditrail/db/testing";
 import {
   AuditConsumerConfigSchema,
@@ -81,7 +82,7 @@ describe.each(testProviders())("ingest on %s", (provider) => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function start(overrides: Partial<IngestConfig> = {}) {
+  async function start(overrides: Partial<IngestConfig> = {}, wrapSink?: (sink: AuditSink) => AuditSink) {
     streams++;
     dir = await mkdtemp(join(tmpdir(), "ingest-test-"));
     const config = parseIngestConfig({
@@ -100,7 +101,7 @@ describe.each(testProviders())("ingest on %s", (provider) => {
       seal: { signingKeyFile: keyFile, anchorDir: join(sealDir, "anchors"), sealEveryMs: 60_000 },
       ...overrides,
     });
-    ingest = await Ingest.start(config);
+    ingest = await Ingest.start(config, {}, wrapSink);
     return { ingest, config };
   }
 
@@ -246,6 +247,51 @@ describe.each(testProviders())("ingest on %s", (provider) => {
     expect(kept.map((k) => k.payload)).toEqual(["not json", JSON.stringify({ id: "x" })]);
     expect(kept[0]?.error).toMatch(/^not JSON/);
     expect((await rowsOf([good.id])).length).toBe(1);
+  });
+
+  it("takes back its links when another process stores an entry between existing() and the write: no gap, every entry once", async () => {
+    // Two processes holding one redelivered message: here the "other process" stores the entry
+    // under its own stream right after this one found it not stored, before this one writes it.
+    const other = createSink({ url: db.url });
+    const taken = entry("patient.read", 3);
+    let raced = false;
+    const race = (sink: AuditSink): AuditSink => ({
+      write: (entries) => sink.write(entries),
+      deadLetter: (letters) => sink.deadLetter(letters),
+      close: () => sink.close(),
+      existing: async (ids) => {
+        const stored = await (sink.existing as NonNullable<AuditSink["existing"]>).call(sink, ids);
+        if (!raced && ids.includes(taken.id)) {
+          raced = true;
+          await other.write(new ChainStream("other-process").link([taken]));
+        }
+        return stored;
+      },
+    });
+    const { ingest, config } = await start({}, race);
+    const batch = [entry("patient.read", 1), entry("patient.read", 2), taken, entry("patient.read", 4), entry("patient.read", 5)];
+    for (const e of batch) await js.publish(config.stream.subjects.entries, JSON.stringify(e));
+    await until(
+      async () => (await rowsOf(batch.map((e) => e.id))).length === 5 && (await lag(config)) === 0,
+      30_000,
+      () => JSON.stringify(ingest.stats()),
+    );
+    await ingest.stop();
+    await other.close();
+
+    expect(raced).toBe(true);
+    const rows = await rowsOf(batch.map((e) => e.id));
+    expect(rows).toHaveLength(5);
+    expect(rows.find((r) => r.id === taken.id)?.streamId).toBe("other-process");
+    const ours = rows.filter((r) => r.id !== taken.id).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+    expect(new Set(ours.map((r) => r.streamId)).size).toBe(1);
+    const first = ours[0]?.seq ?? 0;
+    expect(ours.map((r) => r.seq)).toEqual([first, first + 1, first + 2, first + 3]);
+    for (let i = 1; i < ours.length; i++) expect(ours[i]?.prevHash).toBe(ours[i - 1]?.hash);
+    expect(ingest.stats()).toMatchObject({ written: 4, alreadyStored: 1 });
+    // This process's stream verifies, sealed at stop; the other "process" sealed nothing.
+    const report = await verify();
+    expect(report.problems.map((p) => [p.kind, p.streamId, p.id])).toEqual([["unsealed", "other-process", taken.id]]);
   });
 });
 

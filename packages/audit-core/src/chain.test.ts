@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { canonicalJson } from "./canonical.ts";
 import { type ChainedEntry, ChainStream, chainHash, chainHashOfJsonText, verifyChain } from "./chain.ts";
 import { stampEvent } from "./event.ts";
+import { MerkleProofError } from "./errors.ts";
 import { MerkleLog, entryLeaf } from "./merkle.ts";
 
 const entry = (i: number) => stampEvent({ action: "patient.update", entity: "Patient", entityId: `p-${i}`, after: { n: i } }, undefined);
@@ -49,6 +50,35 @@ describe("ChainStream", () => {
       leaves: Buffer.concat(leaves.slice(2)),
     });
     expect(stream.report()).toMatchObject({ from: 3, size: 3, leaves: Buffer.alloc(0) });
+  });
+
+  it("rewinds to a mark: the links made after it are taken back as if never made", () => {
+    const stream = new ChainStream("s-3");
+    const a = entry(1);
+    const b = entry(2);
+    const c = entry(3);
+    const d = entry(4);
+    stream.link([a]);
+    const mark = stream.mark();
+    stream.link([b, c]);
+    stream.rewind(mark);
+    const relinked = stream.link([c, d]);
+
+    const never = new ChainStream("s-3");
+    const expected = never.link([a, c, d]);
+    expect(relinked).toEqual(expected.slice(1));
+    expect(relinked.map((e) => e.seq)).toEqual([2, 3]);
+    expect(stream.report()).toEqual(never.report());
+    expect(verifyChain({ rows: [...stream.link([b]), ...expected] }).ok).toBe(true);
+  });
+
+  it("refuses to rewind past a report: those leaves went to the sealer", () => {
+    const stream = new ChainStream("s-4");
+    const mark = stream.mark();
+    stream.link([entry(1)]);
+    stream.report();
+    expect(() => stream.rewind(mark)).toThrow(MerkleProofError);
+    expect(stream.link([entry(2)])[0]?.seq).toBe(2);
   });
 
   it("hashes exactly the canonical JSON of the entry's fields, the stream and the link", () => {

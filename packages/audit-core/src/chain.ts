@@ -16,7 +16,8 @@ import { hash } from "node:crypto";
 import { canonicalJson, canonicalString } from "./canonical.ts";
 import { type AuditEntry, ENTRY_FIELDS, JSON_FIELDS } from "./event.ts";
 import { uuidv7 } from "./id.ts";
-import { MerkleLog, leafHash } from "./merkle.ts";
+import { MerkleProofError } from "./errors.ts";
+import { MerkleLog, type MerkleState, leafHash } from "./merkle.ts";
 
 export interface ChainLink {
   readonly streamId: string;
@@ -113,11 +114,20 @@ export interface StreamReport {
   readonly fromFrontier?: readonly string[] | undefined;
 }
 
+/** A ChainStream's position, taken by mark() and restored by rewind(). */
+export interface ChainMark {
+  readonly seq: number;
+  readonly prev: string | null;
+  readonly log: MerkleState;
+  readonly pending: number;
+  readonly reported: number;
+}
+
 /** One stream: hands out seq numbers and links, in order, and keeps the stream's Merkle log. */
 export class ChainStream {
   private seq = 0;
   private prev: string | null = null;
-  private readonly log = new MerkleLog();
+  private log = new MerkleLog();
   private pending: Buffer[] = [];
   private reported = 0;
 
@@ -138,6 +148,26 @@ export class ChainStream {
       this.prev = hash;
       return chained;
     });
+  }
+
+  /** Where the stream stands now: rewind(mark) takes back everything linked after it. */
+  mark(): ChainMark {
+    return { seq: this.seq, prev: this.prev, log: this.log.state(), pending: this.pending.length, reported: this.reported };
+  }
+
+  /**
+   * Takes back the links made since `mark` (a batch that could not be stored as linked, see
+   * linkAndWrite): the next link gets the seq and prevHash the first of them had. A report made
+   * after the mark has handed those leaves to the sealer already, so that mark can no longer be rewound to.
+   */
+  rewind(mark: ChainMark): void {
+    if (mark.reported !== this.reported || mark.seq > this.seq) {
+      throw new MerkleProofError(`cannot rewind stream ${this.streamId} to seq ${mark.seq}: reported up to ${this.reported} since`);
+    }
+    this.seq = mark.seq;
+    this.prev = mark.prev;
+    this.log = MerkleLog.restore(mark.log);
+    this.pending.length = mark.pending;
   }
 
   /** The log's state and the leaves linked since the previous report; starts a new report. */

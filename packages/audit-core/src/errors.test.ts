@@ -14,6 +14,11 @@ describe("errors", () => {
       [new api.WorkerEntryMissingError("w.js"), "ERR_AUDIT_WORKER_MISSING", /w\.js does not exist/],
       [new api.AuditEntryDroppedError("id1", 5), "ERR_AUDIT_DROPPED", /id1 dropped: the queue is full \(5 entries\)/],
       [new api.SpillFailedError(new Error("ENOSPC")), "ERR_AUDIT_SPILL_FAILED", /not kept: .*spilling it to the spool failed: ENOSPC/],
+      [
+        new api.EntriesStoredElsewhereError(["e1", "e2"]),
+        "ERR_AUDIT_STORED_ELSEWHERE",
+        /Nothing of the batch was stored: 2 .*\n- e1\n- e2$/,
+      ],
     ];
     for (const [error, code, message] of cases) {
       expect(error).toBeInstanceOf(api.AuditrailError);

@@ -21,6 +21,8 @@ export const ERRORS = {
   ERR_AUDIT_WRITE_FAILED: (attempts: number, cause: unknown) => `Audit entry not written after ${attempts} attempt(s): ${messageOf(cause)}`,
   ERR_AUDIT_WRITE_TIMEOUT: (ms: number) => `sink write did not finish within ${ms} ms`,
   ERR_AUDIT_WRITE_STOPPED: () => "sink write abandoned: the writer is stopping",
+  ERR_AUDIT_STORED_ELSEWHERE: (ids: readonly string[]) =>
+    `Nothing of the batch was stored: ${ids.length} of its entries are stored already under another chain link (another stream wrote them meanwhile):${list(ids)}`,
   ERR_AUDIT_SPOOL_CORRUPT: (file: string, line: number) => `Spool segment ${file} line ${line} is not a valid entry`,
   ERR_AUDIT_WORKER_MISSING: (file: string) => `The audit worker entry ${file} does not exist: build @auditrail/audit-core (tsc) first.`,
   ERR_AUDIT_DROPPED: (id: string, capacity: number) =>
@@ -173,6 +175,20 @@ export class WriteTimeoutError extends AuditrailError {
 export class WriteStoppedError extends AuditrailError {
   constructor() {
     super(...describe("ERR_AUDIT_WRITE_STOPPED"));
+  }
+}
+
+/**
+ * A sink found entries of a chained batch stored already with another link (another streamId,
+ * seq or hash): another writer stored the same entry meanwhile (two ingest processes holding one
+ * redelivered message). Skipping them would leave seqs in this stream that later entries link
+ * through, so the sink stored nothing of the batch. Neither retryable nor poison: the entries are
+ * stored; the caller takes back the batch's links, leaves `ids` out and writes the rest again
+ * (see linkAndWrite). Rows identical to the entry's (a retried batch) are skipped, never this.
+ */
+export class EntriesStoredElsewhereError extends AuditrailError {
+  constructor(readonly ids: readonly string[]) {
+    super(...describe("ERR_AUDIT_STORED_ELSEWHERE", ids));
   }
 }
 

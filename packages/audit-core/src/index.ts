@@ -29,6 +29,7 @@ export {
   WorkerDiedError,
   WorkerEntryMissingError,
   WriteStoppedError,
+  EntriesStoredElsewhereError,
   WriteTimeoutError,
   WriterClosedError,
   formatIssues,
@@ -111,6 +112,8 @@ export { LatencyWindow } from "./metrics.ts";
 export type { LatencySummary, WriterStats } from "./metrics.ts";
 export type { AuditWriterOptions } from "./options.ts";
 export { classifyError, retryRetryable, writeWithRetry } from "./writer/retry.ts";
+export { linkAndWrite } from "./writer/link-write.ts";
+export type { LinkedWriteOutcome } from "./writer/link-write.ts";
 export type { RetryPolicy, WriteControl, WriteOutcome } from "./writer/retry.ts";
 export type { AuditSink, CreateSink, DeadLetter, ErrorKind, SinkOptions, SinkSpec } from "./sink.ts";
 export { DEAD_LETTER_FILE, appendDeadLetterFile, keepDeadLetters, readDeadLetterFile } from "./writer/dead-letter.ts";

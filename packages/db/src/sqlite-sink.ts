@@ -2,14 +2,30 @@
  * The SQLite audit sink: better-sqlite3 on its own connection (one per worker), WAL journal, and a
  * busy timeout so a writer waits out another's lock before SQLITE_BUSY (which is retried). A batch
  * is one transaction of a prepared single-row `INSERT … ON CONFLICT DO NOTHING` run per entry, and
- * duplicates of a retried batch are skipped. Measured against one prepared multi-row statement per
+ * duplicates of a retried batch are skipped. A duplicate is skipped only when the stored row is
+ * the entry's own (same streamId, seq and hash): a chained entry stored under another link (another
+ * stream wrote it meanwhile) rolls the batch back with EntriesStoredElsewhereError (see
+ * postgres-sink.ts); only a row whose insert changed nothing is looked up. Measured against one prepared multi-row statement per
  * 20, 100 or 500 rows (50,000 rows in batches of 500, CPU time per row, which holds up on a loaded
  * machine): the single-row statement cost 17–18 µs a row, the multi-row ones 19–21 µs, so it stays.
  * JSON columns hold their canonical text (canonicalJsonText), which verify hashes as it is.
  */
-import { type AuditEntry, type AuditSink, type DeadLetter, type SignedSeal, sealHash } from "@auditrail/audit-core";
+import {
+  type AuditEntry,
+  type AuditSink,
+  type DeadLetter,
+  EntriesStoredElsewhereError,
+  type SignedSeal,
+  sealHash,
+} from "@auditrail/audit-core";
 import Database from "better-sqlite3";
-import { AUDIT_COLUMNS, auditRow, quoted } from "./audit-rows.ts";
+import { AUDIT_COLUMNS, type SinkEntry, auditRow, quoted } from "./audit-rows.ts";
+
+interface StoredLink {
+  readonly streamId: string | null;
+  readonly seq: number | null;
+  readonly hash: string | null;
+}
 
 /** Prisma stores SQLite DateTime as ISO-8601 text with an explicit offset; match it exactly. */
 export const sqliteTime = (iso: string) => iso.replace(/Z$/, "+00:00");
@@ -21,7 +37,7 @@ export function sqlitePath(url: string): string {
 
 export class SqliteAuditSink implements AuditSink {
   private readonly db: Database.Database;
-  private readonly insertBatch: (entries: readonly AuditEntry[]) => void;
+  private readonly insertBatch: (entries: readonly SinkEntry[]) => void;
   private readonly insertLetters: (letters: readonly DeadLetter[]) => void;
   private readonly selectExisting: Database.Statement<[{ ids: string }], { id: string }>;
   private readonly insertSeal: Database.Statement<[string, string, number, string, string]>;
@@ -45,8 +61,18 @@ export class SqliteAuditSink implements AuditSink {
       `INSERT INTO "AuditSeal" ("id", "trail", "number", "sealedAt", "note") VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
     );
-    this.insertBatch = this.db.transaction((entries: readonly AuditEntry[]) => {
-      for (const entry of entries) insert.run(auditRow(entry, sqliteTime));
+    const storedLink = this.db.prepare<[string], StoredLink>(`SELECT "streamId", "seq", "hash" FROM "AuditEntry" WHERE "id" = ?`);
+    this.insertBatch = this.db.transaction((entries: readonly SinkEntry[]) => {
+      const elsewhere: string[] = [];
+      for (const entry of entries) {
+        if (insert.run(auditRow(entry, sqliteTime)).changes > 0 || typeof entry.streamId !== "string") continue;
+        const stored = storedLink.get(entry.id);
+        if (stored && (stored.streamId !== entry.streamId || stored.seq !== entry.seq || stored.hash !== entry.hash)) {
+          elsewhere.push(entry.id);
+        }
+      }
+      // Throwing rolls the transaction back: nothing of the batch is stored.
+      if (elsewhere.length > 0) throw new EntriesStoredElsewhereError(elsewhere);
     });
     this.insertLetters = this.db.transaction((letters: readonly DeadLetter[]) => {
       for (const l of letters) {

@@ -4,7 +4,16 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { type AuditEntry, type AuditWriter, CLOSE_STOP_WAIT_MS, createAuditWriter, uuidv7 } from "@auditrail/audit-core";
+import {
+  type AuditEntry,
+  type AuditWriter,
+  CLOSE_STOP_WAIT_MS,
+  type ChainedEntry,
+  ChainStream,
+  EntriesStoredElsewhereError,
+  createAuditWriter,
+  uuidv7,
+} from "@auditrail/audit-core";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -159,6 +168,36 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     await sink.write([entry(), entry(), entry()]);
     await sink.close();
     expect(await handle.prisma.auditEntry.count()).toBe(5);
+  });
+
+  it("refuses a chained batch whose entry is stored under another stream's link: EntriesStoredElsewhereError, nothing of the batch stored", async () => {
+    const sink = createSink({ url: db.url, pgPoolSize: 1 });
+    const taken = entry();
+    await sink.write(new ChainStream("other").link([taken]));
+    const ours = new ChainStream("ours");
+    const [before, again, after] = ours.link([entry(), taken, entry()]) as [ChainedEntry, ChainedEntry, ChainedEntry];
+
+    const error = await sink.write([before, again, after]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EntriesStoredElsewhereError);
+    expect((error as EntriesStoredElsewhereError).ids).toEqual([taken.id]);
+    expect(await handle.prisma.auditEntry.findMany({ select: { id: true, streamId: true } })).toEqual([
+      { id: taken.id, streamId: "other" },
+    ]);
+
+    // The same connection goes on: the batch linked again without it is written.
+    await sink.write(new ChainStream("ours-again").link([before, after]));
+    await sink.close();
+    expect(await handle.prisma.auditEntry.count()).toBe(3);
+  });
+
+  it("skips a chained row stored with the same link (a retried batch): no error, each row once", async () => {
+    const sink = createSink({ url: db.url });
+    const stream = new ChainStream("ours");
+    const batch = stream.link([entry(), entry()]);
+    await sink.write(batch);
+    await sink.write([...batch, ...stream.link([entry()])]);
+    await sink.close();
+    expect(await handle.prisma.auditEntry.count()).toBe(3);
   });
 
   it("tells which ids are stored already, as rows or as dead letters (so a replay is not linked twice)", async () => {

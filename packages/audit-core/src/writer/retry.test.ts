@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditWriteError, WriteStoppedError, WriteTimeoutError } from "../errors.ts";
+import { AuditWriteError, EntriesStoredElsewhereError, WriteStoppedError, WriteTimeoutError } from "../errors.ts";
 import { type AuditEntry, stampEvent } from "../event.ts";
 import type { AuditSink, DeadLetter } from "../sink.ts";
 import { MemorySink } from "../testing.ts";
@@ -167,6 +167,18 @@ describe("writeWithRetry", () => {
     expect(outcome.deadLetters).toHaveLength(1);
     expect(outcome.deadLetters[0]).toMatchObject({ error: "driver exploded", attempts: 3 });
     expect(sink.calls).toBe(3);
+  });
+
+  it("hands EntriesStoredElsewhereError to the caller at once: not retried, nothing dead-lettered", async () => {
+    const batch = entries(3);
+    const refused = new EntriesStoredElsewhereError([batch[1]?.id as string]);
+    const sink = new ScriptedSink(() => refused);
+    const retried: number[] = [];
+    const error = await writeWithRetry(sink, batch, policy, { sleep: noSleep, onRetry: (a) => retried.push(a) }).catch((e: unknown) => e);
+    expect(error).toBe(refused);
+    expect(sink.calls).toBe(1);
+    expect(retried).toEqual([]);
+    expect(sink.letters).toEqual([]);
   });
 
   it("gives up with AuditWriteError after maxAttempts", async () => {

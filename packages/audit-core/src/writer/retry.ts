@@ -6,8 +6,11 @@
  *   stand alone; each is dead-lettered with its error, every other entry is written.
  * - unknown errors are retried until the chunk's `unknownErrorAttempts`-th attempt, then treated as poison, so a bug can
  *   neither block the writer forever nor lose an entry (dead letters are kept and replayable).
+ * - EntriesStoredElsewhereError (entries another stream stored meanwhile; the sink stored nothing
+ *   of the chunk) is neither: retrying the same links fails forever and dead-lettering a stored
+ *   entry is wrong, so it goes straight to the caller, which links the rest again (./link-write.ts).
  */
-import { AuditWriteError, WriteStoppedError, WriteTimeoutError, messageOf } from "../errors.ts";
+import { AuditWriteError, EntriesStoredElsewhereError, WriteStoppedError, WriteTimeoutError, messageOf } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import type { AuditSink, DeadLetter, ErrorKind } from "../sink.ts";
 
@@ -113,7 +116,9 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Writes `entries`, retrying and isolating poison as described above. Resolves once every entry
- * is either written or in `deadLetters`; rejects with AuditWriteError after `maxAttempts`.
+ * is either written or in `deadLetters`; rejects with AuditWriteError after `maxAttempts`, and
+ * with the sink's EntriesStoredElsewhereError as it is. Chunks are written in order, so when that
+ * error comes, what was committed before it is a prefix of `entries` ahead of every id it names.
  */
 export async function writeWithRetry(
   sink: AuditSink,
@@ -134,6 +139,7 @@ export async function writeWithRetry(
         return;
       } catch (error) {
         if (control.signal?.aborted) throw new AuditWriteError(attempt, error);
+        if (error instanceof EntriesStoredElsewhereError) throw error;
         const kind = classifyError(error, sink) ?? (attempt >= policy.unknownErrorAttempts ? "poison" : "retryable");
         if (kind === "poison") {
           if (chunk.length === 1) {

@@ -9,6 +9,7 @@ import { messageOf } from "../errors.ts";
 import type { AuditEntry } from "../event.ts";
 import { type AuditSink, type DeadLetter, type SinkSpec, loadSink } from "../sink.ts";
 import { keepDeadLetters } from "./dead-letter.ts";
+import { linkAndWrite } from "./link-write.ts";
 import { type RetryPolicy, retryRetryable, writeWithRetry } from "./retry.ts";
 
 export interface WorkerData {
@@ -98,10 +99,15 @@ async function write({ entries, mayExist, letters = [] }: WriteTask): Promise<Ba
   const control = { signal: stop.signal };
   const stored = mayExist && target.existing ? await retryRetryable(() => existingIds(target, entries), policy, control) : undefined;
   const fresh = stored && stored.size > 0 ? entries.filter((e) => !stored.has(e.id)) : entries;
-  const outcome = await writeWithRetry(target, target.forwards ? fresh : stream.link(fresh), policy, control);
+  // A requeued or replayed batch can meet an entry another stream stored meanwhile: a worker that
+  // died or a process that stopped may have sent a commit the server finishes after this
+  // batch's existing() ran. linkAndWrite takes back the links and writes the rest (./link-write.ts).
+  const outcome = target.forwards
+    ? { ...(await writeWithRetry(target, fresh, policy, control)), storedElsewhere: new Set<string>() }
+    : await linkAndWrite(target, stream, fresh, policy, control);
   const unstored = await keepDeadLetters(target, [...letters, ...outcome.deadLetters], policy, control);
   return {
-    written: outcome.written + (entries.length - fresh.length),
+    written: outcome.written + (entries.length - fresh.length) + outcome.storedElsewhere.size,
     retries: outcome.retries,
     deadLettered: outcome.deadLetters.length + letters.length,
     unstored,
