@@ -53,22 +53,31 @@ describe("SQLite's json_valid, which lets verify hash JSON text as stored", () =
   });
 });
 
-describe("walkPage on SQLite", () => {
-  let db: TestDatabase;
-  let rows: TrailRows;
+/** Three linked entries (an object, a string and no `after`) written by the sink, on a fresh database. */
+function sampleTrail(provider: "sqlite" | "postgresql", afterWrite?: string) {
   const stream = new ChainStream();
   const linked = stream.link(
     [{ b: 1, a: [true, null] }, "text", null].map((after) =>
       stampEvent({ action: "patient.update", entity: "Patient", after, metadata: { z: 1, y: "é" } }, undefined),
     ),
   );
-  beforeAll(async () => {
-    db = await createTestDatabase("sqlite");
+  const open = async (): Promise<{ db: TestDatabase; rows: TrailRows }> => {
+    const db = await createTestDatabase(provider);
     const sink = createSink({ url: db.url });
     await sink.write(linked);
     await sink.close();
-    await runRawSql(db.url, `UPDATE "AuditEntry" SET "metadata" = '{"z":1' WHERE "seq" = 3`);
-    rows = await openTrailRows(db.url);
+    if (afterWrite) await runRawSql(db.url, afterWrite);
+    return { db, rows: await openTrailRows(db.url) };
+  };
+  return { stream, linked, open };
+}
+
+describe("walkPage on SQLite", () => {
+  let db: TestDatabase;
+  let rows: TrailRows;
+  const { stream, open } = sampleTrail("sqlite", `UPDATE "AuditEntry" SET "metadata" = '{"z":1' WHERE "seq" = 3`);
+  beforeAll(async () => {
+    ({ db, rows } = await open());
   });
   afterAll(async () => {
     await rows?.close();
@@ -95,18 +104,9 @@ describe("walkPage on SQLite", () => {
 describe.runIf(testProviders().includes("postgresql"))("walkPage on PostgreSQL", () => {
   let db: TestDatabase;
   let rows: TrailRows;
-  const stream = new ChainStream();
-  const linked = stream.link(
-    [{ b: 1, a: [true, null] }, "text", null].map((after) =>
-      stampEvent({ action: "patient.update", entity: "Patient", after, metadata: { z: 1, y: "é" } }, undefined),
-    ),
-  );
+  const { stream, linked, open } = sampleTrail("postgresql");
   beforeAll(async () => {
-    db = await createTestDatabase("postgresql");
-    const sink = createSink({ url: db.url });
-    await sink.write(linked);
-    await sink.close();
-    rows = await openTrailRows(db.url);
+    ({ db, rows } = await open());
   });
   afterAll(async () => {
     await rows?.close();
