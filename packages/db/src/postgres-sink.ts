@@ -76,8 +76,14 @@ export class PostgresAuditSink implements AuditSink {
       connectionTimeoutMillis: options.connectTimeoutMs,
       query_timeout: options.queryTimeoutMs,
     });
-    // An idle connection dropped by the server must not crash the worker; the next query reconnects.
+    // A connection that breaks must not crash the process. pg emits the socket's error on the
+    // client as well as failing its queries, and pg-pool listens only while a client is idle: a
+    // reset or a terminated backend under a checked-out client (mid-COPY, between a batch's
+    // statements) would be an unhandled 'error' event. The call in progress fails (retryable) and
+    // the broken client is dropped on release; an idle one is dropped by the pool, and the next
+    // query connects anew.
     this.pool.on("error", () => undefined);
+    this.pool.on("connect", (client) => client.on("error", () => undefined));
   }
 
   classify(error: unknown): ErrorKind | undefined {

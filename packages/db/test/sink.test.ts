@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import { type AddressInfo, type Socket, connect, createServer } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import {
   type ChainedEntry,
   ChainStream,
   EntriesStoredElsewhereError,
+  classifyError,
   createAuditWriter,
   uuidv7,
 } from "@auditrail/audit-core";
@@ -295,6 +297,51 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     },
   );
 
+  it.runIf(provider === "postgresql")(
+    "survives its connection reset mid-write: that write fails retryably, the process gets no unhandled 'error', the next write goes through",
+    async () => {
+      // pg emits a reset socket's error on the client as well as failing its query; a checked-out
+      // client with no listener crashed the process (an ingest process did, in a CI run).
+      const uncaught: unknown[] = [];
+      const onUncaught = (error: unknown) => uncaught.push(error);
+      process.on("uncaughtException", onUncaught);
+      const proxy = await resettableProxy(db.url);
+      const sink = createSink({ url: proxy.url });
+      const locker = new pg.Client({ connectionString: db.ownerUrl });
+      await locker.connect();
+      try {
+        // The write waits on the lock, its connection checked out, until the reset.
+        await locker.query("BEGIN");
+        await locker.query(`LOCK TABLE "AuditEntry" IN ACCESS EXCLUSIVE MODE`);
+        const blocked = sink.write([entry()]).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        // Looked for outside the locker's transaction: inside one, pg_stat_activity is a snapshot.
+        const copyWaiting = async () =>
+          (
+            await handle.prisma.$queryRawUnsafe<unknown[]>(
+              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'COPY%'`,
+            )
+          ).length;
+        await vi.waitFor(async () => expect(await copyWaiting()).toBe(1), { timeout: 30_000, interval: 20 });
+        expect(proxy.open()).toBe(1);
+        proxy.reset();
+        expect(classifyError(await blocked, sink)).toBe("retryable");
+        await locker.query("ROLLBACK");
+        const next = entry();
+        await sink.write([next]);
+        expect(await sink.existing?.([next.id])).toEqual(new Set([next.id]));
+        expect(uncaught).toEqual([]);
+      } finally {
+        process.off("uncaughtException", onUncaught);
+        await locker.end();
+        await sink.close();
+        await proxy.close();
+      }
+    },
+  );
+
   it.runIf(provider === "sqlite")(
     "closes past its deadline while its worker waits on a lock, without terminating it mid-wait (default busy timeout)",
     async () => {
@@ -324,3 +371,32 @@ describe.each(testProviders())("the SQL audit sink on %s", (provider) => {
     },
   );
 });
+
+/** A TCP proxy to the database whose open connections reset() ends with a TCP RST (the client reads ECONNRESET). */
+async function resettableProxy(dbUrl: string): Promise<{ url: string; open(): number; reset(): void; close(): Promise<void> }> {
+  const target = new URL(dbUrl);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const socket of [client, upstream]) socket.on("error", () => undefined);
+    sockets.add(client);
+    client.pipe(upstream).pipe(client);
+    client.on("close", () => {
+      sockets.delete(client);
+      upstream.destroy();
+    });
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = new URL(dbUrl);
+  url.hostname = "127.0.0.1";
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    open: () => sockets.size,
+    reset: () => {
+      for (const socket of sockets) socket.resetAndDestroy();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
