@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { DirectoryAnchor, sealHash } from "@auditrail/audit-core";
-import { type DatabaseHandle, createDatabase, readAnchoredSeals, verifyAuditTrail } from "@auditrail/db";
+import { DirectoryAnchor, parseSeal, sealHash } from "@auditrail/audit-core";
+import { type DatabaseHandle, type TrailBreak, createDatabase, readAnchoredSeals, verifyAuditTrail } from "@auditrail/db";
 import { type TestDatabase, createTestDatabase, testProviders } from "@auditrail/db/testing";
 import { WriterChild, reconcile } from "@auditrail/fault-harness";
 import { jetStreamSinkSpec } from "@auditrail/jetstream/sink";
@@ -390,13 +390,35 @@ async function verifySealed(s: Scenario): Promise<{ ok: boolean; streams: number
       (p.kind === "seal-missing" && p.id !== null && anchoredOnlyOfKilled.has(p.id)),
   );
   const breaks = report.problems.filter((p) => !excused.includes(p));
-  if (breaks.length > 0) console.log(`verify: ${JSON.stringify(breaks.slice(0, 10))}`);
+  if (breaks.length > 0) await explainBreaks(s, breaks);
   return {
     ok: report.problemCount === report.problems.length && breaks.length === 0,
     streams: report.streams,
     seals: anchoredSeals.length,
     unsealedOfKilled: excused.length,
   };
+}
+
+/**
+ * What a failed verify needs to tell why: the breaks by kind and stream (count, first and last
+ * seq, the first detail), each ingest process's trail, log and stats, and each trail's anchored
+ * seals (number: every stream's size).
+ */
+async function explainBreaks(s: Scenario, breaks: readonly TrailBreak[]): Promise<void> {
+  const groups = new Map<string, { count: number; first: number; last: number; detail: string }>();
+  for (const p of breaks) {
+    const key = `${p.kind} ${p.streamId ?? "-"}`;
+    const seq = p.seq ?? 0;
+    const g = groups.get(key);
+    if (g) Object.assign(g, { count: g.count + 1, first: Math.min(g.first, seq), last: Math.max(g.last, seq) });
+    else groups.set(key, { count: 1, first: seq, last: seq, detail: p.detail });
+  }
+  for (const [key, g] of groups) console.log(`verify break: ${key} ×${g.count} seq ${g.first}–${g.last}: ${g.detail}`);
+  for (const i of s.ingests) {
+    const mine = (await readAnchoredSeals({ dir: s.anchorDir })).map(parseSeal).filter((x) => x.seal.trail === i.trail);
+    const heads = mine.map((x) => `#${x.seal.number}:${x.seal.streams.map((h) => `${h.streamId.slice(-6)}=${h.size}`).join(",")}`);
+    console.log(`ingest ${i.trail} stats ${JSON.stringify(i.stats)} seals ${heads.join(" ")}\n${i.log}`);
+  }
 }
 
 /** Prints the scenario's accounting line (CI logs keep stdout). */
