@@ -254,6 +254,8 @@ export interface ScaleOutAccounting {
   readonly duplicated: number;
   /** Verify (public key and anchored seals, grace 0) found no break but the unsealed tails of SIGKILLed ingest processes. */
   readonly chainOk: boolean;
+  /** Ingest processes that ended other than stopped (exit 0 after SIGTERM) or SIGKILLed by the scenario: crashed. */
+  readonly crashed: number;
   readonly extra: Readonly<Record<string, number | string>>;
 }
 
@@ -282,6 +284,8 @@ export async function account(
   const r = reconcile({ recorded: writers.recorded, stored: await stored(), deadLettered: await dead() });
   if (r.lost.length > 0) await explainLoss(s, cluster, r.lost);
   const verify = await verifySealed(s);
+  const exits = await Promise.all(s.ingests.map(async (i) => ({ hard: i.killedHard, ...(await i.exited) })));
+  const crashed = exits.filter((e) => !e.hard && e.code !== 0).length;
   // A consumer the cluster lost has no lag to report: NaN, and the line says so.
   const lag = await consumerLag(cluster, s.stream.name).catch(() => ({ pending: Number.NaN, ackPending: Number.NaN }));
   return {
@@ -292,6 +296,7 @@ export async function account(
     lost: r.lost.length,
     duplicated: r.duplicates.length + r.unexpected.length,
     chainOk: verify.ok,
+    crashed,
     extra: {
       ...extra,
       spilled: writers.spilled,
@@ -428,6 +433,6 @@ export function printScaleOut(name: string, a: ScaleOutAccounting): void {
     .join("");
   console.log(
     `[jetstream:${name}] recorded=${a.recorded} acknowledged=${a.acknowledged} written=${a.written} ` +
-      `dead-lettered=${a.deadLettered} lost=${a.lost} duplicated=${a.duplicated} chain=${a.chainOk ? "ok" : "BROKEN"}${extra}`,
+      `dead-lettered=${a.deadLettered} lost=${a.lost} duplicated=${a.duplicated} chain=${a.chainOk ? "ok" : "BROKEN"} crashed=${a.crashed}${extra}`,
   );
 }

@@ -31,6 +31,7 @@ describe.runIf(hasPostgres)("scale-out through JetStream (three-node cluster, Po
     expect(a.lost).toBe(0);
     expect(a.duplicated).toBe(0);
     expect(a.chainOk).toBe(true);
+    expect(a.crashed).toBe(0);
     expect(a.written + a.deadLettered).toBe(a.recorded);
     expect(a.acknowledged).toBe(a.recorded);
   }
