@@ -53,6 +53,13 @@ describe("SQLite's json_valid, which lets verify hash JSON text as stored", () =
   });
 });
 
+/** Every row walk gives for `streamId`. */
+async function walked(rows: TrailRows, streamId: string, pageSize = 10): Promise<TextRow[]> {
+  const all: TextRow[] = [];
+  for await (const page of rows.walk(streamId, pageSize)) all.push(...page);
+  return all;
+}
+
 /** Three linked entries (an object, a string and no `after`) written by the sink, on a fresh database. */
 function sampleTrail(provider: "sqlite" | "postgresql", afterWrite?: string) {
   const stream = new ChainStream();
@@ -72,7 +79,7 @@ function sampleTrail(provider: "sqlite" | "postgresql", afterWrite?: string) {
   return { stream, linked, open };
 }
 
-describe("walkPage on SQLite", () => {
+describe("walk on SQLite", () => {
   let db: TestDatabase;
   let rows: TrailRows;
   const { stream, open } = sampleTrail("sqlite", `UPDATE "AuditEntry" SET "metadata" = '{"z":1' WHERE "seq" = 3`);
@@ -85,7 +92,7 @@ describe("walkPage on SQLite", () => {
   });
 
   it("gives each JSON column's text as the sink stored it (canonical), flagged valid when each is one JSON value", async () => {
-    const page = (await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10)) as TextRow[];
+    const page = await walked(rows, stream.streamId);
     expect(page.map((r) => [r.after, r.metadata, r.jsonValid])).toEqual([
       ['{"a":[true,null],"b":1}', '{"y":"é","z":1}', true],
       ['"text"', canonicalJson({ z: 1, y: "é" }), true],
@@ -94,14 +101,16 @@ describe("walkPage on SQLite", () => {
   });
 
   it("parsedRow gives what page gives", async () => {
-    const page = (await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 2)) as TextRow[];
-    expect(page.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 2));
-    const broken = ((await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10)) as TextRow[])[2];
+    const pages: (readonly TextRow[])[] = [];
+    for await (const page of rows.walk(stream.streamId, 2)) pages.push(page);
+    expect(pages.map((p) => p.length)).toEqual([2, 1]);
+    expect(pages[0]?.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 2));
+    const broken = pages[1]?.[0];
     expect(() => parsedRow(broken as TextRow)).toThrow(SyntaxError);
   });
 });
 
-describe.runIf(testProviders().includes("postgresql"))("walkPage on PostgreSQL", () => {
+describe.runIf(testProviders().includes("postgresql"))("walk on PostgreSQL", () => {
   let db: TestDatabase;
   let rows: TrailRows;
   const { stream, linked, open } = sampleTrail("postgresql");
@@ -114,7 +123,7 @@ describe.runIf(testProviders().includes("postgresql"))("walkPage on PostgreSQL",
   });
 
   it("gives each json column's text as the sink stored it (canonical), flagged valid: the json type takes nothing but one whole value", async () => {
-    const page = await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10);
+    const page = await walked(rows, stream.streamId);
     expect(page.map((r) => [r.after, r.metadata, r.jsonValid])).toEqual([
       ['{"a":[true,null],"b":1}', '{"y":"é","z":1}', true],
       ['"text"', '{"y":"é","z":1}', true],
@@ -128,7 +137,7 @@ describe.runIf(testProviders().includes("postgresql"))("walkPage on PostgreSQL",
       await runRawSql(db.url, `ALTER TABLE "AuditEntry" ALTER COLUMN "metadata" TYPE ${type} USING "metadata"::text::${type}`);
       const fresh = await openTrailRows(db.url);
       try {
-        const page = await fresh.walkPage(stream.streamId, { seq: 0, id: "" }, 10);
+        const page = await walked(fresh, stream.streamId);
         expect(page.map((r) => r.jsonValid)).toEqual([false, false, false]);
         expect(page.map((r) => parsedRow(r).metadata)).toEqual(linked.map((e) => e.metadata));
       } finally {
