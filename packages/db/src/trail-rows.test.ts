@@ -1,4 +1,5 @@
-import { ChainStream, canonicalJson, stampEvent } from "@auditrail/audit-core";
+import { ChainStream, type EntryWithJsonText, canonicalJson, chainHashOfJsonText, stampEvent } from "@auditrail/audit-core";
+import pg from "pg";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSink } from "./sink.ts";
@@ -144,5 +145,64 @@ describe.runIf(testProviders().includes("postgresql"))("walk on PostgreSQL", () 
         await fresh.close();
       }
     }
+  });
+});
+
+describe.runIf(testProviders().includes("postgresql"))("walk on PostgreSQL (COPY) with text COPY must escape", () => {
+  /** Text holding every character COPY TO escapes, others it does not, and multi-byte ones. */
+  const nasty = "tab\there\nnewline\rCR\\backslash \\N \b\f\v \u0001\u001f\u007f \uFFFD 😀👩‍👩‍👧 é 漢字 \u2028 '\"";
+  const stream = new ChainStream();
+  const linked = stream.link([
+    stampEvent(
+      {
+        action: nasty,
+        entity: "Patient",
+        entityId: "\\N",
+        requestId: "",
+        path: "\\",
+        durationMs: 0.1 + 0.2,
+        actor: { id: nasty, role: "N" },
+        before: { [nasty]: nasty, b: [1e21, -0, 0.1, 1.5e-7, 123456789012345680000], a: { "\\": "\\\\" } },
+        after: nasty,
+        diff: [null, true, "", "\t"],
+        metadata: { z: "\uFFFD", y: "😀" },
+        userAgent: "\t\n",
+      },
+      undefined,
+    ),
+    stampEvent({ action: "plain", entity: "Patient", durationMs: 1e-7 }, undefined),
+  ]);
+  let db: TestDatabase;
+  let rows: TrailRows;
+  beforeAll(async () => {
+    db = await createTestDatabase("postgresql");
+    const sink = createSink({ url: db.url });
+    await sink.write(linked);
+    await sink.close();
+    rows = await openTrailRows(db.url);
+  });
+  afterAll(async () => {
+    await rows?.close();
+    await db?.drop();
+  });
+
+  it("gives every value as the query path does, the JSON text as stored: each row still gives its chain hash as it is", async () => {
+    const walked_ = await walked(rows, stream.streamId);
+    expect(walked_.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 10));
+    expect(walked_.map((r) => r.jsonValid)).toEqual([true, true]);
+    expect(walked_[0]?.action).toBe(nasty);
+    expect(walked_[0]?.durationMs).toBe(0.1 + 0.2);
+    for (const row of walked_) expect(chainHashOfJsonText(row as EntryWithJsonText, stream.streamId, row.prevHash)).toBe(row.hash);
+  });
+
+  it("gives a json column's stored text exactly, whitespace, tabs, newlines and backslashes included", async () => {
+    const stored = '{ "b" :\t1,\n\r "a": "\\\\ \\" \\t \\u00e9 é 😀" }\t';
+    await runRawSql(db.url, `UPDATE "AuditEntry" SET "metadata" = '${stored.replaceAll("'", "''")}' WHERE "seq" = 2`);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const text = (await client.query<{ m: string }>(`SELECT "metadata"::text AS m FROM "AuditEntry" WHERE "seq" = 2`)).rows[0]?.m;
+    await client.end();
+    expect(text).toBe(stored);
+    expect((await walked(rows, stream.streamId, 1))[1]?.metadata).toBe(stored);
   });
 });
