@@ -75,7 +75,7 @@ export class CopyTextParser {
           throw new CopyTextError(`a line with ${stop === lineEnd ? i + 1 : `more than ${columns}`} fields, not ${columns}`);
         }
         if (slash < stop) {
-          fields[i] = unescape(text, at, stop);
+          fields[i] = unescapeField(text, at, stop);
           slash = nextBackslash(text, stop);
         } else fields[i] = text.slice(at, stop);
         at = stop + 1;
@@ -91,7 +91,7 @@ function nextBackslash(text: string, from: number): number {
 }
 
 /** The field text[from, to), which holds a backslash: NULL (`\N`), or its value unescaped. */
-function unescape(text: string, from: number, to: number): string | null {
+function unescapeField(text: string, from: number, to: number): string | null {
   if (to - from === 2 && text.startsWith("\\N", from)) return null;
   let value = "";
   let start = from;
@@ -99,7 +99,9 @@ function unescape(text: string, from: number, to: number): string | null {
     const escaped = i + 1 < to ? text.charAt(i + 1) : "";
     const char = UNESCAPED[escaped];
     if (char === undefined) {
-      throw new CopyTextError(escaped === "" ? "a field ending in a lone backslash" : `the escape \\${escaped}, which COPY TO never writes`);
+      throw new CopyTextError(
+        escaped === "" ? "a field ending in a lone backslash" : `the escape \\${escaped}, which COPY TO never writes`,
+      );
     }
     value += text.slice(start, i) + char;
     start = i + 2;

@@ -313,7 +313,9 @@ async function postgresRows(url: string): Promise<TrailRows> {
       const types = await client.query({ text: `SELECT ${jsonCols} FROM "AuditEntry" LIMIT 0`, rowMode: "array" });
       const proven = types.fields.every((f) => f.dataTypeID === pg.types.builtins.JSON);
       const copy = client.query(
-        copyTo(`COPY (SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = ${client.escapeLiteral(streamId)} ORDER BY "seq", "id") TO STDOUT`),
+        copyTo(
+          `COPY (SELECT ${pageCols} FROM "AuditEntry" WHERE "streamId" = ${client.escapeLiteral(streamId)} ORDER BY "seq", "id") TO STDOUT`,
+        ),
       );
       const parser = new CopyTextParser(COLUMNS.length);
       let page: TextRow[] = [];
