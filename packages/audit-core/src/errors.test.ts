@@ -11,6 +11,7 @@ describe("errors", () => {
       [new api.SinkLoadError("m", "why"), "ERR_AUDIT_SINK_LOAD", /Cannot load audit sink "m": why/],
       [new api.AuditWriteError(3, "boom"), "ERR_AUDIT_WRITE_FAILED", /after 3 attempt\(s\): boom/],
       [new api.SpoolCorruptError("f", 2, null), "ERR_AUDIT_SPOOL_CORRUPT", /f line 2/],
+      [new api.CopyTextError("why"), "ERR_AUDIT_COPY_TEXT", /Not PostgreSQL's COPY TO text output: why/],
       [new api.WorkerEntryMissingError("w.js"), "ERR_AUDIT_WORKER_MISSING", /w\.js does not exist/],
       [new api.AuditEntryDroppedError("id1", 5), "ERR_AUDIT_DROPPED", /id1 dropped: the queue is full \(5 entries\)/],
       [new api.SpillFailedError(new Error("ENOSPC")), "ERR_AUDIT_SPILL_FAILED", /not kept: .*spilling it to the spool failed: ENOSPC/],

@@ -40,6 +40,7 @@ export const ERRORS = {
   ERR_AUDIT_WITNESS: (reason: string, refused: boolean) => `Witness ${refused ? "refused the seal" : "unavailable"}: ${reason}`,
   ERR_AUDIT_INVALID_REDACTION: (rule: unknown, reason: string) => `Invalid redaction rule ${JSON.stringify(rule)}: ${reason}`,
   ERR_AUDIT_CONFIG: (path: string, reason: string) => `Audit plugin misused by procedure "${path}": ${reason}`,
+  ERR_AUDIT_COPY_TEXT: (reason: string) => `Not PostgreSQL's COPY TO text output: ${reason}`,
 } as const satisfies Record<string, (...args: never[]) => string>;
 
 export type AuditErrorCode = keyof typeof ERRORS;
@@ -303,6 +304,16 @@ export class InvalidRedactionRuleError extends AuditrailError {
 export class AuditConfigError extends AuditrailError {
   constructor(path: string, reason: string) {
     super(...describe("ERR_AUDIT_CONFIG", path, reason));
+  }
+}
+
+/**
+ * Rows read with COPY … TO STDOUT (text format) that are not what PostgreSQL writes there: a line
+ * with another number of fields, an escape COPY TO never writes, data after the last line break.
+ */
+export class CopyTextError extends AuditrailError {
+  constructor(reason: string) {
+    super(...describe("ERR_AUDIT_COPY_TEXT", reason));
   }
 }
 

@@ -30,6 +30,7 @@ export {
   WorkerEntryMissingError,
   WriteStoppedError,
   EntriesStoredElsewhereError,
+  CopyTextError,
   WriteTimeoutError,
   WriterClosedError,
   formatIssues,

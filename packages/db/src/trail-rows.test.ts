@@ -1,4 +1,5 @@
-import { ChainStream, canonicalJson, stampEvent } from "@auditrail/audit-core";
+import { ChainStream, type EntryWithJsonText, canonicalJson, chainHashOfJsonText, stampEvent } from "@auditrail/audit-core";
+import pg from "pg";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSink } from "./sink.ts";
@@ -53,6 +54,13 @@ describe("SQLite's json_valid, which lets verify hash JSON text as stored", () =
   });
 });
 
+/** Every row walk gives for `streamId`. */
+async function walked(rows: TrailRows, streamId: string, pageSize = 10): Promise<TextRow[]> {
+  const all: TextRow[] = [];
+  for await (const page of rows.walk(streamId, pageSize)) all.push(...page);
+  return all;
+}
+
 /** Three linked entries (an object, a string and no `after`) written by the sink, on a fresh database. */
 function sampleTrail(provider: "sqlite" | "postgresql", afterWrite?: string) {
   const stream = new ChainStream();
@@ -72,7 +80,7 @@ function sampleTrail(provider: "sqlite" | "postgresql", afterWrite?: string) {
   return { stream, linked, open };
 }
 
-describe("walkPage on SQLite", () => {
+describe("walk on SQLite", () => {
   let db: TestDatabase;
   let rows: TrailRows;
   const { stream, open } = sampleTrail("sqlite", `UPDATE "AuditEntry" SET "metadata" = '{"z":1' WHERE "seq" = 3`);
@@ -85,7 +93,7 @@ describe("walkPage on SQLite", () => {
   });
 
   it("gives each JSON column's text as the sink stored it (canonical), flagged valid when each is one JSON value", async () => {
-    const page = (await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10)) as TextRow[];
+    const page = await walked(rows, stream.streamId);
     expect(page.map((r) => [r.after, r.metadata, r.jsonValid])).toEqual([
       ['{"a":[true,null],"b":1}', '{"y":"é","z":1}', true],
       ['"text"', canonicalJson({ z: 1, y: "é" }), true],
@@ -94,14 +102,16 @@ describe("walkPage on SQLite", () => {
   });
 
   it("parsedRow gives what page gives", async () => {
-    const page = (await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 2)) as TextRow[];
-    expect(page.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 2));
-    const broken = ((await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10)) as TextRow[])[2];
+    const pages: (readonly TextRow[])[] = [];
+    for await (const page of rows.walk(stream.streamId, 2)) pages.push(page);
+    expect(pages.map((p) => p.length)).toEqual([2, 1]);
+    expect(pages[0]?.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 2));
+    const broken = pages[1]?.[0];
     expect(() => parsedRow(broken as TextRow)).toThrow(SyntaxError);
   });
 });
 
-describe.runIf(testProviders().includes("postgresql"))("walkPage on PostgreSQL", () => {
+describe.runIf(testProviders().includes("postgresql"))("walk on PostgreSQL", () => {
   let db: TestDatabase;
   let rows: TrailRows;
   const { stream, linked, open } = sampleTrail("postgresql");
@@ -114,7 +124,7 @@ describe.runIf(testProviders().includes("postgresql"))("walkPage on PostgreSQL",
   });
 
   it("gives each json column's text as the sink stored it (canonical), flagged valid: the json type takes nothing but one whole value", async () => {
-    const page = await rows.walkPage(stream.streamId, { seq: 0, id: "" }, 10);
+    const page = await walked(rows, stream.streamId);
     expect(page.map((r) => [r.after, r.metadata, r.jsonValid])).toEqual([
       ['{"a":[true,null],"b":1}', '{"y":"é","z":1}', true],
       ['"text"', '{"y":"é","z":1}', true],
@@ -128,12 +138,71 @@ describe.runIf(testProviders().includes("postgresql"))("walkPage on PostgreSQL",
       await runRawSql(db.url, `ALTER TABLE "AuditEntry" ALTER COLUMN "metadata" TYPE ${type} USING "metadata"::text::${type}`);
       const fresh = await openTrailRows(db.url);
       try {
-        const page = await fresh.walkPage(stream.streamId, { seq: 0, id: "" }, 10);
+        const page = await walked(fresh, stream.streamId);
         expect(page.map((r) => r.jsonValid)).toEqual([false, false, false]);
         expect(page.map((r) => parsedRow(r).metadata)).toEqual(linked.map((e) => e.metadata));
       } finally {
         await fresh.close();
       }
     }
+  });
+});
+
+describe.runIf(testProviders().includes("postgresql"))("walk on PostgreSQL (COPY) with text COPY must escape", () => {
+  /** Text holding every character COPY TO escapes, others it does not, and multi-byte ones. */
+  const nasty = "tab\there\nnewline\rCR\\backslash \\N \b\f\v \u0001\u001f\u007f \uFFFD 😀👩‍👩‍👧 é 漢字 \u2028 '\"";
+  const stream = new ChainStream();
+  const linked = stream.link([
+    stampEvent(
+      {
+        action: nasty,
+        entity: "Patient",
+        entityId: "\\N",
+        requestId: "",
+        path: "\\",
+        durationMs: 0.1 + 0.2,
+        actor: { id: nasty, role: "N" },
+        before: { [nasty]: nasty, b: [1e21, -0, 0.1, 1.5e-7, 123456789012345680000], a: { "\\": "\\\\" } },
+        after: nasty,
+        diff: [null, true, "", "\t"],
+        metadata: { z: "\uFFFD", y: "😀" },
+        userAgent: "\t\n",
+      },
+      undefined,
+    ),
+    stampEvent({ action: "plain", entity: "Patient", durationMs: 1e-7 }, undefined),
+  ]);
+  let db: TestDatabase;
+  let rows: TrailRows;
+  beforeAll(async () => {
+    db = await createTestDatabase("postgresql");
+    const sink = createSink({ url: db.url });
+    await sink.write(linked);
+    await sink.close();
+    rows = await openTrailRows(db.url);
+  });
+  afterAll(async () => {
+    await rows?.close();
+    await db?.drop();
+  });
+
+  it("gives every value as the query path does, the JSON text as stored: each row still gives its chain hash as it is", async () => {
+    const got = await walked(rows, stream.streamId);
+    expect(got.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 10));
+    expect(got.map((r) => r.jsonValid)).toEqual([true, true]);
+    expect(got[0]?.action).toBe(nasty);
+    expect(got[0]?.durationMs).toBe(0.1 + 0.2);
+    for (const row of got) expect(chainHashOfJsonText(row as EntryWithJsonText, stream.streamId, row.prevHash)).toBe(row.hash);
+  });
+
+  it("gives a json column's stored text exactly, whitespace, tabs, newlines and backslashes included", async () => {
+    const stored = '{ "b" :\t1,\n\r "a": "\\\\ \\" \\t \\u00e9 é 😀" }\t';
+    await runRawSql(db.url, `UPDATE "AuditEntry" SET "metadata" = '${stored.replaceAll("'", "''")}' WHERE "seq" = 2`);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const text = (await client.query<{ m: string }>(`SELECT "metadata"::text AS m FROM "AuditEntry" WHERE "seq" = 2`)).rows[0]?.m;
+    await client.end();
+    expect(text).toBe(stored);
+    expect((await walked(rows, stream.streamId, 1))[1]?.metadata).toBe(stored);
   });
 });

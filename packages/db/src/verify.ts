@@ -17,7 +17,7 @@
  * a forger does, to stay "within grace"). Every break is reported, up to `maxProblems` (the total
  * is counted).
  *
- * Memory: two pages of rows (the next is read while this one is hashed), the dead letters (poison
+ * Memory: a page of rows and what the driver buffers of the next, the dead letters (poison
  * entries, few), the purge entries, and per trail its newest seal, per stream its newest head: the
  * anchored seals are read one at a time, the seal table in pages beside them.
  */
@@ -55,10 +55,11 @@ export type BreakKind =
   | "seal-unanchored";
 
 /**
- * Rows verify reads per page unless told otherwise. Two pages (the one being hashed and the next)
- * stay far below the young generation, so rows die young: measured on a 200,000-row trail (SQLite,
- * one thread, interleaved runs), 256-row pages took ~20 % less CPU than 5,000-row pages and
- * ~25 MB less RSS per walking thread; on PostgreSQL the round trips it adds overlap the hashing.
+ * Rows verify reads per page unless told otherwise. A page (with what is read of the next) stays
+ * far below the young generation, so rows die young: measured on a 200,000-row trail (SQLite, one
+ * thread, interleaved runs), 256-row pages took ~20 % less CPU than 5,000-row pages and ~25 MB less
+ * RSS per walking thread. On PostgreSQL, where one COPY streams the whole stream, it is how many
+ * rows are parsed before they are hashed (a page is at least this many rows: whole chunks).
  */
 export const VERIFY_PAGE_ROWS = 256;
 
@@ -693,14 +694,9 @@ async function walkStream(rows: TrailRows, streamId: string, input: WalkInput): 
     }
   };
 
-  // The next page is asked for as soon as this one arrived (its keyset is this page's last row),
-  // so the database reads it while this thread hashes: two pages in memory at most.
-  let next: Promise<readonly TextRow[]> | null = rows.walkPage(streamId, { seq: 0, id: "" }, input.pageSize);
-  while (next) {
-    const page: readonly TextRow[] = await next;
-    const last = page.at(-1);
-    next =
-      last && page.length === input.pageSize ? rows.walkPage(streamId, { seq: last.seq as number, id: last.id }, input.pageSize) : null;
+  // On PostgreSQL the stream comes as one COPY: the server sends the next rows while this thread
+  // hashes these (see trail-rows.ts).
+  for await (const page of rows.walk(streamId, input.pageSize)) {
     textFirst = true;
     for (const row of page) {
       const seq = row.seq as number;
