@@ -133,6 +133,31 @@ describe.runIf(testProviders().includes("postgresql"))("walk on PostgreSQL", () 
     expect(page.map(parsedRow)).toEqual(await rows.page(stream.streamId, { seq: 0, id: "" }, 10));
   });
 
+  it("fails the call in progress when the server ends its connection, and the process gets no unhandled 'error'", async () => {
+    // pg emits a dropped connection's error on the client as well: without a listener the verify
+    // thread (or the API process) would crash instead of reporting a failed verify.
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    const url = new URL(db.url);
+    url.searchParams.set("application_name", "verify-under-test");
+    const fresh = await openTrailRows(url.toString());
+    try {
+      const admin = new pg.Client({ connectionString: db.ownerUrl });
+      await admin.connect();
+      const ended = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'verify-under-test'",
+      );
+      await admin.end();
+      expect(ended.rowCount).toBe(1);
+      await expect(fresh.streams()).rejects.toThrow();
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await fresh.close().catch(() => undefined);
+    }
+  });
+
   it("flags no row valid once a JSON column is no longer json (made text or jsonb); parsedRow still gives the values written", async () => {
     for (const type of ["text", "jsonb"]) {
       await runRawSql(db.url, `ALTER TABLE "AuditEntry" ALTER COLUMN "metadata" TYPE ${type} USING "metadata"::text::${type}`);

@@ -277,6 +277,9 @@ function sqliteRows(url: string): TrailRows {
 
 async function postgresRows(url: string): Promise<TrailRows> {
   const client = new pg.Client({ connectionString: url });
+  // A dropped connection fails the call in progress (verify reports it); pg also emits it on the
+  // client, which without a listener would crash the thread or process running verify.
+  client.on("error", () => undefined);
   await client.connect();
   // timestamp(3) without zone holds UTC wall time: format it as the writer did, whatever the TZ.
   const column = (c: string) => (c === "occurredAt" ? `to_char("occurredAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt"` : `"${c}"`);
