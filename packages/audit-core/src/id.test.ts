@@ -29,4 +29,18 @@ describe("uuidv7", () => {
     const ids = Array.from({ length: 10_000 }, () => uuidv7(42));
     expect(new Set(ids).size).toBe(ids.length);
   });
+
+  it("stays well-formed and unique across many random pools, filled within one turn or between turns", async () => {
+    const ids: string[] = [];
+    for (let turn = 0; turn < 4; turn++) {
+      // 2,500 ids in one turn use up more than two pools: the spare cannot be ready for all of them.
+      for (let i = 0; i < 2_500; i++) ids.push(uuidv7(7));
+      // Between turns the spare pool can be filled in the background.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const id of ids) expect(id).toMatch(/^00000000-0007-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Every variant digit turns up: its two random bits are used.
+    expect(new Set(ids.map((id) => id[19]))).toEqual(new Set(["8", "9", "a", "b"]));
+  });
 });
