@@ -419,8 +419,9 @@ async function explainBreaks(s: Scenario, breaks: readonly TrailBreak[]): Promis
     else groups.set(key, { count: 1, first: seq, last: seq, detail: p.detail });
   }
   for (const [key, g] of groups) console.log(`verify break: ${key} ×${g.count} seq ${g.first}–${g.last}: ${g.detail}`);
+  const seals = (await readAnchoredSeals({ dir: s.anchorDir })).map(parseSeal);
   for (const i of s.ingests) {
-    const mine = (await readAnchoredSeals({ dir: s.anchorDir })).map(parseSeal).filter((x) => x.seal.trail === i.trail);
+    const mine = seals.filter((x) => x.seal.trail === i.trail);
     const heads = mine.map((x) => `#${x.seal.number}:${x.seal.streams.map((h) => `${h.streamId.slice(-6)}=${h.size}`).join(",")}`);
     console.log(`ingest ${i.trail} stats ${JSON.stringify(i.stats)} seals ${heads.join(" ")}\n${i.log}`);
   }
