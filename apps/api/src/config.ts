@@ -84,6 +84,7 @@ export const VARIABLES = {
   AUDIT_MAX_QUEUE: variable("an integer from 1 to 10000000", "10000", integer(1, 10_000_000)),
   AUDIT_OVERFLOW: variable("block | spill | drop", "spill", oneOf(["block", "spill", "drop"])),
   AUDIT_MAX_BATCH: variable("an integer from 1 to 10000", "500", integer(1, 10_000)),
+  AUDIT_MAX_BATCH_WAIT_MS: variable("an integer from 0 to 60000", "100", integer(0, 60_000)),
   AUDIT_CLOSE_DEADLINE_MS: variable("an integer from 0 to 600000", "10000", integer(0, 600_000)),
   AUDIT_SPOOL_DIR: variable("a directory path (created if missing)", ".auditrail/spool", z.string().min(1)),
   AUDIT_SEAL_KEY_FILE: optional(
@@ -130,6 +131,8 @@ export interface WriterConfig {
   readonly maxQueueSize: number;
   readonly overflow: Values["AUDIT_OVERFLOW"];
   readonly maxBatchSize: number;
+  /** How long a partial batch waits for more entries before it is written. */
+  readonly maxBatchWaitMs: number;
   readonly closeDeadlineMs: number;
   readonly spoolDir: string;
 }
@@ -213,6 +216,7 @@ function toConfig(v: Values): Config {
       maxQueueSize: v.AUDIT_MAX_QUEUE,
       overflow: v.AUDIT_OVERFLOW,
       maxBatchSize: v.AUDIT_MAX_BATCH,
+      maxBatchWaitMs: v.AUDIT_MAX_BATCH_WAIT_MS,
       closeDeadlineMs: v.AUDIT_CLOSE_DEADLINE_MS,
       spoolDir: v.AUDIT_SPOOL_DIR,
     },

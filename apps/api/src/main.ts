@@ -67,7 +67,7 @@ if (pending.length > 0) {
   process.exit(1);
 }
 
-const { spoolDir, maxWorkers, maxQueueSize, overflow, maxBatchSize, closeDeadlineMs } = config.audit;
+const { spoolDir, maxWorkers, maxQueueSize, overflow, maxBatchSize, maxBatchWaitMs, closeDeadlineMs } = config.audit;
 const sink = auditSinkSpec(transport, url);
 const onError = (err: Error) => logger.warn({ err }, "audit writer");
 // Seals are stored in the database's seal table whatever the transport (the JetStream sink has no
@@ -81,7 +81,7 @@ if (sealKey.development) {
 }
 const { sealer } = sealing;
 const writers = await startOrExit(
-  openWriters({ sink, spoolDir, closeDeadlineMs, onError, sealer }, { maxWorkers, maxQueueSize, overflow, maxBatchSize }),
+  openWriters({ sink, spoolDir, closeDeadlineMs, onError, sealer }, { maxWorkers, maxQueueSize, overflow, maxBatchSize, maxBatchWaitMs }),
 );
 audit.verify(appRouter, writers);
 

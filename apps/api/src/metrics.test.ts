@@ -33,6 +33,7 @@ const config: WriterConfigInEffect = {
   maxQueueSize: 10_000,
   overflow: "spill",
   maxBatchSize: 500,
+  maxBatchWaitMs: 100,
   closeDeadlineMs: 10_000,
   spoolDir: '/var/spool/"audit"\\x\nnext',
   sealEveryMs: 1_000,
@@ -121,7 +122,7 @@ describe("ApiMetrics", () => {
       "auditrail_seals_witnessed_total 3",
       "auditrail_seal_errors_total 5",
       "# TYPE auditrail_writer_config gauge",
-      'auditrail_writer_config{default_mode="async",max_workers="2",max_queue="10000",overflow="spill",max_batch="500",close_deadline_ms="10000",spool_dir="/var/spool/\\"audit\\"\\\\x\\nnext",seal_every_ms="1000",seal_key_file="keys/seal.pem"} 1',
+      'auditrail_writer_config{default_mode="async",max_workers="2",max_queue="10000",overflow="spill",max_batch="500",max_batch_wait_ms="100",close_deadline_ms="10000",spool_dir="/var/spool/\\"audit\\"\\\\x\\nnext",seal_every_ms="1000",seal_key_file="keys/seal.pem"} 1',
     ]) {
       expect(lines).toContain(line);
     }

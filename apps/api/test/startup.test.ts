@@ -236,7 +236,7 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       expect(delta).toEqual({ async: 1, sync: 0, durable: 0 });
       const metrics = await (await fetch(`${api.base}/metrics`)).text();
       expect(metrics).toContain(
-        `auditrail_writer_config{default_mode="async",max_workers="2",max_queue="10000",overflow="spill",max_batch="500",close_deadline_ms="10000",spool_dir="${join(spool, "defaults")}",seal_every_ms="1000",seal_key_file=".auditrail/keys/dev-seal.pem"} 1`,
+        `auditrail_writer_config{default_mode="async",max_workers="2",max_queue="10000",overflow="spill",max_batch="500",max_batch_wait_ms="100",close_deadline_ms="10000",spool_dir="${join(spool, "defaults")}",seal_every_ms="1000",seal_key_file=".auditrail/keys/dev-seal.pem"} 1`,
       );
       const configLines = api.logs().filter((l) => l.msg === "config");
       expect(configLines).toHaveLength(1);
@@ -277,6 +277,7 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       AUDIT_MAX_QUEUE: "1234",
       AUDIT_OVERFLOW: "block",
       AUDIT_MAX_BATCH: "77",
+      AUDIT_MAX_BATCH_WAIT_MS: "40",
       AUDIT_CLOSE_DEADLINE_MS: "4321",
       AUDIT_SPOOL_DIR: spoolDir,
     });
@@ -307,7 +308,7 @@ describe.each(testProviders())("starting the API with each setting on %s", (prov
       expect(delta).toEqual({ async: 0, sync: 1, durable: 0 });
       const metrics = await (await fetch(`${api.base}/metrics`)).text();
       expect(metrics).toContain(
-        `auditrail_writer_config{default_mode="sync",max_workers="3",max_queue="1234",overflow="block",max_batch="77",close_deadline_ms="4321",spool_dir="${spoolDir}",seal_every_ms="1000",seal_key_file=".auditrail/keys/dev-seal.pem"} 1`,
+        `auditrail_writer_config{default_mode="sync",max_workers="3",max_queue="1234",overflow="block",max_batch="77",max_batch_wait_ms="40",close_deadline_ms="4321",spool_dir="${spoolDir}",seal_every_ms="1000",seal_key_file=".auditrail/keys/dev-seal.pem"} 1`,
       );
       expect((await stat(join(spoolDir, "durable"))).isDirectory()).toBe(true);
       const configLines = api.logs().filter((l) => l.msg === "config");

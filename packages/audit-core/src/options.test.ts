@@ -25,7 +25,7 @@ describe("parseOptions", () => {
       maxQueueSize: 10_000,
       overflow: "spill",
       maxBatchSize: 500,
-      maxBatchWaitMs: 20,
+      maxBatchWaitMs: 100,
       retry: { initialDelayMs: 50, maxDelayMs: 5_000, multiplier: 2, syncMaxAttempts: 3, unknownErrorAttempts: 5, writeTimeoutMs: 10_000 },
       spoolDir: resolve(".auditrail/spool"),
       segmentMaxEntries: 10_000,
